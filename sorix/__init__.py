@@ -1,0 +1,21 @@
+"""sorix: a NumPy autograd library with a PyTorch-like API and numba kernels."""
+__version__ = "0.1.0"
+
+from . import autograd, dtypes, optim  # noqa: F401
+from . import tensor as _tensor_module  # noqa: F401  (sorix.tensor, the module)
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.functional import grad
+from .device import device
+from .dtypes import (DType, bool_, float16, float32, float64, int8, int16, int32, int64,
+                     uint8)
+from .tensor import Size, Tensor
+from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)
+
+float = float32  # noqa: A001  (PyTorch's aliases)
+double = float64
+half = float16
+int = int32  # noqa: A001  (Sorix documents sorix.int as int32)
+long = int64
+short = int16
+byte = uint8
+bool = bool_  # noqa: A001

@@ -1,0 +1,151 @@
+"""The backward engine.
+
+It orders the graph with an explicit stack (a chain of 100,000 operations
+backpropagates without recursion), runs each node once all the nodes that
+feed it a gradient have run, reduces broadcast gradients to their input's
+shape in one place (:func:`sum_to`), and accumulates into leaves.
+"""
+import numpy as np
+
+from .grad_mode import _state
+
+
+def sum_to(grad, shape):
+    """Sum ``grad`` (an array or a tensor) over the axes broadcasting added to ``shape``."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if grad.shape != shape:
+        grad = grad.reshape(shape)
+    return grad
+
+
+def _dependencies(roots):
+    """How many graph edges lead into each node reachable from ``roots``."""
+    deps = {}
+    stack = list(roots)
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for tensor, need in zip(node.inputs, node.needs):
+            if need:
+                child = tensor.grad_fn
+                if child is not None:
+                    deps[child] = deps.get(child, 0) + 1
+                    if child not in seen:
+                        seen.add(child)
+                        stack.append(child)
+    return deps
+
+
+def _accumulate_leaf(leaf, grad, create_graph):
+    if create_graph:
+        if grad.dtype != leaf.dtype:
+            grad = grad.to(leaf.dtype)
+        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+        return
+    if leaf.grad is None:
+        # A copy: the same array may reach several leaves (the two inputs
+        # of an add), or be a read-only broadcast view.
+        leaf.grad = type(leaf)._wrap(np.array(grad, dtype=leaf.data.dtype))
+    elif leaf.grad.requires_grad:
+        leaf.grad = type(leaf)._wrap(leaf.grad.data + grad)
+    else:
+        leaf.grad.data += grad
+        leaf.grad._version[0] += 1
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
+    """Backpropagate ``root_grads`` from ``roots``.
+
+    With ``targets`` (a list of tensors), gradients are returned for them
+    instead of accumulated into ``.grad``.
+    """
+    captured = None
+    target_nodes = {}
+    if targets is not None:
+        captured = [None] * len(targets)
+        leaf_slots = {}
+        for i, t in enumerate(targets):
+            if t.grad_fn is None:
+                leaf_slots.setdefault(id(t), []).append(i)
+            else:
+                target_nodes.setdefault(t.grad_fn, []).append(i)
+
+    def deliver_leaf(leaf, grad):
+        if captured is None:
+            _accumulate_leaf(leaf, grad, create_graph)
+            return
+        for i in leaf_slots.get(id(leaf), ()):
+            captured[i] = grad if captured[i] is None else captured[i] + grad
+
+    root_nodes = []
+    pending = {}
+    for root, grad in zip(roots, root_grads):
+        node = root.grad_fn
+        if node is None:
+            deliver_leaf(root, grad)
+        elif node in pending:
+            pending[node] = pending[node] + grad
+        else:
+            pending[node] = grad
+            root_nodes.append(node)
+
+    deps = _dependencies(root_nodes)
+    ready = [n for n in root_nodes if n not in deps]
+    previous_mode = _state.enabled
+    _state.enabled = bool(create_graph)
+    try:
+        while ready:
+            node = ready.pop()
+            grad = pending.pop(node, None)
+            if grad is not None:
+                for i in target_nodes.get(node, ()):
+                    captured[i] = grad
+                if node._retained is not None and captured is None:
+                    _retain(node, grad, create_graph)
+                input_grads = node.apply(grad, create_graph)
+                if not retain_graph:
+                    node.release()
+            else:
+                input_grads = (None,) * len(node.inputs)
+            for tensor, need, g in zip(node.inputs, node.needs, input_grads):
+                if not need:
+                    continue
+                if g is not None:
+                    if g.shape != tensor.shape:
+                        g = sum_to(g, tensor.shape)
+                    if g.dtype != tensor.dtype:  # the op computed in a promoted dtype
+                        g = g.astype(tensor.dtype)
+                child = tensor.grad_fn
+                if child is None:
+                    if g is not None:
+                        deliver_leaf(tensor, g)
+                    continue
+                if g is not None:
+                    before = pending.get(child)
+                    pending[child] = g if before is None else before + g
+                deps[child] -= 1
+                if deps[child] == 0:
+                    ready.append(child)
+    finally:
+        _state.enabled = previous_mode
+    return captured
+
+
+def _retain(node, grad, create_graph):
+    tensor = node._retained()
+    if tensor is None:
+        return
+    if not create_graph:
+        grad = np.array(grad, dtype=tensor.data.dtype)
+        grad = type(tensor)._wrap(grad)
+    if tensor.grad is None:
+        tensor.grad = grad
+    else:
+        tensor.grad = type(tensor)._wrap(tensor.grad.data + grad.data) if not create_graph \
+            else tensor.grad + grad

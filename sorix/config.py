@@ -1,0 +1,20 @@
+"""Every numba option and size threshold sorix uses, in one place.
+
+Environment variables override the defaults so that a user can tune a
+machine without editing the package:
+
+- ``SORIX_PARALLEL_THRESHOLD``: element count from which kernels use threads.
+- ``SORIX_KERNEL_CACHE``: set to ``0`` to compile kernels without the disk cache.
+"""
+import os
+
+#: Below this many elements a serial loop beats spreading work over threads:
+#: starting numba's thread pool costs a few microseconds per call.
+PARALLEL_THRESHOLD = int(os.environ.get("SORIX_PARALLEL_THRESHOLD", 131072))
+
+#: Options shared by every CPU kernel. ``error_model='numpy'`` removes the
+#: division-by-zero branch that stops LLVM from vectorising loops.
+NJIT_OPTIONS = {"nogil": True, "error_model": "numpy"}
+
+#: Whether to ask numba to keep compiled kernels on disk.
+CACHE_KERNELS = os.environ.get("SORIX_KERNEL_CACHE", "1") != "0"

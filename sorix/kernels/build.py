@@ -1,0 +1,119 @@
+"""Turn scalar definitions into compiled, disk-cached CPU kernels, lazily.
+
+Why copies of functions instead of closures or ``exec``: numba caches a
+function by its source file and qualified name. A closure that captures
+another jitted function never hits the cache (numba issue 6264), and code
+made by ``exec`` has no source file. So each kernel is a copy of a loop
+template from :mod:`sorix.kernels.templates` (a real file) whose globals
+bind ``F``/``D``/``DA``/``DB`` to one op's definitions, under a qualified
+name that holds the op, the dtype and a hash of the definitions. A changed
+definition therefore gets a new cache entry instead of a stale one.
+
+Why the constants are rewritten: numba types a literal ``1.0`` as float64,
+so ``1.0 - y * y`` on float32 data would compute in float64. Each
+definition is compiled per dtype with its numeric literals replaced by
+scalars of that dtype.
+"""
+import hashlib
+import math
+import types
+import warnings
+
+import numpy as np
+from numba import njit, prange
+
+from .. import config
+from . import scalar, templates
+
+_scalar_cache = {}
+_kernel_cache = {}
+_cache_usable = config.CACHE_KERNELS
+
+
+def _typed_constants(code, dtype):
+    kind = np.dtype(dtype).type
+
+    def convert(c):
+        if isinstance(c, (float, int)) and not isinstance(c, bool):
+            return kind(c)
+        return c
+
+    return code.replace(co_consts=tuple(convert(c) for c in code.co_consts))
+
+
+def _helpers_used(fn):
+    return [scalar.HELPERS[n] for n in fn.__code__.co_names if n in scalar.HELPERS]
+
+
+def definition_hash(fn):
+    """A short digest of a definition and the helpers it calls."""
+    h = hashlib.sha1()
+    stack, seen = [fn], set()
+    while stack:
+        f = stack.pop()
+        if f.__name__ in seen:
+            continue
+        seen.add(f.__name__)
+        c = f.__code__
+        h.update(c.co_code)
+        h.update(repr(c.co_consts).encode())
+        h.update(repr(c.co_names).encode())
+        stack.extend(_helpers_used(f))
+    return h.hexdigest()[:10]
+
+
+def scalar_function(fn, dtype):
+    """``fn`` compiled for one dtype, with its helpers compiled alike."""
+    key = (fn, np.dtype(dtype))
+    if key not in _scalar_cache:
+        env = {"math": math, "np": np}
+        for helper in _helpers_used(fn):
+            env[helper.__name__] = scalar_function(helper, dtype)
+        copy = types.FunctionType(_typed_constants(fn.__code__, dtype), env, fn.__name__)
+        _scalar_cache[key] = njit(**config.NJIT_OPTIONS)(copy)
+    return _scalar_cache[key]
+
+
+def _jit(fn, parallel):
+    global _cache_usable
+    if _cache_usable:
+        try:
+            return njit(cache=True, parallel=parallel, **config.NJIT_OPTIONS)(fn)
+        except RuntimeError as exc:  # no writable cache location
+            _cache_usable = False
+            warnings.warn(f"sorix: kernels are compiled without a disk cache ({exc}); "
+                          "set NUMBA_CACHE_DIR to a writable folder to keep them",
+                          RuntimeWarning, stacklevel=3)
+    return njit(parallel=parallel, **config.NJIT_OPTIONS)(fn)
+
+
+def kernel(template_name, op_name, bindings, dtype, parallel):
+    """The compiled ``template_name`` loop for one op and dtype.
+
+    ``bindings`` maps the template's placeholder names (``F``, ``D`` ...)
+    to scalar definitions.
+    """
+    dtype = np.dtype(dtype)
+    key = (template_name, op_name, dtype, parallel)
+    found = _kernel_cache.get(key)
+    if found is not None:
+        return found
+    template = getattr(templates, template_name)
+    env = {"prange": prange}
+    digest = hashlib.sha1()
+    for placeholder, fn in sorted(bindings.items()):
+        env[placeholder] = scalar_function(fn, dtype)
+        digest.update(definition_hash(fn).encode())
+    name = "{}__{}__{}__{}{}".format(template_name, op_name, dtype.name,
+                                     digest.hexdigest()[:10], "__par" if parallel else "")
+    copy = types.FunctionType(template.__code__, env, name)
+    copy.__qualname__ = name
+    copy.__module__ = templates.__name__
+    compiled = _jit(copy, parallel)
+    _kernel_cache[key] = compiled
+    return compiled
+
+
+def jit_kernel(fn, parallel=False):
+    """A hand-written kernel (optimizer updates, reductions) with the shared options."""
+    return _jit(fn, parallel)

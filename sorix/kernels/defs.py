@@ -1,0 +1,269 @@
+"""The elementwise operations, each defined once on scalars.
+
+A unary op gives ``forward(x, *params)`` and ``derivative(x, y, *params)``,
+the local derivative dy/dx, which may reuse the output ``y``. A binary op
+gives ``forward(a, b)`` and the two partial derivatives ``(a, b, y)``.
+
+From these one definitions the kernel builder makes the CPU (and CUDA)
+forward loops and the fused backward loops ``g * derivative``, and the
+tensor layer evaluates the derivatives on tensors for higher-order
+gradients. Derivatives may therefore use only arithmetic, comparisons,
+``&``/``|``, ``math`` functions the tensor layer knows, and the helpers of
+:mod:`sorix.kernels.scalar`. ``derivative=None`` marks an op with zero
+gradient (``sign``, ``floor`` ...).
+"""
+import math
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+from .scalar import maximum, minimum, sigmoid, sign, where
+
+
+class Unary(NamedTuple):
+    name: str
+    forward: Callable
+    derivative: Optional[Callable]
+    nparams: int = 0
+    #: NumPy function giving the same forward, used for dtypes without kernels
+    reference: Optional[Callable] = None
+
+
+class Binary(NamedTuple):
+    name: str
+    forward: Callable
+    derivative_a: Callable
+    derivative_b: Callable
+    reference: Optional[Callable] = None
+
+
+# ---- unary ---------------------------------------------------------------
+
+def neg(x):
+    return -x
+
+
+def neg_d(x, y):
+    return -1.0
+
+
+def exp_f(x):
+    return math.exp(x)
+
+
+def exp_d(x, y):
+    return y
+
+
+def log_f(x):
+    return math.log(x)
+
+
+def log_d(x, y):
+    return 1.0 / x
+
+
+def sqrt_f(x):
+    return math.sqrt(x)
+
+
+def sqrt_d(x, y):
+    return 0.5 / y
+
+
+def sin_f(x):
+    return math.sin(x)
+
+
+def sin_d(x, y):
+    return math.cos(x)
+
+
+def cos_f(x):
+    return math.cos(x)
+
+
+def cos_d(x, y):
+    return -math.sin(x)
+
+
+def tanh_f(x):
+    return math.tanh(x)
+
+
+def tanh_d(x, y):
+    return 1.0 - y * y
+
+
+def sigmoid_f(x):
+    return sigmoid(x)
+
+
+def sigmoid_d(x, y):
+    return y * (1.0 - y)
+
+
+def relu_f(x):
+    # Written so that NaN passes through and -inf gives 0, as in PyTorch.
+    return where(x <= 0.0, 0.0, x)
+
+
+def relu_d(x, y):
+    return where(x > 0.0, 1.0, 0.0)
+
+
+def leaky_relu_f(x, slope):
+    return where(x > 0.0, x, x * slope)
+
+
+def leaky_relu_d(x, y, slope):
+    return where(x > 0.0, 1.0, slope)
+
+
+def abs_f(x):
+    return abs(x)
+
+
+def abs_d(x, y):
+    return sign(x)
+
+
+def clamp_f(x, low, high):
+    return minimum(maximum(x, low), high)
+
+
+def clamp_d(x, y, low, high):
+    # PyTorch passes the gradient through at the bounds themselves.
+    return where((x >= low) & (x <= high), 1.0, 0.0)
+
+
+def sign_f(x):
+    return sign(x)
+
+
+def floor_f(x):
+    return math.floor(x)
+
+
+def ceil_f(x):
+    return math.ceil(x)
+
+
+def round_f(x):
+    return np.rint(x)
+
+
+UNARY = {u.name: u for u in (
+    Unary("neg", neg, neg_d, 0, np.negative),
+    Unary("exp", exp_f, exp_d, 0, np.exp),
+    Unary("log", log_f, log_d, 0, np.log),
+    Unary("sqrt", sqrt_f, sqrt_d, 0, np.sqrt),
+    Unary("sin", sin_f, sin_d, 0, np.sin),
+    Unary("cos", cos_f, cos_d, 0, np.cos),
+    Unary("tanh", tanh_f, tanh_d, 0, np.tanh),
+    Unary("sigmoid", sigmoid_f, sigmoid_d, 0, None),
+    Unary("relu", relu_f, relu_d, 0, None),
+    Unary("leaky_relu", leaky_relu_f, leaky_relu_d, 1, None),
+    Unary("abs", abs_f, abs_d, 0, np.abs),
+    Unary("clamp", clamp_f, clamp_d, 2, None),
+    Unary("sign", sign_f, None, 0, np.sign),
+    Unary("floor", floor_f, None, 0, np.floor),
+    Unary("ceil", ceil_f, None, 0, np.ceil),
+    Unary("round", round_f, None, 0, np.rint),
+)}
+
+
+# ---- binary --------------------------------------------------------------
+
+def add_f(a, b):
+    return a + b
+
+
+def add_da(a, b, y):
+    return 1.0
+
+
+def add_db(a, b, y):
+    return 1.0
+
+
+def sub_f(a, b):
+    return a - b
+
+
+def sub_db(a, b, y):
+    return -1.0
+
+
+def mul_f(a, b):
+    return a * b
+
+
+def mul_da(a, b, y):
+    return b
+
+
+def mul_db(a, b, y):
+    return a
+
+
+def div_f(a, b):
+    return a / b
+
+
+def div_da(a, b, y):
+    return 1.0 / b
+
+
+def div_db(a, b, y):
+    return -y / b
+
+
+def pow_f(a, b):
+    return a ** b
+
+
+def pow_da(a, b, y):
+    # d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0.
+    return where(b == 0.0, 0.0, b * a ** (b - 1.0))
+
+
+def pow_db(a, b, y):
+    # d/db a^b = a^b log(a); 0 where a == 0 and b >= 0, as in PyTorch.
+    return where((a == 0.0) & (b >= 0.0), 0.0, y * math.log(a))
+
+
+def maximum_f(a, b):
+    return maximum(a, b)
+
+
+def maximum_da(a, b, y):
+    # Ties share the gradient equally (PyTorch's rule).
+    return where(a > b, 1.0, where(a == b, 0.5, 0.0))
+
+
+def maximum_db(a, b, y):
+    return where(b > a, 1.0, where(a == b, 0.5, 0.0))
+
+
+def minimum_f(a, b):
+    return minimum(a, b)
+
+
+def minimum_da(a, b, y):
+    return where(a < b, 1.0, where(a == b, 0.5, 0.0))
+
+
+def minimum_db(a, b, y):
+    return where(b < a, 1.0, where(a == b, 0.5, 0.0))
+
+
+BINARY = {b.name: b for b in (
+    Binary("add", add_f, add_da, add_db, np.add),
+    Binary("sub", sub_f, add_da, sub_db, np.subtract),
+    Binary("mul", mul_f, mul_da, mul_db, np.multiply),
+    Binary("div", div_f, div_da, div_db, np.true_divide),
+    Binary("pow", pow_f, pow_da, pow_db, np.power),
+    Binary("maximum", maximum_f, maximum_da, maximum_db, np.maximum),
+    Binary("minimum", minimum_f, minimum_da, minimum_db, np.minimum),
+)}

@@ -1,0 +1,104 @@
+"""Loop templates for the CPU elementwise kernels.
+
+The names ``F``, ``D``, ``DA`` and ``DB`` are not defined here: the builder
+(:mod:`sorix.kernels.build`) makes one copy of a template per op and dtype
+with those names bound to the op's compiled scalar definitions. All arrays
+are 1-D and contiguous; ``p`` holds the op's scalar parameters in the
+data's dtype. ``prange`` is a plain ``range`` in the serial build and a
+threaded loop in the parallel one.
+
+Backward templates with an ``_s`` suffix take element strides ``sa``/``sb``
+(0 or 1), so a size-1 operand is read in place instead of being expanded.
+"""
+from numba import prange
+
+F = D = DA = DB = None  # bound per kernel by the builder
+
+
+def unary0(x, out, p):
+    for i in prange(x.size):
+        out[i] = F(x[i])
+
+
+def unary1(x, out, p):
+    p0 = p[0]
+    for i in prange(x.size):
+        out[i] = F(x[i], p0)
+
+
+def unary2(x, out, p):
+    p0 = p[0]
+    p1 = p[1]
+    for i in prange(x.size):
+        out[i] = F(x[i], p0, p1)
+
+
+def unary0_grad(g, x, y, gx, p):
+    for i in prange(x.size):
+        gx[i] = g[i] * D(x[i], y[i])
+
+
+def unary1_grad(g, x, y, gx, p):
+    p0 = p[0]
+    for i in prange(x.size):
+        gx[i] = g[i] * D(x[i], y[i], p0)
+
+
+def unary2_grad(g, x, y, gx, p):
+    p0 = p[0]
+    p1 = p[1]
+    for i in prange(x.size):
+        gx[i] = g[i] * D(x[i], y[i], p0, p1)
+
+
+def binary(a, b, out):
+    for i in prange(out.size):
+        out[i] = F(a[i], b[i])
+
+
+def binary_as(a, b, out):
+    s = b[0]
+    for i in prange(out.size):
+        out[i] = F(a[i], s)
+
+
+def binary_sa(a, b, out):
+    s = a[0]
+    for i in prange(out.size):
+        out[i] = F(s, b[i])
+
+
+def binary_grad_ab(g, a, b, y, ga, gb):
+    for i in prange(g.size):
+        gi = g[i]
+        ga[i] = gi * DA(a[i], b[i], y[i])
+        gb[i] = gi * DB(a[i], b[i], y[i])
+
+
+def binary_grad_a(g, a, b, y, ga, gb):
+    for i in prange(g.size):
+        ga[i] = g[i] * DA(a[i], b[i], y[i])
+
+
+def binary_grad_b(g, a, b, y, ga, gb):
+    for i in prange(g.size):
+        gb[i] = g[i] * DB(a[i], b[i], y[i])
+
+
+def binary_grad_ab_s(g, a, b, y, ga, gb, sa, sb):
+    for i in prange(g.size):
+        gi = g[i]
+        ai = a[i * sa]
+        bi = b[i * sb]
+        ga[i] = gi * DA(ai, bi, y[i])
+        gb[i] = gi * DB(ai, bi, y[i])
+
+
+def binary_grad_a_s(g, a, b, y, ga, gb, sa, sb):
+    for i in prange(g.size):
+        ga[i] = g[i] * DA(a[i * sa], b[i * sb], y[i])
+
+
+def binary_grad_b_s(g, a, b, y, ga, gb, sa, sb):
+    for i in prange(g.size):
+        gb[i] = g[i] * DB(a[i * sa], b[i * sb], y[i])

@@ -1,0 +1,1 @@
+"""Differentiable operations: one module per op family."""

@@ -1,0 +1,181 @@
+"""Differentiable elementwise ops, all driven by :mod:`sorix.kernels.defs`.
+
+Forward and first-order backward run the fused kernels. For higher-order
+gradients (``create_graph=True``) the same derivative definitions are
+evaluated on tensors: each definition is copied with its names bound to
+the differentiable tensor functions below.
+"""
+import types
+
+import numpy as np
+
+from ..autograd.node import Node
+from ..kernels import elementwise as K
+from ..kernels.defs import BINARY, UNARY
+from . import core
+from .core import constant, float_data, operands, records, wrap
+
+
+# ---- forward entry points --------------------------------------------------
+
+def unary(name, x, params=()):
+    data = float_data(x) if UNARY[name].derivative is not None else x.data
+    out = K.unary(name, data, params)
+    if records(x) and UNARY[name].derivative is not None:
+        return wrap(out, UnaryNode((x,), (data, out), (x,), name, params))
+    return wrap(out)
+
+
+def binary(name, a, b):
+    a, b, ad, bd = operands(a, b)
+    if name in ("div", "pow") and ad.dtype.kind != "f":
+        # true division and powers with float exponents give floats
+        if name == "div" or bd.dtype.kind == "f" or (bd < 0).any():
+            ad, bd = ad.astype(np.float32), bd.astype(np.float32)
+    out = K.binary(name, ad, bd)
+    if records(a, b):
+        return wrap(out, BinaryNode((a, b), (ad, bd, out), (a, b), name))
+    return wrap(out)
+
+
+def where(condition, x, y):
+    """``x`` where ``condition`` holds, else ``y``; differentiable in ``x`` and ``y``."""
+    Tensor = core.Tensor
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        x = constant(np.asarray(x, dtype=np.float32 if isinstance(x, float) else None))
+    x, y, xd, yd = operands(x, y)
+    out = np.where(cond, xd, yd)
+    if records(x, y):
+        return wrap(out, WhereNode((x, y), cond))
+    return wrap(out)
+
+
+class CastNode(Node):
+    """A dtype conversion or a copy: the gradient passes through, cast back."""
+    __slots__ = ("dtype",)
+
+    def __init__(self, x):
+        super().__init__((x,))
+        self.dtype = x.data.dtype
+
+    def backward(self, grad):
+        return (grad.astype(self.dtype, copy=False),)
+
+    def backward_graph(self, grad):
+        return (cast(grad, self.dtype),)
+
+
+def cast(x, dtype):
+    out = x.data.astype(dtype)
+    if records(x) and out.dtype.kind in "fc":
+        return wrap(out, CastNode(x))
+    return wrap(out)
+
+
+def unary_copy(x):
+    return cast(x, x.data.dtype)
+
+
+# ---- nodes ----------------------------------------------------------------
+
+class UnaryNode(Node):
+    __slots__ = ("op", "params")
+
+    def __init__(self, inputs, saved, watch, op, params):
+        super().__init__(inputs, saved, watch)
+        self.op = op
+        self.params = params
+
+    @property
+    def name(self):
+        return self.op.capitalize() + "Backward"
+
+    def backward(self, grad):
+        x, y = self.saved
+        return (K.unary_grad(self.op, grad, x, y, self.params),)
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        y = unary(self.op, x, self.params)
+        return (grad * TENSOR_DERIVATIVES[self.op](x, y, *self.params),)
+
+
+class BinaryNode(Node):
+    __slots__ = ("op",)
+
+    def __init__(self, inputs, saved, watch, op):
+        super().__init__(inputs, saved, watch)
+        self.op = op
+
+    @property
+    def name(self):
+        return self.op.capitalize() + "Backward"
+
+    def backward(self, grad):
+        need_a, need_b = self.needs
+        if self.op == "add":
+            return grad, grad
+        if self.op == "sub":
+            return grad, (np.negative(grad) if need_b else None)
+        a, b, y = self.saved
+        return K.binary_grad(self.op, grad, a, b, y, need_a, need_b)
+
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        if self.op == "add":
+            return grad, grad
+        if self.op == "sub":
+            return grad, -grad
+        da, db = TENSOR_DERIVATIVES[self.op]
+        y = binary(self.op, a, b)
+        need_a, need_b = self.needs
+        return (grad * da(a, b, y) if need_a else None,
+                grad * db(a, b, y) if need_b else None)
+
+
+class WhereNode(Node):
+    __slots__ = ()
+
+    def backward(self, grad):
+        cond = self.saved
+        zero = np.zeros((), grad.dtype)
+        return np.where(cond, grad, zero), np.where(cond, zero, grad)
+
+    def backward_graph(self, grad):
+        cond = constant(self.saved)
+        return where(cond, grad, 0.0), where(cond, 0.0, grad)
+
+
+# ---- derivatives evaluated on tensors (higher order) ---------------------------
+
+def _t(name):
+    return lambda x, *params: unary(name, constant(x), params)
+
+
+def _maximum(a, b):
+    return binary("maximum", a, b)
+
+
+def _minimum(a, b):
+    return binary("minimum", a, b)
+
+
+_TENSOR_ENV = {
+    "math": types.SimpleNamespace(exp=_t("exp"), log=_t("log"), sqrt=_t("sqrt"), sin=_t("sin"),
+                                  cos=_t("cos"), tanh=_t("tanh"), floor=_t("floor"),
+                                  ceil=_t("ceil")),
+    "np": types.SimpleNamespace(rint=_t("round")),
+    "where": where, "sign": _t("sign"), "sigmoid": _t("sigmoid"),
+    "maximum": _maximum, "minimum": _minimum,
+}
+
+
+def _on_tensors(fn):
+    return types.FunctionType(fn.__code__, _TENSOR_ENV, fn.__name__)
+
+
+TENSOR_DERIVATIVES = {name: _on_tensors(op.derivative) for name, op in UNARY.items()
+                      if op.derivative is not None}
+TENSOR_DERIVATIVES.update({name: (_on_tensors(op.derivative_a), _on_tensors(op.derivative_b))
+                           for name, op in BINARY.items()})

@@ -1,0 +1,148 @@
+"""Reductions: sum, mean, max, min, var, std, and argmax/argmin.
+
+Every reduction takes an int or tuple axis (``axis=`` or ``dim=``) and
+``keepdims``. Backward puts the reduced axes back and broadcasts.
+"""
+import numpy as np
+
+from ..autograd.node import Node
+from .core import float_data, normalize_axis, records, wrap
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _spread(grad, shape, axes, keepdims):
+    """The gradient of a reduction, broadcast back to the input's shape."""
+    kept = _kept_shape(shape, axes)
+    if not keepdims and grad.shape != kept:
+        grad = grad.reshape(kept)
+    if isinstance(grad, np.ndarray):
+        return np.broadcast_to(grad, shape)
+    return grad.expand(*shape)
+
+
+class SumNode(Node):
+    __slots__ = ("shape", "axes", "keepdims", "scale")
+
+    def __init__(self, x, axes, keepdims, scale):
+        super().__init__((x,))
+        self.shape = x.data.shape
+        self.axes, self.keepdims, self.scale = axes, keepdims, scale
+
+    @property
+    def name(self):
+        return "SumBackward" if self.scale == 1 else "MeanBackward"
+
+    def backward(self, grad):
+        if self.scale != 1:
+            grad = grad * grad.dtype.type(self.scale)
+        return (_spread(grad, self.shape, self.axes, self.keepdims),)
+
+    def backward_graph(self, grad):
+        if self.scale != 1:
+            grad = grad * self.scale
+        return (_spread(grad, self.shape, self.axes, self.keepdims),)
+
+
+def sum(x, axis=None, keepdims=False, dtype=None):
+    axes = normalize_axis(axis, x.ndim)
+    data = x.data
+    if dtype is None and data.dtype.kind in "biu":
+        dtype = np.int64  # PyTorch sums integers and bools as int64
+    out = np.asarray(np.sum(data, axis=axes, keepdims=keepdims, dtype=dtype))
+    if records(x):
+        return wrap(out, SumNode(x, axes, keepdims, 1))
+    return wrap(out)
+
+
+def mean(x, axis=None, keepdims=False):
+    axes = normalize_axis(axis, x.ndim)
+    data = float_data(x)
+    count = 1
+    for ax in axes:
+        count *= data.shape[ax]
+    out = np.asarray(np.mean(data, axis=axes, keepdims=keepdims))
+    if records(x):
+        return wrap(out, SumNode(x, axes, keepdims, 1.0 / count if count else float("nan")))
+    return wrap(out)
+
+
+class ExtremumNode(Node):
+    """max/min: the gradient is shared equally among tied extreme elements."""
+    __slots__ = ("axes", "keepdims", "kind")
+
+    def __init__(self, x, out, axes, keepdims, kind):
+        super().__init__((x,), (x.data, out), (x,))
+        self.axes, self.keepdims, self.kind = axes, keepdims, kind
+
+    @property
+    def name(self):
+        return self.kind.capitalize() + "Backward"
+
+    def _weights(self):
+        x, out = self.saved
+        kept = out if self.keepdims else out.reshape(_kept_shape(x.shape, self.axes))
+        hit = (x == kept) | (np.isnan(x) & np.isnan(kept))
+        count = hit.sum(axis=self.axes, keepdims=True)
+        return hit / count
+
+    def backward(self, grad):
+        x = self.saved[0]
+        weights = self._weights().astype(x.dtype, copy=False)
+        return (_spread(grad, x.shape, self.axes, self.keepdims) * weights,)
+
+    def backward_graph(self, grad):
+        x = self.saved[0]
+        weights = wrap(self._weights().astype(x.dtype, copy=False))
+        return (_spread(grad, x.shape, self.axes, self.keepdims) * weights,)
+
+
+def _extremum(kind, x, axis, keepdims):
+    axes = normalize_axis(axis, x.ndim)
+    if x.numel() == 0 and axes:
+        raise RuntimeError(f"{kind}() of an empty tensor: there is no {kind}imum to return")
+    fn = np.max if kind == "max" else np.min
+    out = np.asarray(fn(x.data, axis=axes, keepdims=keepdims))
+    if records(x):
+        return wrap(out, ExtremumNode(x, out, axes, keepdims, kind))
+    return wrap(out)
+
+
+def max(x, axis=None, keepdims=False):
+    return _extremum("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    return _extremum("min", x, axis, keepdims)
+
+
+def var(x, axis=None, keepdims=False, correction=1):
+    """Variance with Bessel's correction by default (``correction=1``), as in PyTorch."""
+    axes = normalize_axis(axis, x.ndim)
+    count = 1
+    for ax in axes:
+        count *= x.shape[ax]
+    centred = x - mean(x, axes, keepdims=True)
+    return sum(centred * centred, axes, keepdims) / builtins_max(count - correction, 0)
+
+
+def std(x, axis=None, keepdims=False, correction=1):
+    return var(x, axis, keepdims, correction).sqrt()
+
+
+def arg_extremum(kind, x, axis, keepdims):
+    """Indices (int64) of the max or min along ``axis`` (flattened when None)."""
+    fn = np.argmax if kind == "max" else np.argmin
+    if axis is None:
+        out = np.asarray(fn(x.data))
+        if keepdims:
+            out = out.reshape((1,) * x.ndim)
+    else:
+        out = fn(x.data, axis=int(axis), keepdims=keepdims)
+    return wrap(np.asarray(out, dtype=np.int64))
+
+
+def builtins_max(a, b):
+    return a if a > b else b

@@ -1,0 +1,209 @@
+"""Shape and indexing ops: reshape, permute, expand, getitem, cat, stack.
+
+Their backward rules are written once for both NumPy arrays and tensors
+(the same method names), so they serve first- and higher-order gradients.
+"""
+import numpy as np
+
+from ..autograd.node import Node
+from . import core
+from .core import records, wrap
+
+
+class ReshapeNode(Node):
+    __slots__ = ("shape",)
+
+    def __init__(self, x):
+        super().__init__((x,))
+        self.shape = x.data.shape
+
+    def backward(self, grad):
+        return (grad.reshape(self.shape),)
+
+    backward_graph = backward
+
+
+def reshape(x, shape):
+    try:
+        out = x.data.reshape(shape)
+    except ValueError:
+        raise RuntimeError(f"shape {tuple(shape)} is invalid for a tensor of shape "
+                           f"{tuple(x.shape)} ({x.data.size} elements)") from None
+    if records(x):
+        return wrap(out, ReshapeNode(x))
+    return wrap(out)
+
+
+class PermuteNode(Node):
+    __slots__ = ("inverse",)
+
+    def __init__(self, x, axes):
+        super().__init__((x,))
+        self.inverse = tuple(np.argsort(axes))
+
+    def backward(self, grad):
+        return (grad.transpose(self.inverse),)
+
+    backward_graph = backward
+
+
+def permute(x, axes):
+    axes = tuple(int(a) % x.ndim for a in axes) if x.ndim else tuple(axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise RuntimeError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions")
+    out = x.data.transpose(axes)
+    if records(x):
+        return wrap(out, PermuteNode(x, axes))
+    return wrap(out)
+
+
+class ExpandNode(Node):
+    """Broadcasting to a larger shape: the engine sums the gradient back."""
+    __slots__ = ()
+
+    def backward(self, grad):
+        return (grad,)
+
+    backward_graph = backward
+
+
+def expand(x, shape):
+    shape = tuple(x.shape[i - (len(shape) - x.ndim)] if n == -1 else n
+                  for i, n in enumerate(shape))
+    try:
+        out = np.broadcast_to(x.data, shape)
+    except ValueError:
+        raise RuntimeError(f"cannot expand a tensor of shape {tuple(x.shape)} to {shape}: "
+                           "only size-1 dimensions can grow") from None
+    if records(x):
+        return wrap(out, ExpandNode((x,)))
+    return wrap(out)
+
+
+def _plain_index(index):
+    """Tensors inside an index become arrays; lists become int or bool arrays."""
+    Tensor = core.Tensor
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    return index
+
+
+def _is_basic(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
+
+
+class IndexNode(Node):
+    __slots__ = ("shape", "index", "basic")
+
+    def __init__(self, x, index, basic):
+        super().__init__((x,))
+        self.shape, self.index, self.basic = x.data.shape, index, basic
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, grad.dtype)
+        if self.basic:
+            out[self.index] = grad
+        else:  # repeated indices must add up, not overwrite
+            np.add.at(out, self.index, grad)
+        return (out,)
+
+    def backward_graph(self, grad):
+        return (index_scatter(grad, self.shape, self.index, self.basic),)
+
+
+def getitem(x, index):
+    index = _plain_index(index)
+    try:
+        out = x.data[index]
+    except IndexError as exc:
+        raise IndexError(f"{exc} (tensor of shape {tuple(x.shape)})") from None
+    basic = _is_basic(index)
+    if not isinstance(out, np.ndarray):
+        out = np.asarray(out)  # a single element comes back as a NumPy scalar
+    if records(x):
+        return wrap(out, IndexNode(x, index, basic))
+    return wrap(out)
+
+
+class ScatterNode(Node):
+    """The adjoint of indexing: zeros of ``shape`` with ``grad`` added at ``index``."""
+    __slots__ = ("index",)
+
+    def __init__(self, g, index):
+        super().__init__((g,))
+        self.index = index
+
+    def backward(self, grad):
+        return (grad[self.index],)
+
+    def backward_graph(self, grad):
+        return (getitem(grad, self.index),)
+
+
+def index_scatter(g, shape, index, basic):
+    out = np.zeros(shape, g.dtype)
+    if basic:
+        out[index] = g.data
+    else:
+        np.add.at(out, index, g.data)
+    if records(g):
+        return wrap(out, ScatterNode(g, index))
+    return wrap(out)
+
+
+class ConcatNode(Node):
+    __slots__ = ("axis", "bounds", "stacked")
+
+    def __init__(self, tensors, axis, bounds, stacked):
+        super().__init__(tuple(tensors))
+        self.axis, self.bounds, self.stacked = axis, bounds, stacked
+
+    def _pieces(self, grad, take):
+        out = []
+        for (lo, hi), need in zip(self.bounds, self.needs):
+            if not need:
+                out.append(None)
+                continue
+            if self.stacked:
+                index = (slice(None),) * self.axis + (lo,)
+            else:
+                index = (slice(None),) * self.axis + (slice(lo, hi),)
+            out.append(take(grad, index))
+        return tuple(out)
+
+    def backward(self, grad):
+        return self._pieces(grad, lambda g, i: g[i])
+
+    def backward_graph(self, grad):
+        return self._pieces(grad, getitem)
+
+
+def concat(tensors, axis, stacked):
+    tensors = [core.constant(t) for t in tensors]
+    if not tensors:
+        raise ValueError("expected a non-empty sequence of tensors")
+    ndim = tensors[0].ndim + (1 if stacked else 0)
+    axis = int(axis)
+    if not -ndim <= axis < ndim:
+        raise IndexError(f"dimension {axis} is out of range for {ndim} dimensions")
+    axis %= ndim
+    arrays = [t.data for t in tensors]
+    try:
+        out = np.stack(arrays, axis) if stacked else np.concatenate(arrays, axis)
+    except ValueError as exc:
+        shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
+        raise RuntimeError(f"cannot {'stack' if stacked else 'concatenate'} shapes {shapes}: "
+                           f"{exc}") from None
+    if records(*tensors):
+        bounds, start = [], 0
+        for a in arrays:
+            size = 1 if stacked else a.shape[axis]
+            bounds.append((start, start + size) if not stacked else (len(bounds), None))
+            start += size
+        return wrap(out, ConcatNode(tensors, axis, bounds, stacked))
+    return wrap(out)

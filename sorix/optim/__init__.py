@@ -1,0 +1,7 @@
+"""Optimizers. Each step is one fused kernel pass per parameter, in place."""
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD, SGDMomentum
+
+__all__ = ["Optimizer", "SGD", "SGDMomentum", "RMSprop", "Adam", "AdamW"]

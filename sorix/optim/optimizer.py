@@ -1,0 +1,183 @@
+"""Optimizer: parameter groups, per-parameter state and the step loop.
+
+Subclasses give ``_update(p, grad, state, group)``, which runs one fused
+kernel over flat views of the parameter and its state. Parameters are
+always updated in place: the array a tensor holds is never replaced, so
+models, initialisers and other optimizers keep seeing the same storage.
+"""
+import numpy as np
+
+from ..autograd.grad_mode import enable_grad, no_grad
+from ..ops import core
+from ..kernels.optim import EMPTY
+
+
+def _check(condition, message):
+    if not condition:
+        raise ValueError(message)
+
+
+class Optimizer:
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.state = {}
+        self.param_groups = []
+        if isinstance(params, core.Tensor):
+            raise TypeError("params must be an iterable of tensors or of dicts, not a Tensor; "
+                            "wrap it in a list")
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(params[0], dict):
+            params = [{"params": params}]
+        for group in params:
+            self.add_param_group(group)
+
+    # ---- groups ------------------------------------------------------------------
+    def _validate(self, group):
+        """Subclasses check their hyperparameters and raise ValueError naming the value."""
+        _check(group["lr"] >= 0.0, f"Invalid learning rate: {group['lr']}")
+
+    def add_param_group(self, group):
+        if not isinstance(group, dict):
+            raise TypeError(f"a param group must be a dict, got {type(group).__name__}")
+        group = dict(group)
+        params = group.get("params")
+        if isinstance(params, core.Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("params must be an ordered iterable, not a set: its order changes "
+                            "between runs and would break state_dict loading")
+        params = list(params)
+        for p in params:
+            if not isinstance(p, core.Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor; optimize the leaves it was "
+                                 "computed from")
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in existing for p in params) or len({id(p) for p in params}) != len(params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._validate(group)
+        self.param_groups.append(group)
+
+    # ---- stepping -------------------------------------------------------------
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
+                    p.grad.grad_fn = None
+
+    def step(self, closure=None):
+        """One update of every parameter with a gradient; returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state.get(p)
+                    if state is None:
+                        state = self.state[p] = self._init_state(p, group)
+                    self._apply(p, state, group)
+        return loss
+
+    def _apply(self, p, state, group):
+        data = p.data
+        grad = p.grad.data
+        if grad.shape != data.shape:
+            raise RuntimeError(f"gradient of shape {tuple(grad.shape)} does not match its "
+                               f"parameter of shape {tuple(data.shape)}")
+        flat = data.reshape(-1) if data.flags.c_contiguous else np.ascontiguousarray(data).reshape(-1)
+        g = np.ascontiguousarray(grad, dtype=data.dtype).reshape(-1)
+        self._update(flat, g, state, group, data.dtype.type)
+        if not data.flags.c_contiguous:
+            data[...] = flat.reshape(data.shape)  # keep the parameter's own array
+        p._version[0] += 1
+
+    def _init_state(self, p, group):
+        return {}
+
+    def _update(self, p, grad, state, group, kind):
+        raise NotImplementedError
+
+    @staticmethod
+    def _optional(state, key, p):
+        found = state.get(key)
+        return EMPTY[p.dtype] if found is None else found
+
+    # ---- state dicts ------------------------------------------------------------------
+    def state_dict(self):
+        """A copy of the state and hyperparameters; parameters appear as indices."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {}
+        for p, values in self.state.items():
+            state[index[id(p)]] = {
+                k: core.Tensor._wrap(v.reshape(p.data.shape).copy())
+                if isinstance(v, np.ndarray) else v for k, v in values.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore a :meth:`state_dict`; training then continues exactly as it would have."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(groups)} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        params = []
+        for mine, theirs in zip(self.param_groups, groups):
+            if len(mine["params"]) != len(theirs["params"]):
+                raise ValueError("loaded state dict has a parameter group of size "
+                                 f"{len(theirs['params'])} where this optimizer's has "
+                                 f"{len(mine['params'])}")
+            params.extend(zip(theirs["params"], mine["params"]))
+        new_state = {}
+        for key, p in params:
+            saved = state_dict["state"].get(key, state_dict["state"].get(str(key)))
+            if saved is None:
+                continue
+            restored = {}
+            for name, value in saved.items():
+                if isinstance(value, core.Tensor) or isinstance(value, np.ndarray):
+                    array = value.data if isinstance(value, core.Tensor) else value
+                    if array.size != p.data.size:
+                        raise ValueError(f"state '{name}' has {array.size} elements but its "
+                                         f"parameter has {p.data.size}")
+                    restored[name] = np.array(array, dtype=p.data.dtype).reshape(-1)
+                else:
+                    restored[name] = value
+            new_state[p] = restored
+        new_groups = []
+        for mine, theirs in zip(self.param_groups, groups):
+            group = dict(theirs)
+            group["params"] = mine["params"]
+            new_groups.append(group)
+        self.param_groups = new_groups
+        self.state = new_state
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
