@@ -25,10 +25,18 @@ def _special(v):
     return None
 
 
+def _padded(fmt, values):
+    """Right-align every element to the widest one, as PyTorch prints."""
+    width = max((len(fmt(v)) for v in values), default=0)
+    return lambda v: fmt(v).rjust(width)
+
+
 def format_array(data, prefix):
     if data.dtype.kind == "f":
-        fmt = _float_formatter(data.astype(np.float64, copy=False).reshape(-1))
-        formatter = {"float_kind": fmt}
+        flat = data.astype(np.float64, copy=False).reshape(-1)
+        fmt = _float_formatter(flat)
+        shown = flat if flat.size <= 1000 else np.concatenate([flat[:3], flat[-3:]])
+        formatter = {"float_kind": _padded(fmt, shown)}
     elif data.dtype.kind == "b":
         formatter = {"bool": lambda v: "True" if v else "False"}
     else:

@@ -117,10 +117,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                 if not need:
                     continue
                 if g is not None:
-                    if g.shape != tensor.shape:
-                        g = sum_to(g, tensor.shape)
-                    if g.dtype != tensor.dtype:  # the op computed in a promoted dtype
-                        g = g.astype(tensor.dtype)
+                    data = tensor.data
+                    if g.shape != data.shape:
+                        g = sum_to(g, data.shape)
+                    if g.dtype != data.dtype:  # the op computed in a promoted dtype
+                        g = g.astype(data.dtype)
                 child = tensor.grad_fn
                 if child is None:
                     if g is not None:

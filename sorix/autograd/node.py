@@ -22,7 +22,7 @@ class Node:
 
     @property
     def name(self):
-        return type(self).__name__
+        return type(self).__name__.replace("Node", "Backward")
 
     def __repr__(self):
         return f"<{self.name}>"

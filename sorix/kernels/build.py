@@ -20,7 +20,6 @@ import types
 import warnings
 
 import numpy as np
-from numba import njit, prange
 
 from .. import config
 from . import scalar, templates
@@ -70,12 +69,14 @@ def scalar_function(fn, dtype):
         for helper in _helpers_used(fn):
             env[helper.__name__] = scalar_function(helper, dtype)
         copy = types.FunctionType(_typed_constants(fn.__code__, dtype), env, fn.__name__)
+        from numba import njit  # imported on first compile: keeps `import sorix` fast
         _scalar_cache[key] = njit(**config.NJIT_OPTIONS)(copy)
     return _scalar_cache[key]
 
 
 def _jit(fn, parallel):
     global _cache_usable
+    from numba import njit
     if _cache_usable:
         try:
             return njit(cache=True, parallel=parallel, **config.NJIT_OPTIONS)(fn)
@@ -99,6 +100,7 @@ def kernel(template_name, op_name, bindings, dtype, parallel):
     if found is not None:
         return found
     template = getattr(templates, template_name)
+    from numba import prange
     env = {"prange": prange}
     digest = hashlib.sha1()
     for placeholder, fn in sorted(bindings.items()):
@@ -114,6 +116,15 @@ def kernel(template_name, op_name, bindings, dtype, parallel):
     return compiled
 
 
-def jit_kernel(fn, parallel=False):
-    """A hand-written kernel (optimizer updates, reductions) with the shared options."""
-    return _jit(fn, parallel)
+def jit_kernel(fn, parallel=False, name=None):
+    """A hand-written kernel (optimizer updates ...) compiled with the shared options.
+
+    Its module's ``prange`` placeholder is bound to numba's here. ``name``
+    gives the copy its own qualified name (and so its own cache entry),
+    for example for the threaded build of a kernel.
+    """
+    from numba import prange
+    env = dict(fn.__globals__, prange=prange)
+    copy = types.FunctionType(fn.__code__, env, name or fn.__name__)
+    copy.__qualname__ = copy.__name__
+    return _jit(copy, parallel)

@@ -55,6 +55,8 @@ def unary_grad(name, g, x, y, params=()):
 
 
 def broadcast_shape(sa, sb):
+    if sa == sb:
+        return sa
     try:
         return np.broadcast_shapes(sa, sb)
     except ValueError:

@@ -10,13 +10,13 @@ Every kernel exists twice: serial, and threaded for arrays above
 ``config.PARALLEL_THRESHOLD`` elements.
 """
 import math
-import types
 
 import numpy as np
-from numba import prange
 
 from .. import config
 from .build import jit_kernel
+
+prange = range  # numba's prange is bound when a kernel is compiled
 
 
 def sgd(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first):
@@ -102,13 +102,9 @@ def _variant(fn, parallel):
     """The serial or threaded build of ``fn``, compiled on first use."""
     key = (fn.__name__, parallel)
     if key not in _compiled:
-        if parallel:
-            # A separate function object with its own name, so the two builds
-            # keep separate disk-cache entries.
-            copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel")
-            copy.__qualname__ = copy.__name__
-            fn = copy
-        _compiled[key] = jit_kernel(fn, parallel=parallel)
+        # The threaded build gets its own name so the two keep separate cache entries.
+        name = fn.__name__ + ("_parallel" if parallel else "")
+        _compiled[key] = jit_kernel(fn, parallel=parallel, name=name)
     return _compiled[key]
 
 

@@ -10,9 +10,7 @@ threaded loop in the parallel one.
 Backward templates with an ``_s`` suffix take element strides ``sa``/``sb``
 (0 or 1), so a size-1 operand is read in place instead of being expanded.
 """
-from numba import prange
-
-F = D = DA = DB = None  # bound per kernel by the builder
+F = D = DA = DB = prange = None  # bound per kernel by the builder
 
 
 def unary0(x, out, p):
