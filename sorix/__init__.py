@@ -1,13 +1,23 @@
 """sorix: a NumPy autograd library with a PyTorch-like API and numba kernels."""
 __version__ = "0.1.0"
 
-from . import autograd, dtypes, optim  # noqa: F401
+from . import autograd, cuda, dtypes, optim  # noqa: F401
 from . import tensor as _tensor_module  # noqa: F401  (sorix.tensor, the module)
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.functional import grad
 from .device import device
 from .dtypes import (DType, bool_, float16, float32, float64, int8, int16, int32, int64,
                      uint8)
+from .factories import (arange, as_tensor, diag, empty, empty_like, eye, from_numpy, full,
+                        full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint,
+                        randn, randn_like, randperm, zeros, zeros_like)
+from .functions import (abs, absolute, add, argmax, argmin, cat, ceil, chunk, clamp, clip,
+                        concat, concatenate, cos, div, divide, exp, flatten, floor, gather,
+                        is_tensor, log, log_softmax, matmul, maximum, mean, minimum, mul,
+                        multiply, numel, permute, pow, relu, repeat, reshape, round, sigmoid,
+                        sign, sin, softmax, split, sqrt, squeeze, stack, sub, subtract, sum, t,
+                        tanh, transpose, unbind, unsqueeze, where)
+from .random import manual_seed, seed
 from .tensor import Size, Tensor
 from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)
 

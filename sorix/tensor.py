@@ -88,7 +88,8 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
         if device is not None and _device(device).type != "cpu":
-            raise RuntimeError("CUDA tensors need sorix's CUDA support")
+            from . import cuda
+            cuda.require()
 
     @classmethod
     def _wrap(cls, data, node=None):
@@ -639,6 +640,66 @@ class Tensor:
     def broadcast_to(self, shape):
         return _shape.expand(self, tuple(shape))
 
+    def repeat(self, *sizes):
+        """Tile the tensor ``sizes[i]`` times along each dimension (PyTorch's repeat)."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        sizes = tuple(int(n) for n in sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"repeat needs at least {self.ndim} sizes for a {self.ndim}-d "
+                               f"tensor, got {len(sizes)}")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.data.shape)
+        # Interleave a size-1 axis before each dimension, expand it, then merge the pairs.
+        paired = []
+        for n in shape:
+            paired += [1, n]
+        grown = []
+        for r, n in zip(sizes, shape):
+            grown += [r, n]
+        final = tuple(r * n for r, n in zip(sizes, shape))
+        return self.reshape(tuple(paired)).expand(tuple(grown)).reshape(final)
+
+    def unbind(self, dim=0):
+        dim = _core.normalize_axis(dim, self.ndim)[0]
+        index = (slice(None),) * dim
+        return tuple(self[index + (i,)] for i in range(self.data.shape[dim]))
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
+        dim = _core.normalize_axis(dim, self.ndim)[0]
+        length = self.data.shape[dim]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            if step <= 0:
+                raise ValueError(f"split size must be positive, got {step}")
+            sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
+        else:
+            sizes = [int(n) for n in split_size_or_sections]
+            if sum(sizes) != length:
+                raise RuntimeError(f"split sizes {sizes} do not add up to {length}, the size "
+                                   f"of dimension {dim}")
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(self[(slice(None),) * dim + (slice(start, start + n),)])
+            start += n
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        """``chunks`` nearly equal pieces along ``dim`` (fewer if the size is smaller)."""
+        if chunks <= 0:
+            raise ValueError(f"chunks must be positive, got {chunks}")
+        length = self.data.shape[_core.normalize_axis(dim, self.ndim)[0]]
+        return self.split(max(1, -(-length // chunks)), dim)
+
+    def gather(self, dim, index):
+        from .functions import gather
+        return gather(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        return _ew.where(mask, value, self) if isinstance(value, Tensor) else \
+            _ew.where(~mask.astype(bool), self, float(value) if self.data.dtype.kind == "f" else value)
+
     def contiguous(self):
         if self.data.flags.c_contiguous:
             return self
@@ -658,7 +719,8 @@ class Tensor:
         if dtype is not None and _dtypes.as_dtype(dtype) != self.dtype:
             out = _ew.cast(self, _dtypes.numpy_dtype(dtype))
         if device is not None and _device(device).type != "cpu":
-            raise RuntimeError("CUDA tensors need sorix's CUDA support")
+            from . import cuda
+            cuda.require()
         return out.clone() if copy and out is self else out
 
     def astype(self, dtype):
@@ -691,6 +753,11 @@ class Tensor:
     def cpu(self):
         return self
 
+    def cuda(self, device=None):
+        return self.to(device or "cuda")
+
+    gpu = cuda
+
     def is_floating_point(self):
         return self.data.dtype.kind == "f"
 
@@ -715,3 +782,11 @@ def tensor(data, device="cpu", requires_grad=False, dtype=None):
     if arr is data or (isinstance(data, Tensor) and arr is data.data):
         arr = arr.copy()
     return Tensor(arr, requires_grad=requires_grad, device=device)
+
+
+# `import sorix.tensor as m` binds the attribute `sorix.tensor`, which is this
+# factory (as in Sorix); give it the module's public names so `m.Tensor` works too.
+for _name in ("Tensor", "Size", "DType", "float32", "float64", "float16", "int8", "int16",
+              "int32", "int64", "uint8", "bool_"):
+    setattr(tensor, _name, globals()[_name])
+del _name
