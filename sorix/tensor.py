@@ -74,7 +74,7 @@ def _keep_arg(keepdims, keepdim):
 class Tensor:
     """A multi-dimensional array that records the operations applied to it."""
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "name", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "__weakref__")
     # NumPy defers to our reflected operators: ``ndarray * tensor`` gives a Tensor.
     __array_ufunc__ = None
 
@@ -83,7 +83,6 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._version = [0]
-        self.name = None
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -99,7 +98,6 @@ class Tensor:
         t.grad_fn = node
         t._requires_grad = node is not None
         t._version = [0]
-        t.name = None
         return t
 
     # ---- attributes --------------------------------------------------------

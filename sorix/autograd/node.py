@@ -12,11 +12,11 @@ class Node:
 
     def __init__(self, inputs, saved=None, watch=()):
         self.inputs = inputs
-        self.needs = tuple(t is not None and t.requires_grad for t in inputs)
+        self.needs = tuple([t is not None and t._requires_grad for t in inputs])
         self.saved = saved
         # Tensors whose values backward reads: their versions now, to
         # detect an in-place change before backward runs.
-        self._versions = tuple((t, t._version[0]) for t in watch) if watch else ()
+        self._versions = tuple([(t, t._version[0]) for t in watch]) if watch else ()
         self._freed = False
         self._retained = None
 

@@ -12,45 +12,62 @@ from .build import kernel
 from .defs import BINARY, UNARY
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_NO_PARAMS = {dt: np.zeros(0, dt) for dt in KERNEL_DTYPES}
+_KERNEL_CHARS = "fd"
+_NO_PARAMS = {dt.char: np.zeros(0, dt) for dt in KERNEL_DTYPES}
+_compiled = {}
 
 
-def _flat(a):
-    return np.ascontiguousarray(a).reshape(-1)
+def _kernel(template, name, dtype, n):
+    """The kernel for (template, op, dtype), threaded when ``n`` is large.
+
+    A plain dict lookup on the hot path; the builder runs on a miss only.
+    """
+    parallel = n >= config.PARALLEL_THRESHOLD
+    key = (template, name, dtype.char, parallel)
+    found = _compiled.get(key)
+    if found is None:
+        if name in UNARY:
+            op = UNARY[name]
+            bindings = {"D": op.derivative} if template.endswith("_grad") else {"F": op.forward}
+        else:
+            op = BINARY[name]
+            bindings = {"DA": op.derivative_a, "DB": op.derivative_b} if "grad" in template \
+                else {"F": op.forward}
+        found = _compiled[key] = kernel(template, name, bindings, dtype, parallel)
+    return found
 
 
 def _params(params, dtype):
     if not params:
-        return _NO_PARAMS[dtype]
+        return _NO_PARAMS[dtype.char]
     return np.array(params, dtype=dtype)
 
 
-def _parallel(n):
-    return n >= config.PARALLEL_THRESHOLD
-
-
 def has_kernel(dtype):
-    return np.dtype(dtype) in KERNEL_DTYPES
+    return np.dtype(dtype).char in _KERNEL_CHARS
 
 
 def unary(name, x, params=()):
     """``op(x, *params)`` elementwise, as a new array of x's shape and dtype."""
-    op = UNARY[name]
-    if x.dtype not in KERNEL_DTYPES:
-        return np.asarray(op.reference(x, *params)) if op.reference else \
-            unary(name, x.astype(np.float32), params).astype(x.dtype)
-    out = np.empty(x.shape, x.dtype)
-    k = kernel("unary%d" % op.nparams, name, {"F": op.forward}, x.dtype, _parallel(x.size))
-    k(_flat(x), out.reshape(-1), _params(params, x.dtype))
+    dtype = x.dtype
+    if dtype.char not in _KERNEL_CHARS:
+        op = UNARY[name]
+        if op.reference is not None:
+            return np.asarray(op.reference(x, *params))
+        return unary(name, x.astype(np.float32), params).astype(dtype)
+    out = np.empty(x.shape, dtype)
+    template = "unary%d" % len(params)
+    _kernel(template, name, dtype, x.size)(x.ravel(), out.reshape(-1), _params(params, dtype))
     return out
 
 
 def unary_grad(name, g, x, y, params=()):
     """``g * dop/dx`` in one pass; ``y`` is the forward output."""
-    op = UNARY[name]
-    gx = np.empty(x.shape, x.dtype)
-    k = kernel("unary%d_grad" % op.nparams, name, {"D": op.derivative}, x.dtype, _parallel(x.size))
-    k(_flat(g), _flat(x), _flat(y), gx.reshape(-1), _params(params, x.dtype))
+    dtype = x.dtype
+    gx = np.empty(x.shape, dtype)
+    template = "unary%d_grad" % len(params)
+    _kernel(template, name, dtype, x.size)(g.ravel(), x.ravel(), y.ravel(), gx.reshape(-1),
+                                           _params(params, dtype))
     return gx
 
 
@@ -66,21 +83,24 @@ def broadcast_shape(sa, sb):
 
 def binary(name, a, b):
     """``op(a, b)`` elementwise with NumPy broadcasting."""
-    op = BINARY[name]
-    shape = broadcast_shape(a.shape, b.shape)
-    if a.dtype not in KERNEL_DTYPES or a.dtype != b.dtype:
-        return np.asarray(op.reference(a, b))
-    out = np.empty(shape, a.dtype)
-    n = out.size
+    dtype = a.dtype
+    if dtype.char not in _KERNEL_CHARS or b.dtype != dtype:
+        broadcast_shape(a.shape, b.shape)  # the same error message as the kernel path
+        return np.asarray(BINARY[name].reference(a, b))
     if a.shape == b.shape:
-        template, a, b = "binary", _flat(a), _flat(b)
-    elif b.size == 1:
-        template, a, b = "binary_as", _flat(np.broadcast_to(a, shape)), _flat(b)
-    elif a.size == 1:
-        template, a, b = "binary_sa", _flat(a), _flat(np.broadcast_to(b, shape))
+        out = np.empty(a.shape, dtype)
+        template, a, b = "binary", a.ravel(), b.ravel()
     else:
-        template, a, b = "binary", _flat(np.broadcast_to(a, shape)), _flat(np.broadcast_to(b, shape))
-    kernel(template, name, {"F": op.forward}, out.dtype, _parallel(n))(a, b, out.reshape(-1))
+        shape = broadcast_shape(a.shape, b.shape)
+        out = np.empty(shape, dtype)
+        if b.size == 1:
+            template, a, b = "binary_as", np.broadcast_to(a, shape).ravel(), b.ravel()
+        elif a.size == 1:
+            template, a, b = "binary_sa", a.ravel(), np.broadcast_to(b, shape).ravel()
+        else:
+            template, a, b = "binary", np.broadcast_to(a, shape).ravel(), \
+                np.broadcast_to(b, shape).ravel()
+    _kernel(template, name, dtype, out.size)(a, b, out.reshape(-1))
     return out
 
 
@@ -90,26 +110,22 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
     The caller reduces a broadcast gradient to its operand's shape. An
     operand whose gradient is not needed gets None.
     """
-    op = BINARY[name]
     shape = g.shape
+    dtype = g.dtype
     which = "ab" if need_a and need_b else ("a" if need_a else "b")
-    bindings = {"DA": op.derivative_a, "DB": op.derivative_b}
-    ga = np.empty(shape, g.dtype) if need_a else _NO_PARAMS[g.dtype]
-    gb = np.empty(shape, g.dtype) if need_b else _NO_PARAMS[g.dtype]
-    args = [_flat(g), None, None, _flat(y), ga.reshape(-1), gb.reshape(-1)]
+    empty = _NO_PARAMS[dtype.char]
+    ga = np.empty(shape, dtype) if need_a else empty
+    gb = np.empty(shape, dtype) if need_b else empty
     if a.shape == shape and b.shape == shape:
-        args[1], args[2] = _flat(a), _flat(b)
+        args = (g.ravel(), a.ravel(), b.ravel(), y.ravel(), ga.reshape(-1), gb.reshape(-1))
         template = "binary_grad_" + which
     else:
-        strides = []
-        for i, v in ((1, a), (2, b)):
-            if v.size == 1:
-                args[i] = _flat(v)
-                strides.append(0)
-            else:
-                args[i] = _flat(np.broadcast_to(v, shape))
-                strides.append(1)
-        args += strides
+        # A size-1 operand is read in place (stride 0); others are expanded.
+        sa = 0 if a.size == 1 else 1
+        sb = 0 if b.size == 1 else 1
+        av = a.ravel() if sa == 0 else np.broadcast_to(a, shape).ravel()
+        bv = b.ravel() if sb == 0 else np.broadcast_to(b, shape).ravel()
+        args = (g.ravel(), av, bv, y.ravel(), ga.reshape(-1), gb.reshape(-1), sa, sb)
         template = "binary_grad_%s_s" % which
-    kernel(template, name, bindings, g.dtype, _parallel(g.size))(*args)
+    _kernel(template, name, dtype, g.size)(*args)
     return (ga if need_a else None), (gb if need_b else None)

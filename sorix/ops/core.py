@@ -58,6 +58,12 @@ def result_dtype(a, b):
         return db
     if b.data.ndim == 0 and a.data.ndim > 0 and cb <= ca:
         return da
+    # PyTorch: an integer or bool meeting a float gives that float (NumPy
+    # would widen int64 + float32 to float64)
+    if ca < 2 <= cb:
+        return db
+    if cb < 2 <= ca:
+        return da
     return np.result_type(da, db)
 
 

@@ -27,8 +27,12 @@ def unary(name, x, params=()):
 
 
 def binary(name, a, b):
-    a, b, ad, bd = operands(a, b)
-    if name in ("div", "pow") and ad.dtype.kind != "f":
+    Tensor = core.Tensor
+    if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
+        ad, bd = a.data, b.data  # the common case, without promotion
+    else:
+        a, b, ad, bd = operands(a, b)
+    if ad.dtype.kind != "f" and name in ("div", "pow"):
         # true division and powers with float exponents give floats
         if name == "div" or bd.dtype.kind == "f" or (bd < 0).any():
             ad, bd = ad.astype(np.float32), bd.astype(np.float32)
