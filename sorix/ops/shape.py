@@ -10,6 +10,15 @@ from . import core
 from .core import records, wrap
 
 
+def _view(out, x, node):
+    """A tensor over ``out``; when ``out`` shares x's memory it shares x's version
+    counter too, so an in-place change through either is seen by both."""
+    t = wrap(out, node)
+    if out.base is not None and np.may_share_memory(out, x.data):
+        t._version = x._version
+    return t
+
+
 class ReshapeNode(Node):
     __slots__ = ("shape",)
 
@@ -30,8 +39,8 @@ def reshape(x, shape):
         raise RuntimeError(f"shape {tuple(shape)} is invalid for a tensor of shape "
                            f"{tuple(x.shape)} ({x.data.size} elements)") from None
     if records(x):
-        return wrap(out, ReshapeNode(x))
-    return wrap(out)
+        return _view(out, x, ReshapeNode(x))
+    return _view(out, x, None)
 
 
 class PermuteNode(Node):
@@ -53,8 +62,8 @@ def permute(x, axes):
         raise RuntimeError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions")
     out = x.data.transpose(axes)
     if records(x):
-        return wrap(out, PermuteNode(x, axes))
-    return wrap(out)
+        return _view(out, x, PermuteNode(x, axes))
+    return _view(out, x, None)
 
 
 class ExpandNode(Node):
@@ -76,8 +85,8 @@ def expand(x, shape):
         raise RuntimeError(f"cannot expand a tensor of shape {tuple(x.shape)} to {shape}: "
                            "only size-1 dimensions can grow") from None
     if records(x):
-        return wrap(out, ExpandNode((x,)))
-    return wrap(out)
+        return _view(out, x, ExpandNode((x,)))
+    return _view(out, x, None)
 
 
 def _plain_index(index):
@@ -126,8 +135,8 @@ def getitem(x, index):
     if not isinstance(out, np.ndarray):
         out = np.asarray(out)  # a single element comes back as a NumPy scalar
     if records(x):
-        return wrap(out, IndexNode(x, index, basic))
-    return wrap(out)
+        return _view(out, x, IndexNode(x, index, basic))
+    return _view(out, x, None)
 
 
 class ScatterNode(Node):
