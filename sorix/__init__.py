@@ -1,7 +1,7 @@
 """sorix: a NumPy autograd library with a PyTorch-like API and numba kernels."""
 __version__ = "0.1.0"
 
-from . import autograd, cuda, dtypes, optim  # noqa: F401
+from . import autograd, cuda, dtypes, optim, utils  # noqa: F401
 from . import tensor as _tensor_module  # noqa: F401  (sorix.tensor, the module)
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.functional import grad
@@ -18,6 +18,7 @@ from .functions import (abs, absolute, add, argmax, argmin, cat, ceil, chunk, cl
                         sign, sin, softmax, split, sqrt, squeeze, stack, sub, subtract, sum, t,
                         tanh, transpose, unbind, unsqueeze, where)
 from .random import manual_seed, seed
+from .serialization import load, save
 from .tensor import Size, Tensor
 from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)
 

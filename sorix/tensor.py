@@ -47,8 +47,8 @@ def _to_array(data, dtype):
     """Array for the constructor: float lists become float32, arrays keep their dtype."""
     if isinstance(data, Tensor):
         arr = data.data
-    elif isinstance(data, np.ndarray):
-        arr = data
+    elif isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)  # NumPy arrays and scalars keep their dtype
     elif hasattr(data, "__cuda_array_interface__"):
         raise NotImplementedError("CUDA arrays need sorix's CUDA support")
     else:

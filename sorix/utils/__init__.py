@@ -1,0 +1,2 @@
+"""Utilities: ``sorix.utils.data`` holds Dataset and DataLoader."""
+from . import data  # noqa: F401

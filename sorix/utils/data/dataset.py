@@ -1,0 +1,81 @@
+"""Dataset: features and optional targets, indexed together (PyTorch's TensorDataset role)."""
+import numpy as np
+
+from ...tensor import Tensor
+
+
+def _as_column(values, name):
+    """Arrays and Tensors stay as they are; regular numeric lists become arrays with
+    ``sorix.tensor``'s dtype rule (Python floats -> float32) so batches can be gathered
+    by fancy indexing. Anything else (strings, ragged samples, objects) stays a list."""
+    if isinstance(values, (np.ndarray, Tensor)):
+        if values.ndim == 0:
+            raise TypeError(f"{name} must have a length: got a 0-d array")
+        return values
+    if not hasattr(values, "__len__") or not hasattr(values, "__getitem__"):
+        raise TypeError(f"{name} must be an array, a Tensor or a sequence, "
+                        f"got {type(values).__name__}")
+    values = list(values)
+    try:
+        array = np.array(values)
+    except ValueError:  # ragged nested lists
+        return values
+    if array.dtype.kind not in "biuf" or array.ndim == 0:
+        return values
+    if array.dtype == np.float64 and not any(isinstance(v, np.ndarray) for v in values):
+        array = array.astype(np.float32)
+    return array
+
+
+class Dataset:
+    """``Dataset(X, y=None, transform=None, target_transform=None)``.
+
+    ``ds[i]`` is ``(x, y)``, or ``x`` without targets; ``transform`` and
+    ``target_transform`` are applied to each sample as it is read. ``X`` and
+    ``y`` may be NumPy arrays (their dtype is kept), Tensors or lists.
+    Subclasses may override ``__len__`` and ``__getitem__`` as in PyTorch.
+    """
+
+    def __init__(self, X, y=None, transform=None, target_transform=None):
+        X = _as_column(X, "X")
+        if y is not None:
+            y = _as_column(y, "y")
+            if len(X) != len(y):
+                raise ValueError(f"X and y must have the same length, got len(X)={len(X)} "
+                                 f"and len(y)={len(y)}")
+        self.X = X
+        self.y = y
+        self.transform = transform
+        self.target_transform = target_transform
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)) and not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for a dataset of length {len(self)}")
+        x = self.X[index]
+        if self.transform is not None:
+            x = self.transform(x)
+        if self.y is None:
+            return x
+        y = self.y[index]
+        if self.target_transform is not None:
+            y = self.target_transform(y)
+        return x, y
+
+    def _gather(self, indices):
+        """Whole batches by fancy indexing, or None when samples must be read one by one
+        (transforms, list storage, or a subclass that reads samples its own way)."""
+        if (type(self).__getitem__ is not Dataset.__getitem__ or self.transform is not None
+                or self.target_transform is not None):
+            return None
+        columns = [self.X] if self.y is None else [self.X, self.y]
+        if not all(isinstance(c, (np.ndarray, Tensor)) for c in columns):
+            return None
+        batch = [Tensor._wrap(np.asarray(c.data if isinstance(c, Tensor) else c)[indices])
+                 for c in columns]
+        return batch[0] if self.y is None else tuple(batch)
+
+    def __repr__(self):
+        return f"Dataset(len={len(self)}, has_labels={self.y is not None})"
