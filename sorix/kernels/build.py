@@ -65,7 +65,7 @@ def scalar_function(fn, dtype):
     """``fn`` compiled for one dtype, with its helpers compiled alike."""
     key = (fn, np.dtype(dtype))
     if key not in _scalar_cache:
-        env = {"math": math, "np": np}
+        env = {"math": math, "np": np, "FLOAT32": np.dtype(dtype) == np.float32}
         for helper in _helpers_used(fn):
             env[helper.__name__] = scalar_function(helper, dtype)
         copy = types.FunctionType(_typed_constants(fn.__code__, dtype), env, fn.__name__)

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from .scalar import maximum, minimum, sigmoid, sign, where
+from .scalar import maximum, minimum, sigmoid, sign, tanh, where
 
 
 class Unary(NamedTuple):
@@ -88,7 +88,7 @@ def cos_d(x, y):
 
 
 def tanh_f(x):
-    return math.tanh(x)
+    return tanh(x)
 
 
 def tanh_d(x, y):
@@ -109,7 +109,8 @@ def relu_f(x):
 
 
 def relu_d(x, y):
-    return where(x > 0.0, 1.0, 0.0)
+    # Written so that NaN passes the gradient (PyTorch's threshold backward).
+    return where(x <= 0.0, 0.0, 1.0)
 
 
 def leaky_relu_f(x, slope):
@@ -125,7 +126,8 @@ def abs_f(x):
 
 
 def abs_d(x, y):
-    return sign(x)
+    # sgn(x), 0 at 0 and at NaN, as in PyTorch.
+    return where(x > 0.0, 1.0, where(x < 0.0, -1.0, 0.0))
 
 
 def clamp_f(x, low, high):
@@ -142,11 +144,13 @@ def sign_f(x):
 
 
 def floor_f(x):
-    return math.floor(x)
+    # np.floor, not math.floor: numba's math.floor returns an int64, which
+    # turns NaN, inf and values beyond 2^63 into -2^63.
+    return np.floor(x)
 
 
 def ceil_f(x):
-    return math.ceil(x)
+    return np.ceil(x)
 
 
 def round_f(x):
@@ -238,12 +242,13 @@ def maximum_f(a, b):
 
 
 def maximum_da(a, b, y):
-    # Ties share the gradient equally (PyTorch's rule).
-    return where(a > b, 1.0, where(a == b, 0.5, 0.0))
+    # Ties share the gradient equally; an operand gets the gradient unless
+    # strictly beaten, so both get it when one is NaN (PyTorch's rules).
+    return where(a < b, 0.0, where(a == b, 0.5, 1.0))
 
 
 def maximum_db(a, b, y):
-    return where(b > a, 1.0, where(a == b, 0.5, 0.0))
+    return where(b < a, 0.0, where(a == b, 0.5, 1.0))
 
 
 def minimum_f(a, b):
@@ -251,11 +256,11 @@ def minimum_f(a, b):
 
 
 def minimum_da(a, b, y):
-    return where(a < b, 1.0, where(a == b, 0.5, 0.0))
+    return where(a > b, 0.0, where(a == b, 0.5, 1.0))
 
 
 def minimum_db(a, b, y):
-    return where(b < a, 1.0, where(a == b, 0.5, 0.0))
+    return where(b > a, 0.0, where(a == b, 0.5, 1.0))
 
 
 BINARY = {b.name: b for b in (
