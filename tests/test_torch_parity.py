@@ -537,12 +537,16 @@ DTYPE_CASES = {
     "f32_0d*f64_0d": (lambda m: m(np.float32(1.0)) * m(np.float64(2.0))),
     "f64*pyfloat": (lambda m: m(np.ones(3, np.float64)) * 2.5),
     "f32@f32": (lambda m: m(np.ones((2, 3), np.float32)) @ m(np.ones(3, np.float32))),
-    "f32@f64": (lambda m: m(np.ones((2, 3), np.float32)) @ m(np.ones(3, np.float64))),
     "i64*pyint": (lambda m: m(np.ones(3, np.int64)) * 2),
     "i64*pyfloat": (lambda m: m(np.ones(3, np.int64)) * 2.5),
     "i64/pyint": (lambda m: m(np.ones(3, np.int64)) / 2),
     "i64+f32_0d": (lambda m: m(np.ones(3, np.int64)) + m(np.float32(1.0))),
     "i64+f64_0d": (lambda m: m(np.ones(3, np.int64)) + m(np.float64(1.0))),
+    "i64+f32_1d": (lambda m: m(np.ones(3, np.int64)) + m(np.ones(3, np.float32))),
+    "f32*i32_2d": (lambda m: m(np.ones((2, 3), np.float32)) * m(np.ones((2, 3), np.int32))),
+    "f32_0d+i64_0d": (lambda m: m(np.float32(1.0)) + m(np.int64(2))),
+    "bool*f32": (lambda m: m(np.ones(3, bool)) * m(np.ones(3, np.float32))),
+    "f16+i64": (lambda m: m(np.ones(3, np.float16)) + m(np.ones(3, np.int64))),
     "i32+i64_0d": (lambda m: m(np.ones(3, np.int32)) + m(np.int64(1))),
     "f32_sum": (lambda m: m(np.ones((2, 3), np.float32)).sum()),
     "f64_sum": (lambda m: m(np.ones((2, 3), np.float64)).sum(1)),
@@ -586,3 +590,92 @@ def test_mixed_dtype_gradients_keep_their_dtypes(pair):
     out_s, _ = check(lambda x, y: (x * y).exp() + x / y, lambda x, y: (x * y).exp() + x / y,
                      [a, b], dtype=np.float32)
     assert out_s.data.dtype == pair[0]
+
+
+# ---------------------------------------------------------------------------
+# edge cases: 0-d tensors, kinks, extra shape spellings
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("dim", [None, 0, -1, (0,)], ids=str)
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+def test_reductions_of_0d_tensor(name, dim, dtype):
+    """torch accepts dim 0 / -1 on a 0-d tensor and reduces nothing."""
+    x = np.asarray(0.7, dtype)
+    tname = {"max": "amax", "min": "amin"}.get(name, name)
+    if dim is None:
+        check(lambda t: getattr(t, name)(), lambda t: getattr(t, name)(), [x])
+    else:
+        for keep in (False, True):
+            check(lambda t: getattr(t, name)(dim=dim, keepdim=keep),
+                  lambda t: getattr(t, tname)(dim=dim, keepdim=keep), [x])
+
+
+def test_reduction_dim_out_of_range_on_0d():
+    with pytest.raises(IndexError):
+        sorix.tensor(np.asarray(1.0)).sum(dim=1)
+
+
+EDGE = {
+    "transpose_no_args": ((3, 4), lambda t: t.transpose(), lambda t: t.T),
+    "T_1d": ((4,), lambda t: t.T, lambda t: t),
+    "squeeze_tuple": ((1, 3, 1, 4), lambda t: t.squeeze((0, 2)), lambda t: t.squeeze((0, 2))),
+    "unsqueeze_0d": ((), lambda t: t.unsqueeze(0), lambda t: t.unsqueeze(0)),
+    "flatten_0d": ((), lambda t: t.flatten(), lambda t: t.flatten()),
+    "softmax_0d": ((), lambda t: t.softmax(0), lambda t: t.softmax(0)),
+    "expand_0d": ((), lambda t: t.expand(2, 3), lambda t: t.expand(2, 3)),
+    "index_none_0d": ((), lambda t: t[None], lambda t: t[None]),
+    "ellipsis_0d": ((), lambda t: t[...], lambda t: t[...]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("op", list(EDGE))
+def test_shape_edge_cases(op, dtype):
+    shape, fs, ft = EDGE[op]
+    rng = _rng("edge", op, dtype)
+    check(fs, ft, [make(shape, dtype, rng)], rng=rng)
+
+
+KINKS = {
+    "abs": (lambda t: t.abs(), lambda t: t.abs(), [0.0, -0.0, 1.0, -2.0]),
+    "relu": (lambda t: t.relu(), lambda t: t.relu(), [0.0, -0.0, 1.0, -2.0]),
+    "leaky_relu": (lambda t: t.leaky_relu(0.1),
+                   lambda t: torch.nn.functional.leaky_relu(t, 0.1), [0.0, -1.0, 2.0]),
+    "clamp_at_bounds": (lambda t: t.clamp(0, 1), lambda t: t.clamp(0, 1),
+                        [0.0, 1.0, 0.5, -1.0, 2.0]),
+    "clamp_min_gt_max": (lambda t: t.clamp(0.5, -0.5), lambda t: t.clamp(0.5, -0.5),
+                         [-1.0, 0.0, 1.0]),
+    "sqrt_at_0": (lambda t: t.sqrt(), lambda t: t.sqrt(), [0.0, 4.0]),
+    "square_at_0": (lambda t: t ** 2, lambda t: t ** 2, [0.0, -3.0]),
+    "pow_half_at_0": (lambda t: t ** 0.5, lambda t: t ** 0.5, [0.0, 4.0]),
+    "log_at_0": (lambda t: t.log(), lambda t: t.log(), [0.0, 1.0, 2.0]),
+    "softmax_-inf": (lambda t: t.softmax(0), lambda t: t.softmax(0), [-np.inf, 0.0, 1.0]),
+    "log_softmax_-inf": (lambda t: t.log_softmax(0), lambda t: t.log_softmax(0),
+                         [-np.inf, 0.0, 1.0]),
+    "sigmoid_huge": (lambda t: t.sigmoid(), lambda t: t.sigmoid(), [-800.0, 800.0, 0.0]),
+    "tanh_huge": (lambda t: t.tanh(), lambda t: t.tanh(), [-30.0, 30.0, 1e-9]),
+    "exp_large": (lambda t: t.exp(), lambda t: t.exp(), [-1000.0, 50.0, 0.0]),
+}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("op", list(KINKS))
+def test_kinks_and_extremes_follow_torch(op, dtype):
+    fs, ft, values = KINKS[op]
+    x = np.asarray(values, dtype)
+    xs = sorix.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    out_s, out_t = fs(xs), ft(xt)
+    assert out_s.data.dtype == _torch_np_dtype(out_t.dtype)
+    np.testing.assert_allclose(out_s.data, out_t.detach().numpy(), **TOL[np.dtype(dtype)])
+    g = np.linspace(0.5, 1.5, x.size).astype(dtype)
+    out_s.backward(g)
+    out_t.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), **TOL[np.dtype(dtype)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_pow_tensor_exponent_at_zero_base(dtype):
+    check(lambda a, b: a ** b, lambda a, b: a ** b,
+          [np.array([0.0, 4.0, 0.0, 2.0], dtype), np.array([2.0, 0.5, 0.0, 0.0], dtype)])

@@ -42,16 +42,24 @@ def _dependencies(roots):
     return deps
 
 
-def _accumulate_leaf(leaf, grad, create_graph):
+def _accumulate_leaf(leaf, grad, create_graph, fresh=False):
+    """Add ``grad`` into ``leaf.grad``.
+
+    ``fresh`` says the array was made during this backward and handed out
+    once, so the leaf may keep it. Anything else is copied: the same array
+    can reach several leaves (the two inputs of an add), be a read-only
+    broadcast view, or belong to the caller.
+    """
     if create_graph:
         if grad.dtype != leaf.dtype:
             grad = grad.to(leaf.dtype)
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
         return
     if leaf.grad is None:
-        # A copy: the same array may reach several leaves (the two inputs
-        # of an add), or be a read-only broadcast view.
-        leaf.grad = type(leaf)._wrap(np.array(grad, dtype=leaf.data.dtype))
+        if not (fresh and grad.base is None and grad.flags.writeable
+                and grad.flags.c_contiguous and grad.dtype == leaf.data.dtype):
+            grad = np.array(grad, dtype=leaf.data.dtype)
+        leaf.grad = type(leaf)._wrap(grad)
     elif leaf.grad.requires_grad:
         leaf.grad = type(leaf)._wrap(leaf.grad.data + grad)
     else:
@@ -76,9 +84,15 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
             else:
                 target_nodes.setdefault(t.grad_fn, []).append(i)
 
-    def deliver_leaf(leaf, grad):
+    # How often each gradient array was handed out in this backward: only
+    # an array handed out once may become a leaf's .grad without a copy.
+    # (A reused id only ever causes an unneeded copy.)
+    # Root gradients may be the caller's arrays: counted as handed out twice.
+    handed = {id(g): 2 for g in root_grads}
+
+    def deliver_leaf(leaf, grad, fresh=False):
         if captured is None:
-            _accumulate_leaf(leaf, grad, create_graph)
+            _accumulate_leaf(leaf, grad, create_graph, fresh)
             return
         for i in leaf_slots.get(id(leaf), ()):
             captured[i] = grad if captured[i] is None else captured[i] + grad
@@ -104,6 +118,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
             node = ready.pop()
             grad = pending.pop(node, None)
             if grad is not None:
+                handed[id(grad)] = handed.get(id(grad), 1) - 1  # no longer held as pending
                 for i in target_nodes.get(node, ()):
                     captured[i] = grad
                 if node._retained is not None and captured is None:
@@ -122,10 +137,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                         g = sum_to(g, data.shape)
                     if g.dtype != data.dtype:  # the op computed in a promoted dtype
                         g = g.astype(data.dtype)
+                    count = handed.get(id(g), 0) + 1
+                    handed[id(g)] = count
                 child = tensor.grad_fn
                 if child is None:
                     if g is not None:
-                        deliver_leaf(tensor, g)
+                        deliver_leaf(tensor, g, count == 1)
                     continue
                 if g is not None:
                     before = pending.get(child)

@@ -6,7 +6,14 @@ Every reduction takes an int or tuple axis (``axis=`` or ``dim=``) and
 import numpy as np
 
 from ..autograd.node import Node
-from .core import float_data, normalize_axis, records, wrap
+from .core import float_data, records, wrap
+from .core import normalize_axis as _normalize_axis
+
+
+def normalize_axis(axis, ndim):
+    """The reduced axes; a 0-d tensor accepts dim 0 or -1 (as in PyTorch) and reduces nothing."""
+    axes = _normalize_axis(axis, ndim)
+    return axes if ndim else ()
 
 
 def _kept_shape(shape, axes):

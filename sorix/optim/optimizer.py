@@ -95,6 +95,9 @@ class Optimizer:
 
     def _apply(self, p, state, group):
         data = p.data
+        if data.dtype not in EMPTY:
+            raise TypeError(f"optimizers update float32 and float64 parameters, not {p.dtype}; "
+                            "convert the parameter with .float() before building the optimizer")
         grad = p.grad.data
         if grad.shape != data.shape:
             raise RuntimeError(f"gradient of shape {tuple(grad.shape)} does not match its "
