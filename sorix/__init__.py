@@ -21,6 +21,7 @@ from .random import manual_seed, seed
 from .serialization import load, save
 from .tensor import Size, Tensor
 from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)
+from . import nn  # noqa: E402  (nn builds on Tensor)
 
 float = float32  # noqa: A001  (PyTorch's aliases)
 double = float64

@@ -1,0 +1,170 @@
+"""Fused loss kernels: each forward and each backward is one pass over memory.
+
+Arrays are contiguous and share one float dtype; the scalars ``zero``,
+``one`` and ``scale`` are passed in that dtype, so float32 losses are
+computed in float32 (a Python ``0.0`` literal would be float64 in numba
+and drag the arithmetic with it). Whole-batch sums accumulate in float64
+on purpose: that is one rounding per element instead of a drift that
+grows with the batch, and it costs nothing in a memory-bound loop.
+
+``upstream`` is the gradient arriving from above: one element for the
+'mean' and 'sum' reductions, one per loss element for 'none'.
+"""
+import math
+
+prange = range  # numba's prange is bound when a kernel is compiled
+
+
+# ---- mean squared error: l_i = (x_i - t_i)^2 -------------------------------
+
+def mse_sum(pred, target):
+    """sum_i (pred_i - target_i)^2, accumulated in float64."""
+    total = 0.0
+    for i in prange(pred.size):
+        d = pred[i] - target[i]
+        total += d * d
+    return total
+
+
+def mse_each(pred, target, out):
+    """out_i = (pred_i - target_i)^2."""
+    for i in prange(pred.size):
+        d = pred[i] - target[i]
+        out[i] = d * d
+
+
+def mse_grad(pred, target, upstream, scale, out):
+    """out_i = scale * upstream_i * (pred_i - target_i), with scale = 2 or 2/n."""
+    if upstream.size == 1:
+        s = scale * upstream[0]
+        for i in prange(pred.size):
+            out[i] = s * (pred[i] - target[i])
+    else:
+        for i in prange(pred.size):
+            out[i] = scale * upstream[i] * (pred[i] - target[i])
+
+
+# ---- binary cross-entropy on logits ------------------------------------------
+# l = max(x, 0) - x y + log(1 + exp(-|x|)): never exponentiates a large
+# positive number, and log1p keeps precision when exp(-|x|) is tiny.
+
+def bce_sum(logits, target, zero):
+    """sum_i max(x_i, 0) - x_i y_i + log1p(exp(-|x_i|)), accumulated in float64."""
+    total = 0.0
+    for i in prange(logits.size):
+        x = logits[i]
+        positive = x if x > zero else zero
+        total += positive - x * target[i] + math.log1p(math.exp(-abs(x)))
+    return total
+
+
+def bce_each(logits, target, zero, out):
+    """out_i = max(x_i, 0) - x_i y_i + log1p(exp(-|x_i|))."""
+    for i in prange(logits.size):
+        x = logits[i]
+        positive = x if x > zero else zero
+        out[i] = positive - x * target[i] + math.log1p(math.exp(-abs(x)))
+
+
+def bce_grad(logits, target, upstream, scale, zero, one, out):
+    """out_i = scale * upstream_i * (sigmoid(x_i) - y_i), scale = 1 or 1/n.
+
+    The sigmoid is evaluated on the side where exp cannot overflow.
+    """
+    single = upstream.size == 1
+    for i in prange(logits.size):
+        x = logits[i]
+        if x >= zero:
+            s = one / (one + math.exp(-x))
+        else:
+            e = math.exp(x)
+            s = e / (one + e)
+        g = upstream[0] if single else upstream[i]
+        out[i] = scale * g * (s - target[i])
+
+
+# ---- softmax cross-entropy over the last axis of (N, C) logits ----------------
+# Forward keeps lse_i = log sum_c exp(x_ic) per row, computed stably as
+# m + log sum_c exp(x_ic - m) with m the row max, so that backward needs no
+# second max/sum pass: p_ic = exp(x_ic - lse_i).
+
+def ce_index_forward(logits, target, row_weight, zero, lse, loss):
+    """loss_i = w_i (lse_i - x_{i, t_i}); ``row_weight`` empty means w_i = 1.
+
+    Rows with w_i = 0 (ignored targets) read no target and give 0.
+    """
+    n, c = logits.shape
+    weighted = row_weight.size > 0
+    for i in prange(n):
+        m = logits[i, 0]
+        for j in range(1, c):
+            if logits[i, j] > m:
+                m = logits[i, j]
+        s = zero
+        for j in range(c):
+            s += math.exp(logits[i, j] - m)
+        row_lse = m + math.log(s)
+        lse[i] = row_lse
+        if weighted:
+            w = row_weight[i]
+            loss[i] = zero if w == zero else w * (row_lse - logits[i, target[i]])
+        else:
+            loss[i] = row_lse - logits[i, target[i]]
+
+
+def ce_index_backward(logits, lse, target, row_scale, zero, out):
+    """out_ic = (p_ic - [c = t_i]) * s_i with p_ic = exp(x_ic - lse_i).
+
+    ``s_i`` = upstream * w_i / normaliser; rows with s_i = 0 get zeros.
+    """
+    n, c = logits.shape
+    for i in prange(n):
+        s = row_scale[i]
+        if s == zero:
+            for j in range(c):
+                out[i, j] = zero
+            continue
+        row_lse = lse[i]
+        for j in range(c):
+            out[i, j] = math.exp(logits[i, j] - row_lse) * s
+        out[i, target[i]] -= s
+
+
+def ce_probs_forward(logits, probs, class_weight, zero, lse, loss):
+    """loss_i = sum_c w_c t_ic (lse_i - x_ic); ``class_weight`` empty means w_c = 1."""
+    n, c = logits.shape
+    weighted = class_weight.size > 0
+    for i in prange(n):
+        m = logits[i, 0]
+        for j in range(1, c):
+            if logits[i, j] > m:
+                m = logits[i, j]
+        s = zero
+        for j in range(c):
+            s += math.exp(logits[i, j] - m)
+        row_lse = m + math.log(s)
+        lse[i] = row_lse
+        acc = zero
+        for j in range(c):
+            t = probs[i, j] * class_weight[j] if weighted else probs[i, j]
+            acc += t * (row_lse - logits[i, j])
+        loss[i] = acc
+
+
+def ce_probs_backward(logits, lse, probs, class_weight, row_scale, zero, out):
+    """out_ic = (p_ic * sum_k w_k t_ik - w_c t_ic) * s_i.
+
+    With targets that sum to one and no weights this is the familiar
+    softmax minus target.
+    """
+    n, c = logits.shape
+    weighted = class_weight.size > 0
+    for i in prange(n):
+        total = zero
+        for j in range(c):
+            total += probs[i, j] * class_weight[j] if weighted else probs[i, j]
+        row_lse = lse[i]
+        s = row_scale[i]
+        for j in range(c):
+            t = probs[i, j] * class_weight[j] if weighted else probs[i, j]
+            out[i, j] = (math.exp(logits[i, j] - row_lse) * total - t) * s

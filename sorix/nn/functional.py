@@ -1,0 +1,161 @@
+"""Stateless forms of the layers and losses: ``import sorix.nn.functional as F``."""
+import numpy as np
+
+from .. import random as _random
+from ..autograd.grad_mode import no_grad
+from ..ops import core
+from ..ops.core import constant, float_data
+from ..ops.cross_entropy import cross_entropy as _cross_entropy
+from ..ops.losses import as_tensor
+from ..ops.losses import binary_cross_entropy_with_logits as _bce_with_logits
+from ..ops.losses import mse_loss as _mse_loss
+from ..ops.normalization import batch_norm_train
+
+
+def relu(input):
+    """max(x, 0)."""
+    return as_tensor(input).relu()
+
+
+def leaky_relu(input, negative_slope=0.01):
+    """x for x > 0, negative_slope * x otherwise."""
+    return as_tensor(input).leaky_relu(negative_slope)
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-x))."""
+    return as_tensor(input).sigmoid()
+
+
+def tanh(input):
+    return as_tensor(input).tanh()
+
+
+def softmax(input, dim=-1):
+    """exp(x_i) / sum_j exp(x_j) along ``dim``."""
+    return as_tensor(input).softmax(dim=dim)
+
+
+def log_softmax(input, dim=-1):
+    """x_i - log sum_j exp(x_j) along ``dim``."""
+    return as_tensor(input).log_softmax(dim=dim)
+
+
+def check_dropout_probability(p):
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) \
+            or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, got {p!r}")
+    return float(p)
+
+
+def dropout(input, p=0.5, training=True):
+    """Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p),
+    so the expected value is unchanged and evaluation needs no rescaling. The mask is drawn
+    from sorix's generator (``sorix.manual_seed``) in the input's dtype."""
+    p = check_dropout_probability(p)
+    x = as_tensor(input)
+    if not training or p == 0.0:
+        return x
+    dtype = float_data(x).dtype
+    if p == 1.0:
+        mask = np.zeros(x.data.shape, dtype)
+    else:
+        draw_dtype = np.float32 if dtype == np.float32 else np.float64
+        draw = _random.generator().random(x.data.shape, dtype=draw_dtype)
+        mask = (draw >= p).astype(dtype)
+        mask *= dtype.type(1.0 / (1.0 - p))
+    return x * constant(mask)
+
+
+def linear(input, weight, bias=None):
+    """y = x weight^T + bias with PyTorch's layout: ``weight`` is (out_features, in_features).
+
+    (``nn.Linear`` stores its ``W`` the other way round, (in, out), as Sorix
+    does, and computes x @ W + b.)
+    """
+    w = as_tensor(weight)
+    out = as_tensor(input) @ (w.transpose(-1, -2) if w.ndim == 2 else w)
+    return out if bias is None else out + bias
+
+
+def embedding(input, weight):
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer indices of any shape."""
+    index = input.data if isinstance(input, core.Tensor) else np.asarray(input)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"embedding indices must be integers, got {index.dtype}; "
+                        "convert them with .long()")
+    count = weight.shape[0]
+    if index.size and (index.min() < 0 or index.max() >= count):
+        bad = index[(index < 0) | (index >= count)].reshape(-1)[0]
+        raise IndexError(f"embedding index {int(bad)} is out of range for {count} embeddings "
+                         f"(valid: 0 to {count - 1})")
+    return weight[index.astype(np.intp, copy=False)]
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over (N, F) or (N, F, L) input (statistics per feature F).
+
+    Training: normalise with the batch's mean and biased variance, and move
+    the running estimates (if given) in place:
+    running = (1 - momentum) running + momentum batch, with the unbiased
+    variance M/(M-1) var for running_var (M values per feature), as PyTorch.
+    Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
+    """
+    x = as_tensor(input)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch norm expects input of shape (N, F) or (N, F, L), "
+                         f"got {tuple(x.shape)}")
+    features = x.shape[1]
+    dtype = float_data(x).dtype
+    per_feature = (1, features) if x.ndim == 2 else (1, features, 1)
+    if training:
+        gamma = weight if weight is not None else constant(np.ones(features, dtype))
+        beta = bias if bias is not None else constant(np.zeros(features, dtype))
+        out, mean, var = batch_norm_train(x, gamma, beta, eps)
+        count = x.data.size // features
+        with no_grad():
+            if running_mean is not None:
+                _blend(running_mean, mean, momentum)
+            if running_var is not None:
+                _blend(running_var, var * (count / (count - 1)), momentum)
+        return out
+    if running_mean is None or running_var is None:
+        raise ValueError("batch norm in evaluation mode needs running_mean and running_var")
+    mean = np.asarray(running_mean.data, np.float64).reshape(-1)
+    var = np.asarray(running_var.data, np.float64).reshape(-1)
+    if mean.size != features or var.size != features:
+        raise ValueError(f"batch norm: running statistics have {mean.size} entries, "
+                         f"expected {features}")
+    scale = (1.0 / np.sqrt(var + eps)).astype(dtype).reshape(per_feature)
+    out = (x - constant(mean.astype(dtype).reshape(per_feature))) * constant(scale)
+    if weight is not None:
+        out = out * weight.reshape(per_feature)
+    if bias is not None:
+        out = out + bias.reshape(per_feature)
+    return out
+
+
+def _blend(running, batch_value, momentum):
+    """running = (1 - momentum) running + momentum batch_value, written in place."""
+    current = running.data.reshape(-1).astype(np.float64)
+    running.data[...] = ((1.0 - momentum) * current + momentum * batch_value).reshape(
+        running.data.shape)
+    running._version[0] += 1
+
+
+def mse_loss(input, target, reduction="mean"):
+    """mean/sum/each of (x - t)^2; shapes must match exactly."""
+    return _mse_loss(input, target, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """Stable max(x, 0) - x t + log(1 + exp(-|x|)); shapes must match exactly."""
+    return _bce_with_logits(input, target, reduction)
+
+
+def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-100,
+                  one_hot=False):
+    """Softmax cross-entropy of logits (N, C) against class indices (N,) or, with
+    ``one_hot=True`` (or float targets shaped like the input), probabilities (N, C)."""
+    return _cross_entropy(input, target, weight, reduction, ignore_index, one_hot)

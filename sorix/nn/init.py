@@ -1,0 +1,140 @@
+"""Initialisers that fill a tensor in place, keep its dtype, and return it.
+
+Draws come from ``sorix.random.generator()`` (seeded by
+``sorix.manual_seed``), in the tensor's own dtype, and are written into the
+existing array under ``no_grad`` (never by rebinding ``.data``, so an
+optimizer holding the tensor keeps training it).
+
+Fans follow Sorix's weight layout, the transpose of PyTorch's: a Linear
+``W`` has shape (in, out), so for a 2-D tensor ``fan_in = shape[0]`` and
+``fan_out = shape[1]``. Extra trailing dims multiply both (a receptive
+field). Tensors with fewer than 2 dims have no fans.
+"""
+import math
+
+import numpy as np
+
+from .. import random as _random
+from ..tensor import Tensor
+
+
+def _check(tensor):
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(tensor).__name__}")
+    return tensor
+
+
+def _write(tensor, values):
+    """Copy ``values`` into the tensor's array in place (the no_grad write init needs)."""
+    tensor.data[...] = values
+    tensor._version[0] += 1
+    return tensor
+
+
+def _draw_dtype(tensor):
+    dtype = tensor.data.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"random initialisation needs a floating-point tensor, got {dtype}")
+    # the generator draws float32 or float64 natively; other floats are cast after
+    return np.float32 if dtype == np.float32 else np.float64
+
+
+def uniform_(tensor, a=0.0, b=1.0):
+    """Fill with U(a, b)."""
+    _check(tensor)
+    dtype = _draw_dtype(tensor)
+    values = _random.generator().random(tensor.data.shape, dtype=dtype)
+    values *= dtype(b - a)
+    values += dtype(a)
+    return _write(tensor, values)
+
+
+def normal_(tensor, mean=0.0, std=1.0):
+    """Fill with N(mean, std^2)."""
+    _check(tensor)
+    if std < 0:
+        raise ValueError(f"std must be non-negative, got {std}")
+    dtype = _draw_dtype(tensor)
+    values = _random.generator().standard_normal(tensor.data.shape, dtype=dtype)
+    values *= dtype(std)
+    values += dtype(mean)
+    return _write(tensor, values)
+
+
+def constant_(tensor, val):
+    """Fill with ``val``."""
+    _check(tensor)
+    return _write(tensor, val)
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1)
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The gain that keeps activations' variance steady through ``nonlinearity``:
+    1 (linear, sigmoid), 5/3 (tanh), sqrt(2) (relu), sqrt(2 / (1 + slope^2)) (leaky_relu)."""
+    if nonlinearity in ("linear", "identity", "sigmoid") or nonlinearity.startswith("conv"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else float(param)
+        return math.sqrt(2.0 / (1.0 + slope * slope))
+    if nonlinearity == "selu":
+        return 3.0 / 4.0
+    raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
+
+
+def calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) = (shape[0], shape[1]) times the trailing dims' product ((in, out) layout)."""
+    shape = tuple(tensor.shape)
+    if len(shape) < 2:
+        raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, "
+                         f"got shape {shape}")
+    receptive = 1
+    for n in shape[2:]:
+        receptive *= n
+    return shape[0] * receptive, shape[1] * receptive
+
+
+_calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out  # PyTorch's spelling
+
+
+def _fan(tensor, mode):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def xavier_uniform_(tensor, gain=1.0):
+    """U(-a, a) with a = gain sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(_check(tensor))
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    """N(0, std^2) with std = gain sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(_check(tensor))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """U(-b, b) with b = gain sqrt(3 / fan) (He et al., 2015); ``a`` is leaky_relu's slope."""
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(_check(tensor), mode))
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """N(0, std^2) with std = gain / sqrt(fan)."""
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(_check(tensor), mode))
+    return normal_(tensor, 0.0, std)

@@ -1,0 +1,236 @@
+"""Layers: Linear, activations, Dropout, BatchNorm1d and Embedding.
+
+Parameters are float32 tensors drawn from ``sorix.random.generator()``
+(seeded by ``sorix.manual_seed``), named and shaped as in Sorix.
+"""
+import math
+
+import numpy as np
+
+from .. import random as _random
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module, require_cpu
+
+
+def _count(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return int(value)
+
+
+def _normal(shape, std):
+    """float32 N(0, std^2) samples from sorix's generator."""
+    values = _random.generator().standard_normal(shape, dtype=np.float32)
+    values *= np.float32(std)
+    return values
+
+
+class Linear(Module):
+    """y = x @ W + b, over the last axis of x (any number of leading batch dims).
+
+    ``W`` has shape (in, out) and ``b`` shape (1, out): Sorix's layout, the
+    transpose of PyTorch's ``weight``. ``init='he'`` draws W from
+    N(0, 2/in) (for ReLU networks), ``init='xavier'`` from N(0, 2/(in+out));
+    b starts at zero.
+    """
+
+    def __init__(self, features=None, neurons=None, bias=True, init="he", device="cpu", *,
+                 in_features=None, out_features=None):
+        super().__init__()
+        features = _pick(features, in_features, "features", "in_features")
+        neurons = _pick(neurons, out_features, "neurons", "out_features")
+        features, neurons = _count(features, "features"), _count(neurons, "neurons")
+        if init not in ("he", "xavier"):
+            raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
+        self.device = require_cpu(device)
+        self.init = init
+        std = math.sqrt(2.0 / features) if init == "he" else math.sqrt(2.0 / (features + neurons))
+        self.W = Tensor(_normal((features, neurons), std if features else 0.0), requires_grad=True)
+        self.bias = bool(bias)  # Sorix keeps the flag here and the tensor in ``b``
+        self.b = Tensor(np.zeros((1, neurons), np.float32), requires_grad=True) if bias else None
+
+    @property
+    def in_features(self):
+        return self.W.shape[0]
+
+    @property
+    def out_features(self):
+        return self.W.shape[1]
+
+    def forward(self, x):
+        x = F.as_tensor(x)
+        features = self.W.shape[0]
+        if x.ndim == 0 or x.shape[-1] != features:
+            raise ValueError(f"Linear expected input with {features} features in its last "
+                             f"dimension, got input of shape {tuple(x.shape)}")
+        # fold the batch dims into rows so the product is one 2-D matmul, forward and back
+        rows = x if x.ndim == 2 else x.reshape((-1, features))
+        out = rows @ self.W
+        if self.b is not None:
+            out = out + self.b
+        return out if x.ndim == 2 else out.reshape(tuple(x.shape[:-1]) + (self.W.shape[1],))
+
+    @property
+    def coef_(self):
+        """W as a flat NumPy array (Sorix's scikit-learn style accessor)."""
+        return self.W.data.reshape(-1)
+
+    @property
+    def intercept_(self):
+        if self.b is None:
+            return None
+        values = self.b.data.reshape(-1)
+        return values.item() if values.size == 1 else values
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.b is not None}")
+
+
+def _pick(value, alias, name, alias_name):
+    if value is not None and alias is not None:
+        raise TypeError(f"give {name} or {alias_name}, not both")
+    value = alias if value is None else value
+    if value is None:
+        raise TypeError(f"missing {name} (also accepted as {alias_name}=)")
+    return value
+
+
+# ---- activations ----------------------------------------------------------------
+
+class ReLU(Module):
+    """max(x, 0). (``inplace`` is accepted for PyTorch code and ignored.)"""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x))."""
+
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Softmax(Module):
+    """exp(x_i) / sum_j exp(x_j) along ``dim``."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout in training mode (zero with probability p, scale the rest by
+    1/(1-p)); the identity in evaluation mode."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        self.p = F.check_dropout_probability(p)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+# ---- normalisation and lookup ---------------------------------------------------
+
+class BatchNorm1d(Module):
+    """Batch normalisation of (N, F) or (N, F, L) input, per feature F.
+
+    Training: y = gamma (x - mean) / sqrt(var + eps) + beta with the batch's
+    mean and biased variance; the buffers move as
+    running = (1 - momentum) running + momentum batch (unbiased variance for
+    running_var); ``momentum=None`` gives the plain average of all batches
+    seen. Evaluation uses the running statistics instead.
+    ``gamma``, ``beta``, ``running_mean`` and ``running_var`` have shape (1, F).
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, device="cpu"):
+        super().__init__()
+        self.num_features = _count(num_features, "num_features")
+        self.eps = float(eps)
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be between 0 and 1 (or None), got {momentum!r}")
+        self.momentum = None if momentum is None else float(momentum)
+        self.num_batches_tracked = 0  # a plain count: Sorix's state_dict keys stay as they are
+        self.device = require_cpu(device)
+        shape = (1, self.num_features)
+        self.gamma = Tensor(np.ones(shape, np.float32), requires_grad=True)
+        self.beta = Tensor(np.zeros(shape, np.float32), requires_grad=True)
+        self.register_buffer("running_mean", Tensor(np.zeros(shape, np.float32)))
+        self.register_buffer("running_var", Tensor(np.ones(shape, np.float32)))
+
+    def forward(self, x):
+        x = F.as_tensor(x)
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d({self.num_features}) expects input of shape "
+                             f"(N, {self.num_features}) or (N, {self.num_features}, L), "
+                             f"got {tuple(x.shape)}")
+        momentum = self.momentum
+        if self.training:
+            self.num_batches_tracked += 1
+            if momentum is None:  # cumulative average: batch k gets weight 1/k
+                momentum = 1.0 / self.num_batches_tracked
+        return F.batch_norm(x, self.running_mean, self.running_var, self.gamma, self.beta,
+                            self.training, momentum, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices of any shape -> rows of ``W`` (num_embeddings, dim).
+
+    ``W`` starts from N(0, 1). Repeated indices accumulate their gradients.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, device="cpu"):
+        super().__init__()
+        self.num_embeddings = _count(num_embeddings, "num_embeddings")
+        self.embedding_dim = _count(embedding_dim, "embedding_dim")
+        self.device = require_cpu(device)
+        self.W = Tensor(_normal((self.num_embeddings, self.embedding_dim), 1.0),
+                        requires_grad=True)
+
+    @property
+    def weight(self):
+        """PyTorch's name; same (num_embeddings, dim) layout."""
+        return self.W
+
+    def forward(self, indices):
+        return F.embedding(indices, self.W)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -1,0 +1,63 @@
+"""Loss modules, called as ``loss(y_pred, y_true)``.
+
+Each takes PyTorch's ``reduction``: 'mean' (default), 'sum' or 'none'.
+Predictions and targets of different shapes are an error, never a silent
+broadcast (an (N,) target against (N, 1) predictions would otherwise
+compare every prediction with every target).
+"""
+from ..ops.losses import check_reduction
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module
+
+
+class _Loss(Module):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = check_reduction(reduction)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """(y_pred - y_true)^2, averaged over every element by default."""
+
+    def forward(self, y_pred, y_true):
+        return F.mse_loss(y_pred, y_true, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy on logits, in the stable form
+    max(x, 0) - x y + log(1 + exp(-|x|)); 'mean' averages over every element,
+    so an (N, C) multi-label target gets gradient (sigmoid(x) - y) / (N C)."""
+
+    def forward(self, y_pred, y_true):
+        return F.binary_cross_entropy_with_logits(y_pred, y_true, self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy of logits (N, C).
+
+    Targets are class indices (N,) (an (N, 1) column is accepted, as Sorix
+    code holds labels) or, with ``one_hot=True``, probability rows (N, C).
+    ``weight`` (C,) rescales classes; 'mean' is then the weighted mean
+    sum_i w[y_i] loss_i / sum_i w[y_i], as PyTorch. Targets equal to
+    ``ignore_index`` are skipped.
+    """
+
+    def __init__(self, weight=None, one_hot=False, reduction="mean", ignore_index=-100):
+        super().__init__(reduction)
+        self.one_hot = bool(one_hot)
+        self.ignore_index = int(ignore_index)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(weight)
+        self.register_buffer("weight", weight)
+
+    def forward(self, y_pred, y_true):
+        return F.cross_entropy(y_pred, y_true, self.weight, self.reduction, self.ignore_index,
+                               self.one_hot)
+
+    def extra_repr(self):
+        parts = [super().extra_repr()] + (["one_hot=True"] if self.one_hot else [])
+        return ", ".join(p for p in parts if p)

@@ -1,0 +1,197 @@
+"""Softmax cross-entropy, fused: one kernel pass forward, one backward.
+
+For logits x (N, C) and class-index targets t_i:
+
+    loss_i = w_{t_i} (log sum_c exp(x_ic) - x_{i, t_i})
+    mean   = sum_i loss_i / sum_i w_{t_i}       (PyTorch's weighted mean)
+    d loss_i / d x_ic = w_{t_i} (softmax(x_i)_c - [c = t_i])
+
+For probability targets T (N, C) (``one_hot=True``, or a float target
+shaped like the input, as PyTorch infers):
+
+    loss_i = -sum_c w_c T_ic log softmax(x_i)_c,   mean = sum_i loss_i / N
+
+Targets equal to ``ignore_index`` add nothing and are left out of the mean.
+Inputs (N, C, d1, ...) are handled by moving the class axis last and
+treating every position as a row, as PyTorch does.
+"""
+import numpy as np
+
+from ..autograd.node import Node
+from ..kernels import losses as K
+from ..kernels.variants import run
+from . import core
+from .core import constant, float_data, records, wrap
+from .elementwise import cast
+from .losses import as_tensor, check_reduction
+from .softmax import log_softmax, softmax
+
+
+def _rows(t):
+    """``t`` as rows: (C,) -> (1, C); (N, C, d...) -> (N*d..., C) (class axis moved last)."""
+    if t.ndim == 1:
+        return t.reshape((1,) + tuple(t.shape))
+    if t.ndim == 2:
+        return t
+    order = (0,) + tuple(range(2, t.ndim)) + (1,)
+    return t.permute(order).reshape((-1, t.shape[1]))
+
+
+def _class_indices(target, input, rows, classes, ignore_index):
+    """Targets as a flat int64 array, checked for shape, whole values and range."""
+    expected = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
+    shape = tuple(target.shape)
+    # (N, 1) columns of labels are how Sorix code usually holds them
+    if shape != expected and not (input.ndim == 2 and shape == expected + (1,)):
+        raise ValueError(
+            f"cross_entropy: class-index targets of shape {shape} do not fit input of shape "
+            f"{tuple(input.shape)}; expected {expected} (or pass probabilities shaped like the "
+            "input with one_hot=True)")
+    data = target.data
+    if data.dtype.kind == "f":
+        if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
+            raise ValueError("cross_entropy: class-index targets must be whole numbers; for "
+                             "probability targets pass one_hot=True")
+    elif data.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: class-index targets must be integers, got {data.dtype}")
+    index = np.ascontiguousarray(data, dtype=np.int64).reshape(rows)
+    bad = (index != ignore_index) & ((index < 0) | (index >= classes))
+    if bad.any():
+        raise IndexError(f"cross_entropy: target class {int(index[bad][0])} is out of range for "
+                         f"{classes} classes (valid: 0 to {classes - 1})")
+    return index
+
+
+def _class_weight(weight, classes, dtype):
+    if weight is None:
+        return None
+    data = weight.data if isinstance(weight, core.Tensor) else weight
+    w = np.ascontiguousarray(data, dtype=dtype).reshape(-1)
+    if w.size != classes:
+        raise ValueError(f"cross_entropy: weight has {w.size} entries but the input has "
+                         f"{classes} classes")
+    return w
+
+
+class CrossEntropyNode(Node):
+    """Gradient of the fused loss: (softmax - target) scaled per row (see the module doc)."""
+    __slots__ = ("reduction", "row_factor", "class_weight", "probs")
+
+    def __init__(self, inputs, saved, reduction, row_factor, class_weight, probs):
+        # saved: (logits (N, C), lse (N,), class indices (N,) or probabilities (N, C))
+        super().__init__(inputs, saved, inputs)
+        self.reduction = reduction
+        self.row_factor = row_factor  # per row: weight / normaliser (or one scalar)
+        self.class_weight = class_weight
+        self.probs = probs
+
+    def _row_scale(self, grad, rows, dtype):
+        scale = np.asarray(grad, dtype=dtype).reshape(-1) * self.row_factor
+        # a fresh writable array: a read-only view would be another numba specialisation
+        return np.array(np.broadcast_to(scale, (rows,)), dtype=dtype)
+
+    def backward(self, grad):
+        x, lse, target = self.saved
+        dtype = x.dtype
+        rows = x.shape[0]
+        scale = self._row_scale(grad, rows, dtype)
+        zero = dtype.type(0)
+        need_x = self.needs[0]
+        gx = np.empty_like(x) if need_x else None
+        if not self.probs:
+            run(K.ce_index_backward, x.size, x, lse, target, scale, zero, gx)
+            return (gx,)
+        weight = self.class_weight if self.class_weight is not None else np.empty(0, dtype)
+        if need_x:
+            run(K.ce_probs_backward, x.size, x, lse, target, weight, scale, zero, gx)
+        gt = None
+        if self.needs[1]:  # d loss_i / d T_ic = -w_c log softmax(x_i)_c
+            gt = (lse[:, None] - x) * scale[:, None]
+            if self.class_weight is not None:
+                gt *= self.class_weight
+        return gx, gt
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        dtype = self.saved[0].dtype
+        rows = self.saved[0].shape[0]
+        g = grad.reshape((rows, 1)) if self.reduction == "none" else grad
+        factor = np.asarray(self.row_factor, dtype=dtype)
+        g = g * constant(factor.reshape(-1, 1) if factor.ndim else factor)
+        p = softmax(x, -1)
+        if not self.probs:
+            onehot = np.zeros(x.shape, dtype)
+            onehot[np.arange(rows), self.saved[2]] = 1
+            return ((p - constant(onehot)) * g,)
+        t = self.inputs[1]
+        t = t if t.data.dtype == dtype else cast(t, dtype)
+        w = None if self.class_weight is None else constant(self.class_weight.reshape(1, -1))
+        wt = t if w is None else t * w
+        gx = (p * wt.sum(axis=-1, keepdims=True) - wt) * g if self.needs[0] else None
+        gt = None
+        if self.needs[1]:
+            log_p = log_softmax(x, -1)
+            gt = -((log_p if w is None else log_p * w) * g)
+        return gx, gt
+
+
+def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-100,
+                  one_hot=False):
+    """Softmax cross-entropy of logits ``input`` against class indices or probabilities."""
+    check_reduction(reduction)
+    input, target = as_tensor(input), as_tensor(target)
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: the input needs a class dimension, got a 0-d tensor")
+    probs = bool(one_hot) or (target.data.dtype.kind == "f"
+                              and target.data.shape == input.data.shape)
+    if probs and target.data.shape != input.data.shape:
+        raise ValueError(f"cross_entropy: probability targets of shape {tuple(target.shape)} "
+                         f"must match the input's shape {tuple(input.shape)}")
+    x_rows = _rows(input)
+    rows, classes = x_rows.shape
+    if classes == 0:
+        raise ValueError("cross_entropy: the input has no classes (class dimension of size 0)")
+    x = np.ascontiguousarray(float_data(x_rows))
+    dtype = x.dtype
+    zero = dtype.type(0)
+    class_weight = _class_weight(weight, classes, dtype)
+    lse = np.empty(rows, dtype)
+    loss = np.empty(rows, dtype)
+    if probs:
+        t_rows = _rows(target)
+        t = np.ascontiguousarray(t_rows.data, dtype=dtype)
+        run(K.ce_probs_forward, x.size, x, t,
+            class_weight if class_weight is not None else np.empty(0, dtype), zero, lse, loss)
+        normaliser, row_weight = rows, None
+    else:
+        t_rows = None
+        index = _class_indices(target, input, rows, classes, ignore_index)
+        kept = index != ignore_index
+        row_weight = None
+        if class_weight is not None:
+            row_weight = np.where(kept, class_weight[np.where(kept, index, 0)], zero)
+        elif not kept.all():
+            row_weight = kept.astype(dtype)
+        index = np.where(kept, index, 0)  # ignored rows have weight 0 and read class 0 safely
+        run(K.ce_index_forward, x.size, x, index,
+            row_weight if row_weight is not None else np.empty(0, dtype), zero, lse, loss)
+        normaliser = rows if row_weight is None else np.sum(row_weight, dtype=np.float64)
+    if reduction == "none":
+        out = loss
+    else:
+        total = np.sum(loss, dtype=np.float64)
+        out = np.asarray(total / normaliser if reduction == "mean" else total, dtype=dtype)
+    inputs = (x_rows,) if t_rows is None else (x_rows, t_rows)
+    if records(*inputs):
+        factor = np.ones((), np.float64) if row_weight is None else row_weight.astype(np.float64)
+        if reduction == "mean":
+            factor = factor / normaliser if normaliser else factor * np.nan
+        node = CrossEntropyNode(inputs, (x, lse, t if probs else index), reduction,
+                                factor.astype(dtype), class_weight, probs)
+        result = wrap(out, node)
+    else:
+        result = wrap(out)
+    if reduction == "none" and input.ndim != 2:
+        shape = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
+        result = result.reshape(shape)
+    return result

@@ -1,0 +1,174 @@
+"""Fused, differentiable losses: mean squared error and binary cross-entropy on logits.
+
+Each loss is one op: the forward is one kernel pass, the backward another
+(:mod:`sorix.kernels.losses`), and ``backward_graph`` restates the same
+gradient with differentiable tensor ops so that ``create_graph=True``
+gives second derivatives. Cross-entropy lives in :mod:`.cross_entropy`.
+
+Prediction and target must have the same shape: broadcasting an (N,)
+target against (N, 1) predictions would silently compare every
+prediction with every target.
+"""
+import numpy as np
+
+from ..autograd.node import Node
+from ..kernels import losses as K
+from ..kernels.variants import run
+from . import core
+from .core import float_data, records, wrap
+from .elementwise import cast
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+def as_tensor(value):
+    """A tensor for ``value`` (arrays, lists and numbers become constants)."""
+    if isinstance(value, core.Tensor):
+        return value
+    return core.Tensor._wrap(np.asarray(value))
+
+
+def _flat(array, dtype):
+    return np.ascontiguousarray(array, dtype=dtype).reshape(-1)
+
+
+def _same_shape_operands(name, input, target):
+    """Input and target as tensors plus flat contiguous arrays of the input's float dtype."""
+    input, target = as_tensor(input), as_tensor(target)
+    if input.data.shape != target.data.shape:
+        raise ValueError(
+            f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} "
+            "differ; broadcasting them would pair every prediction with every target. "
+            f"Reshape one of them, for example target.reshape({tuple(input.shape)}).")
+    x = float_data(input)
+    return input, target, _flat(x, x.dtype), _flat(target.data, x.dtype)
+
+
+def _reduced(total, count, reduction, dtype):
+    value = total / count if reduction == "mean" else total
+    return np.asarray(value, dtype=dtype)
+
+
+def _upstream(grad, dtype):
+    return np.ascontiguousarray(grad, dtype=dtype).reshape(-1)
+
+
+def _graph_scale(grad, reduction, factor, count):
+    """The upstream gradient times the loss's constant factor, as a tensor."""
+    if reduction == "mean":
+        return grad * (factor / count if count else float("nan"))
+    return grad * factor if factor != 1 else grad
+
+
+class _PairLossNode(Node):
+    """A loss of (input, target) with equal shapes; saves both flat arrays."""
+    __slots__ = ("shape", "reduction")
+
+    def __init__(self, input, target, x, t, reduction):
+        super().__init__((input, target), (x, t), (input, target))
+        self.shape = input.data.shape
+        self.reduction = reduction
+
+    def _mean_scale(self, factor, dtype):
+        n = self.saved[0].size
+        if self.reduction == "mean":
+            return dtype.type(factor / n) if n else dtype.type(np.nan)
+        return dtype.type(factor)
+
+    def _target(self):
+        """The target tensor in the loss's dtype (that of the saved input array)."""
+        t = self.inputs[1]
+        dtype = self.saved[0].dtype
+        return t if t.data.dtype == dtype else cast(t, dtype)
+
+
+# ---- mean squared error --------------------------------------------------------
+
+class MSELossNode(_PairLossNode):
+    """d/dx = 2 (x - t) g / n (mean) or 2 (x - t) g; d/dt = -d/dx."""
+    __slots__ = ()
+
+    def backward(self, grad):
+        x, t = self.saved
+        out = np.empty_like(x)
+        run(K.mse_grad, x.size, x, t, _upstream(grad, x.dtype), self._mean_scale(2.0, x.dtype),
+            out)
+        out = out.reshape(self.shape)
+        need_x, need_t = self.needs
+        return (out if need_x else None), (np.negative(out) if need_t else None)
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        diff = x - self._target()
+        gx = diff * _graph_scale(grad, self.reduction, 2.0, self.saved[0].size)
+        need_x, need_t = self.needs
+        return (gx if need_x else None), (-gx if need_t else None)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """l_i = (x_i - t_i)^2, then the mean, the sum, or each element ('none')."""
+    check_reduction(reduction)
+    input, target, x, t = _same_shape_operands("mse_loss", input, target)
+    if reduction == "none":
+        out = np.empty_like(x)
+        run(K.mse_each, x.size, x, t, out)
+        out = out.reshape(input.data.shape)
+    else:
+        out = _reduced(run(K.mse_sum, x.size, x, t), x.size, reduction, x.dtype)
+    if records(input, target):
+        return wrap(out, MSELossNode(input, target, x, t, reduction))
+    return wrap(out)
+
+
+# ---- binary cross-entropy with logits -------------------------------------------
+
+class BCEWithLogitsNode(_PairLossNode):
+    """d/dx = (sigmoid(x) - y) g / n (mean over all elements) ; d/dy = -x g / n."""
+    __slots__ = ()
+
+    def backward(self, grad):
+        x, t = self.saved
+        dtype = x.dtype
+        upstream = _upstream(grad, dtype)
+        scale = self._mean_scale(1.0, dtype)
+        need_x, need_t = self.needs
+        gx = gt = None
+        if need_x:
+            gx = np.empty_like(x)
+            run(K.bce_grad, x.size, x, t, upstream, scale, dtype.type(0), dtype.type(1), gx)
+            gx = gx.reshape(self.shape)
+        if need_t:
+            gt = (-(upstream * scale) * x).reshape(self.shape)
+        return gx, gt
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        g = _graph_scale(grad, self.reduction, 1.0, self.saved[0].size)
+        need_x, need_t = self.needs
+        gx = (x.sigmoid() - self._target()) * g if need_x else None
+        gt = -(x * g) if need_t else None
+        return gx, gt
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """l_i = max(x_i, 0) - x_i y_i + log(1 + exp(-|x_i|)), the stable form of
+    -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]; 'mean' averages over
+    every element (N x C for multi-label targets)."""
+    check_reduction(reduction)
+    input, target, x, t = _same_shape_operands("binary_cross_entropy_with_logits", input, target)
+    zero = x.dtype.type(0)
+    if reduction == "none":
+        out = np.empty_like(x)
+        run(K.bce_each, x.size, x, t, zero, out)
+        out = out.reshape(input.data.shape)
+    else:
+        out = _reduced(run(K.bce_sum, x.size, x, t, zero), x.size, reduction, x.dtype)
+    if records(input, target):
+        return wrap(out, BCEWithLogitsNode(input, target, x, t, reduction))
+    return wrap(out)

@@ -1,0 +1,115 @@
+"""Batch normalisation in training mode as one fused, differentiable op.
+
+For x of shape (N, F) or (N, F, L), with statistics per feature f over
+the other axes (M = N L values each):
+
+    mean_f = sum x / M,   var_f = sum (x - mean_f)^2 / M   (biased)
+    xhat   = (x - mean_f) / sqrt(var_f + eps)
+    y      = gamma_f xhat + beta_f
+
+Backward, in closed form (the batch statistics depend on every x):
+
+    dbeta_f  = sum g,   dgamma_f = sum g xhat
+    dx       = gamma_f / sqrt(var_f + eps) (g - dbeta_f / M - xhat dgamma_f / M)
+
+Evaluation mode is an affine map with constant running statistics and
+needs no fused op (see :class:`sorix.nn.BatchNorm1d`).
+"""
+import numpy as np
+
+from ..autograd.node import Node
+from ..kernels import batchnorm as K
+from ..kernels.variants import run, variant
+from .core import float_data, records, wrap
+from .elementwise import cast
+
+
+def _as_rows(array, shape3):
+    return np.ascontiguousarray(array).reshape(shape3)
+
+
+class BatchNormNode(Node):
+    """Gradients of x, gamma and beta (see the module doc)."""
+    __slots__ = ("eps", "shape3", "param_shape")
+
+    def __init__(self, x, gamma, beta, saved, eps, shape3):
+        super().__init__((x, gamma, beta), saved, (x, gamma))
+        self.eps, self.shape3 = eps, shape3
+        self.param_shape = gamma.data.shape
+
+    def backward(self, grad):
+        x3, mean, invstd, gamma = self.saved
+        dtype = x3.dtype
+        g3 = _as_rows(grad.astype(dtype, copy=False), self.shape3)
+        features = self.shape3[1]
+        sum_g = np.empty(features)
+        sum_g_xhat = np.empty(features)
+        variant(K.grad_sums, False)(g3, x3, mean, invstd, sum_g, sum_g_xhat)
+        need_x, need_gamma, need_beta = self.needs
+        dx = None
+        if need_x:
+            count = self.shape3[0] * self.shape3[2]
+            dx = np.empty(self.shape3, dtype)
+            run(K.grad_input, x3.size, g3, x3, mean.astype(dtype), invstd.astype(dtype),
+                (gamma * invstd).astype(dtype), (sum_g / count).astype(dtype),
+                (sum_g_xhat / count).astype(dtype), dx)
+            dx = dx.reshape(grad.shape)
+        dgamma = sum_g_xhat.astype(dtype).reshape(self.param_shape) if need_gamma else None
+        dbeta = sum_g.astype(dtype).reshape(self.param_shape) if need_beta else None
+        return dx, dgamma, dbeta
+
+    def backward_graph(self, grad):
+        x, gamma, _ = self.inputs
+        dtype = self.saved[0].dtype
+        x = x if x.data.dtype == dtype else cast(x, dtype)
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        per_feature = (1, -1) if x.ndim == 2 else (1, -1, 1)
+        mean = x.mean(axis=axes, keepdims=True)
+        centred = x - mean
+        var = (centred * centred).mean(axis=axes, keepdims=True)
+        invstd = (var + self.eps) ** -0.5
+        xhat = centred * invstd
+        need_x, need_gamma, need_beta = self.needs
+        dx = None
+        if need_x:
+            g_xhat = grad * gamma.reshape(per_feature)
+            dx = invstd * (g_xhat - g_xhat.mean(axis=axes, keepdims=True)
+                           - xhat * (g_xhat * xhat).mean(axis=axes, keepdims=True))
+        dgamma = (grad * xhat).sum(axis=axes).reshape(self.param_shape) if need_gamma else None
+        dbeta = grad.sum(axis=axes).reshape(self.param_shape) if need_beta else None
+        return dx, dgamma, dbeta
+
+
+def batch_norm_train(x, gamma, beta, eps):
+    """Normalise ``x`` with its own batch statistics.
+
+    Returns ``(y, mean, var)``: the output tensor and the per-feature batch
+    mean and biased variance as float64 arrays, for the running estimates.
+    """
+    shape = x.data.shape
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch norm expects input of shape (N, F) or (N, F, L), got {shape}")
+    features = shape[1]
+    shape3 = (shape[0], features, shape[2] if x.ndim == 3 else 1)
+    if shape3[0] * shape3[2] <= 1:
+        raise ValueError(f"batch norm needs more than one value per feature in training mode, "
+                         f"got input of shape {shape}; use a larger batch or call eval()")
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if p.data.size != features:
+            raise ValueError(f"batch norm: {name} has {p.data.size} entries, expected {features}")
+    data = float_data(x)
+    dtype = data.dtype
+    x3 = _as_rows(data, shape3)
+    mean = np.empty(features)
+    var = np.empty(features)
+    variant(K.batch_stats, False)(x3, mean, var)
+    invstd = 1.0 / np.sqrt(var + eps)
+    g = np.ascontiguousarray(gamma.data, dtype=dtype).reshape(-1)
+    b = np.ascontiguousarray(beta.data, dtype=dtype).reshape(-1)
+    out = np.empty(shape3, dtype)
+    run(K.normalize, x3.size, x3, mean.astype(dtype), (g * invstd).astype(dtype), b, out)
+    out = out.reshape(shape)
+    if records(x, gamma, beta):
+        node = BatchNormNode(x, gamma, beta, (x3, mean, invstd, g), float(eps), shape3)
+        return wrap(out, node), mean, var
+    return wrap(out), mean, var

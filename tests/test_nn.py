@@ -1,0 +1,280 @@
+"""sorix.nn layers (against PyTorch and NumPy), module semantics, and init."""
+import numpy as np
+import pytest
+
+import sorix
+import sorix.nn as nn
+from sorix.autograd import gradcheck
+from sorix.nn import init
+
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def leaf(array):
+    return sorix.tensor(array, requires_grad=True)
+
+
+def close(actual, expected, dtype=np.float32, what=""):
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), err_msg=what,
+                               **TOL[dtype])
+
+
+# ---- layers against PyTorch ---------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (3,)])
+def test_linear_matches_torch(shape):
+    torch = pytest.importorskip("torch")
+    layer = nn.Linear(3, 4)
+    with sorix.no_grad():
+        nn.init.normal_(layer.b)  # non-zero bias, so its use is checked
+    ref = torch.nn.Linear(3, 4)
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(layer.W.data.T))
+        ref.bias.copy_(torch.tensor(layer.b.data.reshape(-1)))
+    x = rng().standard_normal(shape).astype(np.float32)
+    xs, xt = leaf(x), torch.tensor(x, requires_grad=True)
+    ys, yt = layer(xs), ref(xt)
+    assert tuple(ys.shape) == tuple(yt.shape)
+    close(ys.data, yt.detach().numpy())
+    g = rng(1).standard_normal(tuple(yt.shape)).astype(np.float32)
+    ys.backward(g)
+    yt.backward(torch.tensor(g))
+    close(xs.grad.data, xt.grad.numpy())
+    close(layer.W.grad.data, ref.weight.grad.numpy().T)
+    close(layer.b.grad.data.reshape(-1), ref.bias.grad.numpy())
+    assert layer.W.grad.dtype == sorix.float32
+
+
+def test_linear_layout_init_and_keywords():
+    sorix.random.manual_seed(0)
+    he = nn.Linear(400, 300)
+    assert he.W.shape == (400, 300) and he.b.shape == (1, 300)
+    assert he.W.dtype == sorix.float32 and he.b.dtype == sorix.float32
+    assert not he.b.data.any()
+    assert abs(he.W.data.std() / np.sqrt(2 / 400) - 1) < 0.02
+    xavier = nn.Linear(in_features=400, out_features=300, init="xavier", bias=False)
+    assert xavier.b is None and xavier.in_features == 400 and xavier.out_features == 300
+    assert abs(xavier.W.data.std() / np.sqrt(2 / 700) - 1) < 0.02
+    assert [k for k, _ in xavier.named_parameters()] == ["W"]
+    with pytest.raises(ValueError, match="init must be"):
+        nn.Linear(2, 2, init="orthogonal")
+
+
+def test_linear_wrong_feature_count_names_both():
+    with pytest.raises(ValueError, match=r"expected input with 3 features.*\(4, 5\)"):
+        nn.Linear(3, 2)(sorix.tensor(np.zeros((4, 5), np.float32)))
+
+
+@pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activations_match_torch(name, dtype):
+    torch = pytest.importorskip("torch")
+    ours = {"LeakyReLU": nn.LeakyReLU(0.2), "Softmax": nn.Softmax(dim=0)}.get(name) \
+        or getattr(nn, name)()
+    theirs = {"LeakyReLU": torch.nn.LeakyReLU(0.2), "Softmax": torch.nn.Softmax(dim=0)}.get(
+        name) or getattr(torch.nn, name)()
+    x = rng(2).standard_normal((4, 3)).astype(dtype)
+    xs, xt = leaf(x), torch.tensor(x, requires_grad=True)
+    ys, yt = ours(xs), theirs(xt)
+    close(ys.data, yt.detach().numpy(), dtype)
+    g = rng(3).standard_normal((4, 3)).astype(dtype)
+    ys.backward(g)
+    yt.backward(torch.tensor(g))
+    close(xs.grad.data, xt.grad.numpy(), dtype)
+    assert ys.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(16, 3), (8, 3, 5)])
+def test_batchnorm_training_steps_and_eval_match_torch(shape, dtype):
+    torch = pytest.importorskip("torch")
+    ours = nn.BatchNorm1d(3, momentum=0.2)
+    theirs = torch.nn.BatchNorm1d(3, momentum=0.2)
+    if dtype == np.float64:
+        ours.double()
+        theirs.double()
+    r = rng(4)
+    with sorix.no_grad():
+        init.normal_(ours.gamma)
+        init.normal_(ours.beta)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.gamma.data.reshape(-1)))
+        theirs.bias.copy_(torch.tensor(ours.beta.data.reshape(-1)))
+    for _ in range(3):
+        ours.zero_grad()
+        theirs.zero_grad()
+        x = (r.standard_normal(shape) * 3 + 2).astype(dtype)
+        xs, xt = leaf(x), torch.tensor(x, requires_grad=True)
+        ys, yt = ours(xs), theirs(xt)
+        close(ys.data, yt.detach().numpy(), dtype, "training output")
+        g = r.standard_normal(shape).astype(dtype)
+        ys.backward(g)
+        yt.backward(torch.tensor(g))
+        close(xs.grad.data, xt.grad.numpy(), dtype, "input gradient")
+        close(ours.gamma.grad.data.reshape(-1), theirs.weight.grad.numpy(), dtype, "gamma")
+        close(ours.beta.grad.data.reshape(-1), theirs.bias.grad.numpy(), dtype, "beta")
+    assert ours.running_mean.shape == (1, 3) and ours.running_var.dtype == dtype
+    close(ours.running_mean.data.reshape(-1), theirs.running_mean.numpy(), dtype)
+    close(ours.running_var.data.reshape(-1), theirs.running_var.numpy(), dtype)
+    ours.eval()
+    theirs.eval()
+    x = r.standard_normal(shape).astype(dtype)
+    close(ours(sorix.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), dtype, "eval")
+
+
+def test_batchnorm_cumulative_average_matches_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.BatchNorm1d(2, momentum=None), torch.nn.BatchNorm1d(2, momentum=None)
+    r = rng(8)
+    for _ in range(3):
+        x = r.standard_normal((5, 2)).astype(np.float32)
+        ours(sorix.tensor(x))
+        theirs(torch.tensor(x))
+    close(ours.running_mean.data.reshape(-1), theirs.running_mean.numpy())
+    close(ours.running_var.data.reshape(-1), theirs.running_var.numpy())
+
+
+def test_batchnorm_gradcheck_first_and_second_order():
+    r = rng(5)
+    x = leaf(r.standard_normal((6, 3)))
+    gamma = leaf(r.standard_normal((1, 3)))
+    beta = leaf(r.standard_normal((1, 3)))
+    weights = sorix.tensor(r.standard_normal((6, 3)))
+
+    def bn(x, gamma, beta):
+        return nn.functional.batch_norm(x, None, None, gamma, beta, training=True)
+    assert gradcheck(bn, (x, gamma, beta))
+    x3 = leaf(r.standard_normal((4, 3, 2)))
+    assert gradcheck(bn, (x3, gamma, beta))
+
+    def first_derivatives(x, gamma, beta):
+        with sorix.enable_grad():
+            out = (bn(x, gamma, beta) * weights).sum()
+            return sorix.autograd.grad(out, [x, gamma], create_graph=True)
+    assert gradcheck(first_derivatives, (x, gamma, beta))
+
+
+def test_batchnorm_rejects_bad_input():
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, 3\)"):
+        bn(sorix.tensor(np.zeros((4, 2), np.float32)))
+    with pytest.raises(ValueError, match="more than one value"):
+        bn(sorix.tensor(np.zeros((1, 3), np.float32)))
+    bn.eval()  # a single sample is fine with running statistics
+    np.testing.assert_allclose(bn(sorix.tensor(np.ones((1, 3), np.float32))).data,
+                               np.ones((1, 3)) / np.sqrt(1 + 1e-5), rtol=1e-6)
+
+
+def test_dropout():
+    sorix.random.manual_seed(3)
+    x = leaf(np.ones((200, 100), np.float32))
+    layer = nn.Dropout(p=0.25)
+    y = layer(x)
+    assert y.dtype == sorix.float32
+    kept = y.data != 0
+    assert abs(kept.mean() - 0.75) < 0.01
+    np.testing.assert_allclose(y.data[kept], 1 / 0.75, rtol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, y.data)  # the gradient is the same scaled mask
+    sorix.random.manual_seed(3)
+    np.testing.assert_array_equal(layer(x).data, y.data)  # sorix's generator decides
+    assert layer.eval()(x) is x
+    assert not nn.Dropout(1.0)(x).data.any()
+    for p in (-0.1, 1.5, "half"):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            nn.Dropout(p)
+
+
+def test_embedding_matches_torch_and_accumulates():
+    torch = pytest.importorskip("torch")
+    emb = nn.Embedding(6, 3)
+    assert emb.W.shape == (6, 3) and emb.W.dtype == sorix.float32
+    ref = torch.nn.Embedding(6, 3)
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(emb.W.data))
+    index = np.array([[1, 4, 1], [0, 1, 5]])
+    ys, yt = emb(sorix.tensor(index)), ref(torch.tensor(index))
+    close(ys.data, yt.detach().numpy())
+    g = rng(6).standard_normal((2, 3, 3)).astype(np.float32)
+    ys.backward(g)
+    yt.backward(torch.tensor(g))
+    close(emb.W.grad.data, ref.weight.grad.numpy())
+    expected = np.zeros((6, 3), np.float32)
+    np.add.at(expected, index, g)  # index 1 appears three times
+    close(emb.W.grad.data, expected)
+
+
+def test_embedding_rejects_bad_indices():
+    emb = nn.Embedding(5, 2)
+    with pytest.raises(IndexError, match=r"index 5 is out of range for 5 embeddings \(valid: 0 "
+                                         r"to 4\)"):
+        emb(sorix.tensor([0, 5]))
+    with pytest.raises(IndexError, match="index -1"):
+        emb(sorix.tensor([-1]))
+    with pytest.raises(TypeError, match="integers"):
+        emb(sorix.tensor([0.0, 1.0]))
+
+
+def test_functional_linear_uses_torch_layout():
+    torch = pytest.importorskip("torch")
+    r = rng(7)
+    x, w, b = (r.standard_normal(s) for s in ((4, 3), (5, 3), (5,)))
+    close(nn.functional.linear(sorix.tensor(x), sorix.tensor(w), sorix.tensor(b)).data,
+          torch.nn.functional.linear(*map(torch.tensor, (x, w, b))).numpy(), np.float64)
+
+
+# ---- init ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_init_fills_in_place_and_keeps_dtype(dtype):
+    t = leaf(np.zeros((300, 200), dtype))
+    array = t.data
+    sorix.random.manual_seed(1)
+    for fn, args in ((init.uniform_, (-1.0, 3.0)), (init.normal_, (2.0, 0.5)),
+                     (init.constant_, (0.25,)), (init.zeros_, ()), (init.ones_, ()),
+                     (init.xavier_uniform_, ()), (init.xavier_normal_, ()),
+                     (init.kaiming_uniform_, ()), (init.kaiming_normal_, ())):
+        assert fn(t, *args) is t  # grad mode is on and t requires grad: init still works
+        assert t.data is array and t.data.dtype == dtype, fn.__name__
+        assert t.requires_grad and t.is_leaf
+
+
+def test_init_statistics():
+    sorix.random.manual_seed(2)
+    t = sorix.tensor(np.zeros((400, 250), np.float32))
+    n = t.data.size
+
+    def moments():
+        return t.data.astype(np.float64).mean(), t.data.astype(np.float64).std()
+
+    init.uniform_(t, -1.0, 3.0)
+    mean, std = moments()
+    assert t.data.min() >= -1.0 and t.data.max() < 3.0
+    assert abs(mean - 1.0) < 4 * (4 / np.sqrt(12)) / np.sqrt(n)
+    assert abs(std / (4 / np.sqrt(12)) - 1) < 0.01
+    init.normal_(t, 2.0, 0.5)
+    mean, std = moments()
+    assert abs(mean - 2.0) < 4 * 0.5 / np.sqrt(n) and abs(std / 0.5 - 1) < 0.01
+    # Sorix's (in, out) layout: fan_in = shape[0] = 400, fan_out = shape[1] = 250
+    init.xavier_uniform_(t)
+    bound = np.sqrt(6 / 650)
+    assert np.abs(t.data).max() <= bound and abs(moments()[1] / (bound / np.sqrt(3)) - 1) < 0.01
+    init.xavier_normal_(t, gain=2.0)
+    assert abs(moments()[1] / (2 * np.sqrt(2 / 650)) - 1) < 0.01
+    init.kaiming_normal_(t, nonlinearity="relu")
+    assert abs(moments()[1] / np.sqrt(2 / 400) - 1) < 0.01
+    init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu")
+    assert abs(moments()[1] / np.sqrt(2 / 250) - 1) < 0.01
+    init.kaiming_uniform_(t, a=0.1)  # leaky_relu gain sqrt(2 / (1 + a^2))
+    bound = np.sqrt(2 / 1.01) * np.sqrt(3 / 400)
+    assert np.abs(t.data).max() <= bound and abs(moments()[1] / (bound / np.sqrt(3)) - 1) < 0.01
+    init.constant_(t, 0.5)
+    assert np.all(t.data == np.float32(0.5))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        init.xavier_uniform_(sorix.tensor(np.zeros(5, np.float32)))
+    with pytest.raises(ValueError, match="mode"):
+        init.kaiming_normal_(t, mode="fan_avg")
