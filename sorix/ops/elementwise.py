@@ -21,7 +21,9 @@ from .core import constant, float_data, operands, records, wrap
 def unary(name, x, params=()):
     data = float_data(x) if UNARY[name].derivative is not None else x.data
     out = K.unary(name, data, params)
-    if records(x) and UNARY[name].derivative is not None:
+    if records(x):
+        if UNARY[name].derivative is None:  # sign, floor ...: a zero gradient, as in PyTorch
+            return wrap(out, ZeroGradNode((x,), name))
         return wrap(out, UnaryNode((x,), (data, out), (x,), name, params))
     return wrap(out)
 
@@ -38,6 +40,9 @@ def binary(name, a, b):
             ad, bd = ad.astype(np.float32), bd.astype(np.float32)
     out = K.binary(name, ad, bd)
     if records(a, b):
+        if name in ("add", "sub"):
+            # backward needs no values: nothing saved, nothing to guard against in-place changes
+            return wrap(out, BinaryNode((a, b), None, (), name))
         return wrap(out, BinaryNode((a, b), (ad, bd, out), (a, b), name))
     return wrap(out)
 
@@ -103,6 +108,25 @@ class UnaryNode(Node):
         x = self.inputs[0]
         y = unary(self.op, x, self.params)
         return (grad * TENSOR_DERIVATIVES[self.op](x, y, *self.params),)
+
+
+class ZeroGradNode(Node):
+    """A piecewise-constant op (``derivative=None``): its gradient is zero."""
+    __slots__ = ("op",)
+
+    def __init__(self, inputs, op):
+        super().__init__(inputs)
+        self.op = op
+
+    @property
+    def name(self):
+        return self.op.capitalize() + "Backward"
+
+    def backward(self, grad):
+        return (np.zeros_like(grad),)
+
+    def backward_graph(self, grad):
+        return (wrap(np.zeros_like(grad.data)),)
 
 
 class BinaryNode(Node):

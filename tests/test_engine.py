@@ -1,0 +1,579 @@
+"""The backward engine, grad mode, graph bookkeeping and the Tensor rules of API.md.
+
+Expected values are closed forms worked out by hand.
+"""
+import gc
+import threading
+
+import numpy as np
+import pytest
+
+import sorix
+from sorix import tensor
+
+
+def leaf(values, dtype=np.float64):
+    return tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+# ---- graph traversal -------------------------------------------------------------------
+
+def test_chain_of_100000_ops_without_recursion_error():
+    x0 = leaf([1.0, 2.0])
+    zero = tensor(np.zeros(2))
+    half = tensor(np.full(2, 0.5))
+    was_enabled = gc.isenabled()
+    gc.disable()  # the collector rescanning a growing graph only costs time here
+    try:
+        x = x0 * half
+        for _ in range(100_000):
+            x = x + zero
+        x = x * 4.0
+        x.sum().backward()
+        np.testing.assert_array_equal(x0.grad.data, [2.0, 2.0])
+        del x
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def test_long_chain_through_grad_and_mul():
+    x0 = leaf([3.0])
+    x = x0
+    for _ in range(5000):
+        x = x * 1.0
+    (g,) = sorix.autograd.grad(x.sum(), x0)
+    np.testing.assert_array_equal(g.data, [1.0])
+
+
+def test_retain_graph_twice_gives_twice_the_gradient():
+    x = leaf([1.0, -2.0, 3.0])
+    h = x * x          # an intermediate in the middle of the retained graph
+    y = (h * x).sum()  # sum(x^3): dy/dx = 3 x^2
+    y.backward(retain_graph=True)
+    np.testing.assert_allclose(x.grad.data, 3 * x.data ** 2)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * 3 * x.data ** 2)
+    assert h.grad is None
+
+
+def test_second_backward_through_freed_graph_raises():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+    # the first backward's result is intact, no partial second pass happened
+    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+
+
+def test_freed_graph_raises_even_deep_inside():
+    x = leaf([0.5])
+    h = x.exp()
+    y = h.sin().sum()
+    y.backward()
+    z = (h * 2.0).sum()  # a new graph that reuses the freed part
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        z.backward()
+
+
+def test_only_leaves_get_grad_unless_retained():
+    x = leaf([1.0, 2.0])
+    h = x * 3.0
+    k = h.exp()
+    k.retain_grad()
+    y = (k * h).sum()
+    y.backward()
+    assert h.grad is None
+    assert not h.is_leaf and x.is_leaf
+    # dy/dk = h;  dy/dx = 3 (k h' ... ) = 3 (exp(h) h + exp(h))
+    np.testing.assert_allclose(k.grad.data, h.data)
+    hx = 3 * x.data
+    np.testing.assert_allclose(x.grad.data, 3 * (np.exp(hx) * hx + np.exp(hx)))
+
+
+def test_retained_grad_accumulates_like_a_leaf():
+    x = leaf([1.0, 2.0])
+    h = x * 2.0
+    h.retain_grad()
+    y = (h * h).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(h.grad.data, 2 * 2 * h.data)
+    np.testing.assert_allclose(x.grad.data, 2 * 8 * x.data)
+
+
+def test_shared_subgraph_sums_gradients():
+    x = leaf([0.5, 1.5])
+    h = x * 2.0
+    y = (h * h + h).sum()  # h used three times
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, (2 * 2 * x.data + 1) * 2)
+
+
+def test_diamond_graph():
+    x = leaf([0.3, -0.7])
+    a = x.exp()
+    y = (a.sin() * a.cos()).sum()  # = sum(sin(2a)/2): dy/dx = cos(2a) a
+    y.backward()
+    av = np.exp(x.data)
+    np.testing.assert_allclose(x.grad.data, np.cos(2 * av) * av, rtol=1e-12)
+
+
+def test_same_leaf_both_operands():
+    x = leaf([3.0])
+    (x * x).backward()
+    np.testing.assert_allclose(x.grad.data, [6.0])
+    z = leaf([3.0])
+    (z + z).backward()
+    np.testing.assert_allclose(z.grad.data, [2.0])
+
+
+def test_gradients_accumulate_until_zeroed():
+    x = leaf([1.0, 2.0])
+    for k in range(1, 4):
+        (x * x).sum().backward()
+        np.testing.assert_allclose(x.grad.data, k * 2 * x.data)
+    x.grad.zero_()
+    (x * 5.0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [5.0, 5.0])
+    x.grad = None
+    (x * 7.0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [7.0, 7.0])
+
+
+def test_grad_of_leaf_is_not_aliased():
+    """Two leaves fed by one add must not share one gradient array."""
+    a, b = leaf([1.0]), leaf([2.0])
+    (a + b).sum().backward()
+    a.grad.data += 10
+    np.testing.assert_array_equal(b.grad.data, [1.0])
+
+
+def test_backward_with_explicit_gradient():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * x
+    y.backward(tensor([1.0, 0.5, -1.0], dtype=sorix.float64))
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0, -6.0])
+    z = leaf([1.0, 2.0])
+    (z * 3.0).backward(np.array([2.0, 1.0]))
+    np.testing.assert_allclose(z.grad.data, [6.0, 3.0])
+
+
+def test_backward_on_0d_and_one_element_outputs():
+    x = leaf([[2.0]])
+    (x * x).backward()  # one element: implicit gradient allowed
+    np.testing.assert_allclose(x.grad.data, [[4.0]])
+
+
+def test_partial_requires_grad_and_detach():
+    x = leaf([1.0, 2.0])
+    w = tensor(np.array([3.0, 4.0]))
+    (x * w + w).sum().backward()
+    assert w.grad is None
+    np.testing.assert_allclose(x.grad.data, [3.0, 4.0])
+    d = x.detach()
+    assert not d.requires_grad and d.grad_fn is None
+    assert np.shares_memory(d.data, x.data)
+    y = (x * d).sum()  # d is a constant
+    x.grad = None
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [1.0, 2.0])
+
+
+# ---- sorix.autograd.grad --------------------------------------------------------------
+
+def test_grad_returns_tuple_and_leaves_dot_grad_untouched():
+    x = leaf([1.0, 2.0])
+    w = leaf([3.0, 4.0])
+    x.grad = tensor(np.array([100.0, 100.0]))
+    y = (x * w).sum()
+    gx, gw = sorix.autograd.grad(y, [x, w])
+    np.testing.assert_allclose(gx.data, [3.0, 4.0])
+    np.testing.assert_allclose(gw.data, [1.0, 2.0])
+    np.testing.assert_array_equal(x.grad.data, [100.0, 100.0])
+    assert w.grad is None
+    assert sorix.grad is sorix.autograd.grad
+
+
+def test_grad_with_grad_outputs():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * x
+    (g,) = sorix.autograd.grad(y, x, grad_outputs=tensor(np.array([1.0, -1.0, 0.5])))
+    np.testing.assert_allclose(g.data, [2.0, -4.0, 3.0])
+    # several outputs: their contributions add
+    a = leaf([2.0])
+    (g,) = sorix.autograd.grad([a * 3.0, a * a], [a],
+                               grad_outputs=[tensor(np.ones(1)), tensor(np.full(1, 2.0))])
+    np.testing.assert_allclose(g.data, [3.0 + 2 * 2 * 2.0])
+
+
+def test_grad_allow_unused():
+    x, unused = leaf([1.0]), leaf([2.0])
+    y = (x * 2.0).sum()
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        sorix.autograd.grad(y, [x, unused], retain_graph=True)
+    gx, gu = sorix.autograd.grad(y, [x, unused], allow_unused=True)
+    np.testing.assert_allclose(gx.data, [2.0])
+    assert gu is None
+
+
+def test_grad_with_respect_to_intermediate():
+    x = leaf([1.0, 2.0])
+    h = x * 3.0
+    y = (h * h).sum()
+    gh, gx = sorix.autograd.grad(y, [h, x])
+    np.testing.assert_allclose(gh.data, 2 * h.data)
+    np.testing.assert_allclose(gx.data, 18 * x.data)
+    assert h.grad is None and x.grad is None
+
+
+def test_grad_non_scalar_needs_grad_outputs():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar"):
+        sorix.autograd.grad(x * 2.0, x)
+
+
+# ---- grad mode --------------------------------------------------------------------------
+
+def test_no_grad_context_manager():
+    x = leaf([1.0])
+    with sorix.no_grad():
+        y = x * 2.0
+        assert not sorix.is_grad_enabled()
+    assert sorix.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert (x * 2.0).requires_grad
+
+
+def test_no_grad_decorator():
+    x = leaf([1.0])
+
+    @sorix.no_grad()
+    def f(t):
+        assert not sorix.is_grad_enabled()
+        return t * 2.0
+
+    assert not f(x).requires_grad
+    assert sorix.is_grad_enabled()
+
+
+def test_no_grad_restores_on_exception():
+    with pytest.raises(ZeroDivisionError):
+        with sorix.no_grad():
+            1 / 0
+    assert sorix.is_grad_enabled()
+
+
+def test_enable_grad_inside_no_grad():
+    x = leaf([1.0])
+    with sorix.no_grad():
+        with sorix.enable_grad():
+            y = x * 2.0
+        z = x * 2.0
+    assert y.requires_grad and not z.requires_grad
+
+    @sorix.enable_grad()
+    def g(t):
+        return t * 2.0
+
+    with sorix.no_grad():
+        assert g(x).requires_grad
+        assert not sorix.is_grad_enabled()
+
+
+def test_set_grad_enabled():
+    x = leaf([1.0])
+    try:
+        sorix.set_grad_enabled(False)
+        assert not sorix.is_grad_enabled()
+        assert not (x * 2.0).requires_grad
+    finally:
+        sorix.set_grad_enabled(True)
+    assert sorix.is_grad_enabled()
+    with sorix.set_grad_enabled(False):
+        assert not (x * 2.0).requires_grad
+    assert sorix.is_grad_enabled()
+    with sorix.no_grad():
+        with sorix.set_grad_enabled(True):
+            assert (x * 2.0).requires_grad
+        assert not sorix.is_grad_enabled()
+
+
+def test_grad_mode_is_thread_local():
+    x = leaf([1.0])
+    entered, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with sorix.no_grad():
+            entered.set()
+            release.wait(10)
+            seen["worker_enabled"] = sorix.is_grad_enabled()
+            seen["worker_requires_grad"] = (x * 2.0).requires_grad
+
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        assert entered.wait(10)
+        # the other thread is inside no_grad right now
+        assert sorix.is_grad_enabled()
+        assert (x * 2.0).requires_grad
+    finally:
+        release.set()
+        t.join(10)
+    assert seen == {"worker_enabled": False, "worker_requires_grad": False}
+    assert sorix.is_grad_enabled()
+
+
+def test_new_thread_starts_with_grad_enabled():
+    seen = []
+    with sorix.no_grad():
+        t = threading.Thread(target=lambda: seen.append(sorix.is_grad_enabled()))
+        t.start()
+        t.join(10)
+    assert seen == [True]
+
+
+# ---- in-place ---------------------------------------------------------------------------
+
+def test_inplace_change_of_saved_tensor_is_detected():
+    x = leaf([1.0, 2.0])
+    w = tensor(np.array([3.0, 4.0]))
+    y = (x * w).sum()
+    w.add_(1)
+    with pytest.raises(RuntimeError, match="in-place"):
+        y.backward()
+
+
+def test_inplace_change_of_saved_leaf_under_no_grad_is_detected():
+    x = leaf([0.5, 1.0])
+    y = x.exp().sum()
+    with sorix.no_grad():
+        x.mul_(2.0)
+    with pytest.raises(RuntimeError):
+        y.backward()
+
+
+def test_inplace_change_through_a_view_is_detected():
+    w = tensor(np.array([1.0, 2.0, 3.0]))
+    x = leaf([1.0, 1.0])
+    y = (x * w[:2]).sum()
+    w.mul_(2.0)  # changes the values the product saved, through the base
+    with pytest.raises(RuntimeError):
+        y.backward()
+
+
+def test_inplace_change_of_unsaved_tensor_is_fine():
+    x = leaf([1.0, 2.0])
+    w = tensor(np.array([3.0, 4.0]))
+    y = (x + w).sum()  # add saves nothing
+    w.add_(1)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [1.0, 1.0])
+
+
+def test_inplace_on_leaf_requiring_grad():
+    x = leaf([1.0, 2.0])
+    for op in (lambda: x.add_(1), lambda: x.sub_(1), lambda: x.mul_(2), lambda: x.div_(2),
+               lambda: x.fill_(0), lambda: x.zero_(), lambda: x.clamp_(0, 1)):
+        with pytest.raises(RuntimeError):
+            op()
+    with pytest.raises(RuntimeError):
+        x[0] = 5.0
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+    with sorix.no_grad():
+        assert x.add_(1) is x
+        assert x.mul_(2) is x
+        assert x.sub_(1) is x
+        assert x.div_(2) is x
+        np.testing.assert_allclose(x.data, [1.5, 2.5])
+        assert x.clamp_(0, 2) is x
+        np.testing.assert_allclose(x.data, [1.5, 2.0])
+        x[0] = 7.0
+        np.testing.assert_allclose(x.data, [7.0, 2.0])
+        assert x.fill_(3.0) is x
+        np.testing.assert_allclose(x.data, [3.0, 3.0])
+        assert x.zero_() is x
+    np.testing.assert_array_equal(x.data, [0.0, 0.0])
+    assert x.requires_grad and x.is_leaf
+
+
+def test_inplace_on_plain_tensor_is_allowed():
+    t = tensor([1.0, 2.0])
+    t.add_(tensor([1.0, 1.0])).mul_(3.0)
+    np.testing.assert_allclose(t.data, [6.0, 9.0])
+    t += 1
+    np.testing.assert_allclose(t.data, [7.0, 10.0])
+    assert t.dtype == sorix.float32
+
+
+# ---- errors from API.md --------------------------------------------------------------
+
+def test_non_scalar_backward_without_gradient():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError) as info:
+        (x * 2.0).backward()
+    assert str(info.value) == "grad can be implicitly created only for scalar outputs"
+
+
+def test_wrong_shaped_gradient_names_both_shapes():
+    x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    y = x * 2.0
+    with pytest.raises(RuntimeError) as info:
+        y.backward(tensor(np.ones((3, 2))))
+    msg = str(info.value)
+    assert "(3, 2)" in msg and "(2, 3)" in msg
+
+
+def test_backward_on_tensor_not_requiring_grad():
+    t = tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError):
+        t.sum().backward()
+    with pytest.raises(RuntimeError):
+        tensor(3.0).backward()
+
+
+def test_backward_under_no_grad_output_raises():
+    x = leaf([1.0])
+    with sorix.no_grad():
+        y = (x * 2.0).sum()
+    with pytest.raises(RuntimeError):
+        y.backward()
+
+
+def test_broadcast_mismatch_names_both_shapes():
+    a = tensor(np.ones((3, 4)))
+    b = tensor(np.ones(5))
+    for op in (lambda: a + b, lambda: a * b, lambda: b - a, lambda: a / b):
+        with pytest.raises((ValueError, RuntimeError)) as info:
+            op()
+        msg = str(info.value)
+        assert "(3, 4)" in msg and "(5,)" in msg
+
+
+def test_only_float_tensors_can_require_grad():
+    with pytest.raises(RuntimeError):
+        tensor([1, 2], requires_grad=True)
+    t = tensor([1, 2])
+    with pytest.raises(RuntimeError):
+        t.requires_grad = True
+
+
+# ---- dtypes ---------------------------------------------------------------------------
+
+def test_gradient_has_the_dtype_of_its_tensor():
+    x = tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    w = tensor(np.array([3.0, 4.0], np.float64), requires_grad=True)
+    y = (x * w).sum()
+    assert y.dtype == sorix.float64
+    y.backward()
+    assert x.grad.dtype == sorix.float32
+    assert w.grad.dtype == sorix.float64
+    np.testing.assert_allclose(x.grad.data, [3.0, 4.0])
+    np.testing.assert_allclose(w.grad.data, [1.0, 2.0])
+
+
+def test_gradient_dtype_with_broadcast_float64_partner():
+    x = tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    w = tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)  # float64
+    (x * w).sum().backward()
+    assert x.grad.dtype == sorix.float32 and x.grad.shape == (2, 3)
+    assert w.grad.dtype == sorix.float64 and w.grad.shape == (3,)
+    np.testing.assert_allclose(w.grad.data, [2.0, 2.0, 2.0])
+
+
+def test_zero_dim_float64_partner_does_not_widen():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    s = tensor(np.float64(3.0))
+    y = x * s
+    assert y.dtype == sorix.float32
+    y.sum().backward()
+    assert x.grad.dtype == sorix.float32
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x * 2, lambda x: 2 * x, lambda x: x + 1, lambda x: x - 0.5, lambda x: 1.5 - x,
+    lambda x: x / 3, lambda x: 3 / x, lambda x: x ** 2, lambda x: 2.0 ** x, lambda x: x ** 0.5,
+    lambda x: -x, lambda x: x.clamp(0, 1), lambda x: x.leaky_relu(0.2),
+    lambda x: x.mean(), lambda x: x.sum(), lambda x: x.softmax(-1), lambda x: x.var(),
+], ids=["mul_int", "rmul_int", "add_int", "sub_float", "rsub_float", "div_int", "rdiv_int",
+        "pow_int", "rpow_float", "pow_float", "neg", "clamp", "leaky_relu", "mean", "sum",
+        "softmax", "var"])
+def test_python_scalars_are_weak(fn):
+    x = tensor([1.0, 2.0], requires_grad=True)
+    y = fn(x)
+    assert y.dtype == sorix.float32
+    y.sum().backward()
+    assert x.grad.dtype == sorix.float32
+
+
+def test_float64_stays_float64():
+    x = tensor(np.array([1.0, 2.0]), requires_grad=True)
+    for y in (x * 2, x.mean(), x.sum(), x.max(), x.var(), x.exp(), x @ x, x.softmax(-1)):
+        assert y.dtype == sorix.float64
+
+
+def test_integer_tensors_with_scalars():
+    t = tensor([1, 2])
+    assert (t * 2).dtype == sorix.int64
+    assert (t * 2.5).dtype == sorix.float32
+    np.testing.assert_allclose((t * 2.5).data, [2.5, 5.0])
+    assert (t / 2).dtype == sorix.float32
+
+
+# ---- construction ------------------------------------------------------------------------
+
+def test_construction_dtypes():
+    assert tensor([1.0, 2.0]).dtype == sorix.float32
+    assert tensor([[1.0], [2.0]]).dtype == np.float32
+    assert tensor([1, 2]).dtype == sorix.int64
+    assert tensor([1, 2.0]).dtype == sorix.float32
+    assert tensor(3.0).dtype == sorix.float32 and tensor(3.0).shape == ()
+    assert tensor(3).dtype == sorix.int64
+    assert tensor([True, False]).dtype == sorix.bool
+    assert tensor(np.array([1.0])).dtype == sorix.float64
+    assert tensor(np.array([1, 2], np.int32)).dtype == sorix.int32
+    assert tensor(np.array([1.0], np.float32)).dtype == sorix.float32
+    assert tensor([1, 2], dtype=sorix.float64).dtype == sorix.float64
+    assert sorix.float32 == np.float32 and sorix.float64 == np.dtype(np.float64)
+
+
+def test_tensor_copies_its_data():
+    a = np.array([1.0, 2.0])
+    t = tensor(a)
+    a[0] = 5.0
+    assert t.data[0] == 1.0
+    assert isinstance(t.data, np.ndarray)
+
+
+def test_ndarray_op_tensor_returns_tensor():
+    a = np.array([1.0, 2.0])
+    x = leaf([3.0, 4.0])
+    for y in (a * x, a + x, a - x, a / x, a ** x):
+        assert isinstance(y, sorix.Tensor)
+        assert y.requires_grad
+    y = a * x
+    np.testing.assert_allclose(y.data, [3.0, 8.0])
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, a)
+    m = np.ones((2, 2))
+    assert isinstance(m @ x, sorix.Tensor)
+
+
+def test_repr():
+    assert repr(tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
+    assert repr(tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(tensor(np.array([1.0, 2.0]))) == "tensor([1., 2.], dtype=sorix.float64)"
+    assert repr(tensor([0.5, 1.25])) == "tensor([0.5000, 1.2500])"
+    y = tensor([1.0, 2.0], requires_grad=True) * 2.0
+    assert repr(y).startswith("tensor([2., 4.], grad_fn=<")
+
+
+def test_scalar_conversions():
+    t = tensor([2.5])
+    assert float(t) == 2.5 and t.item() == 2.5
+    assert f"{t:.2f}" == "2.50"
+    assert int(tensor([3])) == 3
+    assert np.asarray(tensor([1.0, 2.0])).dtype == np.float32
