@@ -61,11 +61,20 @@ def definition_hash(fn):
     return h.hexdigest()[:10]
 
 
+def scalar_globals(dtype):
+    """The globals a definition or helper is compiled with for ``dtype``.
+
+    One place, so that the CUDA builder (:mod:`sorix.kernels.cuda.build`)
+    binds the same names; it replaces ``math`` and ``np`` with the GPU's.
+    """
+    return {"math": math, "np": np, "FLOAT32": np.dtype(dtype) == np.float32}
+
+
 def scalar_function(fn, dtype):
     """``fn`` compiled for one dtype, with its helpers compiled alike."""
     key = (fn, np.dtype(dtype))
     if key not in _scalar_cache:
-        env = {"math": math, "np": np, "FLOAT32": np.dtype(dtype) == np.float32}
+        env = scalar_globals(dtype)
         for helper in _helpers_used(fn):
             env[helper.__name__] = scalar_function(helper, dtype)
         copy = types.FunctionType(_typed_constants(fn.__code__, dtype), env, fn.__name__)

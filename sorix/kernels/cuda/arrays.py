@@ -1,0 +1,188 @@
+"""Device arrays: allocation, host transfers, casts, copies of strided views.
+
+Every kernel of this package writes C-contiguous output. Views (transposes,
+slices, broadcasts) are read in place through their strides by
+:func:`gather`, one kernel that serves ``contiguous``, ``astype``,
+``transpose`` and basic indexing.
+"""
+import numpy as np
+
+from . import build, runtime
+from .runtime import element_strides, flat_memory, is_contiguous, view
+
+cuda = offset_of = grid_range = None  # bound per kernel by the builder
+
+
+# ---- kernels -----------------------------------------------------------------
+
+def fill_kernel(out, value):
+    for i in grid_range(out.size):
+        out[i] = value
+
+
+def gather_kernel(src, dst, shape, strides, offset):
+    """dst[i] = src[offset + offset of C-order element i]; casts to dst's dtype."""
+    for i in grid_range(dst.size):
+        dst[i] = src[offset + offset_of(i, shape, strides)]
+
+
+# ---- shapes and strides --------------------------------------------------------
+
+def coalesce(shape, *strides):
+    """Fewer, longer dimensions addressing the same elements as ``shape`` for each stride set.
+
+    Size-1 dimensions go, and a dimension merges into the one before it when
+    every operand steps over it contiguously; the kernels then do fewer
+    divisions per element and compile fewer tuple lengths.
+    """
+    out_shape, out_strides = [], [[] for _ in strides]
+    for d, n in enumerate(shape):
+        if n == 1:
+            continue
+        if out_shape and all(s_out[-1] == s[d] * n for s_out, s in zip(out_strides, strides)):
+            out_shape[-1] *= n
+            for s_out, s in zip(out_strides, strides):
+                s_out[-1] = s[d]
+            continue
+        out_shape.append(int(n))
+        for s_out, s in zip(out_strides, strides):
+            s_out.append(int(s[d]))
+    if not out_shape:  # one element
+        return (1,), tuple((0,) for _ in strides)
+    return tuple(out_shape), tuple(tuple(s) for s in out_strides)
+
+
+def broadcast_strides(x, shape):
+    """``x``'s element strides aligned to the broadcast ``shape`` (0 along broadcast dims)."""
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"cannot broadcast shape {tuple(x.shape)} to {tuple(shape)}")
+    strides = [0] * lead
+    for n, s, target in zip(x.shape, element_strides(x), shape[lead:]):
+        if n == target:
+            strides.append(s if n != 1 else 0)
+        elif n == 1:
+            strides.append(0)
+        else:
+            raise ValueError(f"cannot broadcast shape {tuple(x.shape)} to {tuple(shape)}: "
+                             "only size-1 dimensions can grow")
+    return tuple(strides)
+
+
+def _shape(shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(n) for n in shape)
+
+
+# ---- allocation and transfers ----------------------------------------------------
+
+def empty(shape, dtype=np.float32):
+    """An uninitialised C-contiguous device array."""
+    return runtime.cuda().device_array(_shape(shape), np.dtype(dtype))
+
+
+def full(shape, value, dtype=np.float32):
+    """A device array of ``shape`` filled with ``value``."""
+    out = empty(shape, dtype)
+    build.kernel(fill_kernel).over(out.size, flat(out), out.dtype.type(value))
+    return out
+
+
+def zeros(shape, dtype=np.float32):
+    return full(shape, 0, dtype)
+
+
+_nothing = {}
+
+
+def nothing(dtype):
+    """A shared 0-size array: an unused state or gradient argument (as ``optim.EMPTY`` on the CPU)."""
+    dtype = np.dtype(dtype)
+    if dtype not in _nothing:
+        _nothing[dtype] = empty((0,), dtype)
+    return _nothing[dtype]
+
+
+def to_device(a):
+    """A C-contiguous device copy of a host array (or of anything NumPy converts)."""
+    a = np.asarray(a)
+    if not a.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
+        a = a.copy(order="C")
+    return runtime.cuda().to_device(a)
+
+
+def to_host(x):
+    """A NumPy copy of a device array (any strides)."""
+    return contiguous(runtime.as_device(x)).copy_to_host()
+
+
+# ---- copies and views ------------------------------------------------------------
+
+def gather(x, shape, strides, offset=0, dtype=None):
+    """A new C-contiguous array of ``shape`` whose element ``idx`` is ``x``'s memory at
+    ``offset + sum(idx * strides)`` (element strides from ``x``'s first element)."""
+    out = empty(shape, x.dtype if dtype is None else dtype)
+    if out.size:
+        cshape, (cstrides,) = coalesce(shape, strides)
+        build.kernel(gather_kernel).over(out.size, flat_memory(x), flat(out), cshape,
+                                         cstrides, int(offset))
+    return out
+
+
+def contiguous(x):
+    """``x`` if it is C-contiguous, else a C-contiguous copy."""
+    x = runtime.as_device(x)
+    if is_contiguous(x.shape, element_strides(x)):
+        return x
+    return gather(x, x.shape, element_strides(x))
+
+
+def flat(x):
+    """A 1-D C-contiguous view of ``x`` (copied first if ``x`` is not contiguous)."""
+    x = contiguous(x)
+    return view(x, (x.size,), (1,))
+
+
+def astype(x, dtype):
+    """A C-contiguous copy of ``x`` converted to ``dtype`` (C casts: float to int truncates)."""
+    x = runtime.as_device(x)
+    return gather(x, x.shape, element_strides(x), dtype=np.dtype(dtype))
+
+
+def reshape(x, shape):
+    """``x`` with a new shape (one entry may be -1); a view, copying only a non-contiguous ``x``."""
+    x = contiguous(x)
+    shape = _shape(shape)
+    if shape.count(-1) > 1:
+        raise ValueError(f"can only specify one unknown dimension in {shape}")
+    if -1 in shape:
+        known = int(np.prod([n for n in shape if n != -1]))
+        if known == 0 or x.size % known:
+            raise ValueError(f"cannot reshape an array of size {x.size} into shape {shape}")
+        shape = tuple(x.size // known if n == -1 else n for n in shape)
+    if int(np.prod(shape)) != x.size:
+        raise ValueError(f"cannot reshape an array of size {x.size} into shape {shape}")
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return view(x, shape, tuple(reversed(strides)))
+
+
+def transpose(x, axes=None):
+    """A C-contiguous copy of ``x`` with its axes permuted (reversed by default)."""
+    x = runtime.as_device(x)
+    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(int(a) % max(x.ndim, 1)
+                                                                     for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"axes {axes} are not a permutation of {x.ndim} dimensions")
+    strides = element_strides(x)
+    return gather(x, tuple(x.shape[a] for a in axes), tuple(strides[a] for a in axes))
+
+
+def broadcast_to(x, shape):
+    """A read-only-by-convention view of ``x`` broadcast to ``shape`` (zero strides, no copy)."""
+    x = runtime.as_device(x)
+    shape = _shape(shape)
+    return view(x, shape, broadcast_strides(x, shape))

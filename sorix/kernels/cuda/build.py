@@ -1,0 +1,224 @@
+"""Compile kernels for the GPU from the same sources as the CPU, lazily.
+
+The CPU builder's rules hold here too (see :mod:`sorix.kernels.build`): a
+kernel is a copy of a plain function from a real source file, whose globals
+bind placeholders (``F``, ``COMBINE``, ``DTYPE`` ...) and whose qualified
+name holds what was bound (op, dtype, a hash of the definitions, the launch
+sizes frozen into it), so numba-cuda's disk cache can find it and a changed
+definition gets a new entry. Scalar definitions are compiled as device
+functions per dtype with their literals retyped by the CPU builder's
+helpers, so float32 stays float32.
+
+A kernel is named by a *recipe*, a tuple of strings and ints:
+``(module, function, dtype name or None, bindings)``, each binding
+``(placeholder, kind, *spec)`` with kind ``unary``/``binary`` (an op's
+definition from :mod:`sorix.kernels.defs`: ``("F", "unary", "exp", "forward")``)
+or ``source`` (a hand-written device function: ``("BETTER", "source", module,
+name)``). Recipes are plain data so that a test can record the launches
+made under the simulator and compile the same kernels to PTX in another
+process (``tests/test_cuda_ptx.py``).
+"""
+import hashlib
+import importlib
+import types
+import warnings
+
+import numpy as np
+
+from .. import defs
+from ..build import _helpers_used, _typed_constants, definition_hash, scalar_globals
+from . import config, runtime
+
+_device_functions = {}
+_helper_functions = {}
+_kernels = {}
+_cache_usable = config.CACHE_KERNELS
+
+#: A list while launches are recorded (``record()``); None otherwise.
+recorded = None
+
+
+def sizes():
+    """Threads per block, grid bound, reduction block and matmul tile in use."""
+    return config.sizes(runtime.simulated())
+
+
+def _definition(kind, spec):
+    if kind == "unary":
+        name, field = spec
+        return getattr(defs.UNARY[name], field), True
+    if kind == "binary":
+        name, field = spec
+        return getattr(defs.BINARY[name], field), True
+    if kind == "source":
+        module, name = spec
+        return getattr(importlib.import_module(module), name), False
+    raise ValueError(f"unknown binding kind {kind!r}")
+
+
+def device_function(fn, dtype, typed=True):
+    """``fn`` as a CUDA device function for ``dtype`` (helpers of ``scalar`` compiled alike).
+
+    ``typed`` retypes its numeric literals to ``dtype`` (scalar definitions);
+    hand-written device functions keep theirs (their ints are indices).
+    """
+    dtype = np.dtype(dtype) if dtype is not None else None
+    key = (fn, dtype, typed)
+    found = _device_functions.get(key)
+    if found is None:
+        math_module, np_module = runtime.scalar_modules(dtype or np.float64)
+        env = scalar_globals(dtype or np.float64)  # the CPU's bindings (FLOAT32 ...)
+        env.update({"math": math_module, "np": np_module, "cuda": runtime.cuda()})
+        for helper in _helpers_used(fn):
+            env[helper.__name__] = device_function(helper, dtype)
+        code = _typed_constants(fn.__code__, dtype) if typed and dtype is not None else fn.__code__
+        copy = types.FunctionType(code, env, fn.__name__)
+        found = _device_functions[key] = runtime.cuda().jit(device=True)(copy)
+    return found
+
+
+def _helpers():
+    """grid_range and offset_of as device functions, compiled once per process."""
+    if not _helper_functions:
+        from . import templates
+        cuda = runtime.cuda()
+        for name in ("grid_range", "offset_of"):
+            fn = getattr(templates, name)
+            copy = types.FunctionType(fn.__code__, {"cuda": cuda}, name)
+            # Inlined in Numba IR: grid_range returns a range object, which
+            # numba-cuda cannot return from a separately compiled function.
+            _helper_functions[name] = cuda.jit(device=True, inline="always")(copy)
+    return _helper_functions
+
+
+def source(recipe):
+    """``(name, function copy)`` for ``recipe``: the plain function numba-cuda compiles."""
+    module, fn_name, dtype_name, bindings = recipe
+    fn = getattr(importlib.import_module(module), fn_name)
+    dtype = np.dtype(dtype_name) if dtype_name else None
+    sz = sizes()
+    math_module, np_module = runtime.scalar_modules(dtype or np.float64)
+    # Only the bindings and builtins: not the source module's globals, where
+    # the public reductions shadow the builtins sum, max and min.
+    env = {"cuda": runtime.cuda(), "math": math_module, "np": np_module,
+           "BLOCK": sz["reduce_threads"], "TILE": sz["tile"],
+           "DTYPE": dtype.type if dtype is not None else None}
+    env.update(_helpers())
+    env["prange"] = env["grid_range"]  # the CPU templates' loop placeholder
+    digest = hashlib.sha1(repr((sz["reduce_threads"], sz["tile"])).encode())
+    for placeholder, kind, *spec in bindings:
+        definition, typed = _definition(kind, spec)
+        env[placeholder] = device_function(definition, dtype, typed)
+        digest.update(("%s=%s" % (placeholder, definition_hash(definition))).encode())
+    ops = "_".join(sorted({spec[0] if kind != "source" else spec[1]
+                           for _, kind, *spec in bindings}))
+    name = "cuda__{}__{}__{}__{}".format(fn_name, ops or "none", dtype_name or "any",
+                                         digest.hexdigest()[:10])
+    copy = types.FunctionType(fn.__code__, env, name)
+    copy.__qualname__ = name
+    copy.__module__ = fn.__module__
+    return name, copy
+
+
+def _jit(fn):
+    global _cache_usable
+    cuda = runtime.cuda()
+    if runtime.simulated():
+        return cuda.jit(fn)  # the simulator has no cache
+    if _cache_usable:
+        try:
+            return cuda.jit(cache=True)(fn)
+        except RuntimeError as exc:  # no writable cache location
+            _cache_usable = False
+            warnings.warn(f"sorix: CUDA kernels are compiled without a disk cache ({exc}); "
+                          "set NUMBA_CACHE_DIR to a writable folder to keep them",
+                          RuntimeWarning, stacklevel=3)
+    return cuda.jit(fn)
+
+
+class Kernel:
+    """A compiled kernel and the launch shapes sorix uses."""
+
+    __slots__ = ("recipe", "compiled")
+
+    def __init__(self, recipe, compiled):
+        self.recipe, self.compiled = recipe, compiled
+
+    def launch(self, blocks, threads, *args):
+        if recorded is not None:
+            recorded.append((self.recipe, [describe(a) for a in args]))
+        self.compiled[blocks, threads](*args)
+
+    def over(self, n, *args):
+        """A grid-stride launch over ``n`` elements (nothing to do when n == 0)."""
+        if n:
+            sz = sizes()
+            threads = sz["threads"]
+            self.launch(min(sz["max_blocks"], -(-n // threads)), threads, *args)
+
+    def over_rows(self, rows, *args):
+        """One block of ``BLOCK`` threads per row, the blocks striding over ``rows``."""
+        if rows:
+            sz = sizes()
+            self.launch(min(sz["max_blocks"], rows), sz["reduce_threads"], *args)
+
+
+def kernel(fn, dtype=None, **bindings):
+    """The compiled kernel ``fn`` (a plain function) for ``dtype`` with ``bindings`` bound.
+
+    Each binding value is ``(kind, *spec)``: ``("binary", "add", "forward")``,
+    ``("source", module, name)``.
+    """
+    recipe = (fn.__module__, fn.__name__, np.dtype(dtype).name if dtype is not None else None,
+              tuple(sorted((k,) + tuple(v) for k, v in bindings.items())))
+    return get(recipe)
+
+
+def get(recipe):
+    found = _kernels.get(recipe)
+    if found is None:
+        _, copy = source(recipe)
+        found = _kernels[recipe] = Kernel(recipe, _jit(copy))
+    return found
+
+
+_FIELDS = {"F": "forward", "D": "derivative", "DA": "derivative_a", "DB": "derivative_b"}
+
+
+def elementwise(template, op_name, dtype):
+    """An elementwise loop template (CPU's, or a strided CUDA one) bound to one op."""
+    module = templates_module(template)
+    fn = getattr(module, template)
+    kind = "unary" if template.startswith("unary") else "binary"
+    bindings = {p: (kind, op_name, field) for p, field in _FIELDS.items()
+                if p in fn.__code__.co_names}
+    return kernel(fn, dtype, **bindings)
+
+
+def templates_module(template):
+    from .. import templates as cpu_templates
+    from . import templates as cuda_templates
+    return cuda_templates if template.endswith("_nd") else cpu_templates
+
+
+# ---- recording launches (for the PTX compile check) ---------------------------
+
+def describe(value):
+    """A launch argument's type as plain data (numba types are rebuilt from it)."""
+    if isinstance(value, tuple):
+        return ["tuple", [describe(v) for v in value]]
+    if runtime.is_device_array(value):
+        contiguous = runtime.is_contiguous(value.shape, runtime.element_strides(value))
+        return ["array", value.dtype.str, len(value.shape), "C" if contiguous else "A"]
+    if isinstance(value, (bool, np.bool_)):
+        return ["scalar", "|b1"]
+    if isinstance(value, (int, float)):
+        return ["scalar", np.dtype(type(value)).str]
+    return ["scalar", np.asarray(value).dtype.str]
+
+
+def record():
+    """Start recording launches into ``recorded`` (a list of ``(recipe, argument types)``)."""
+    global recorded
+    recorded = []
+    return recorded

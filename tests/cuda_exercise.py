@@ -1,0 +1,101 @@
+"""Call every code path of sorix.kernels.cuda once per dtype, under the simulator,
+and print the kernel launches made (recipes and argument types) as JSON.
+
+Used by tests/test_cuda_ptx.py, which compiles each recorded launch for a
+real GPU (to PTX, which needs NVVM but no GPU) in a process without the
+simulator: the simulator runs kernels as Python, so only a real compile
+shows whether numba-cuda accepts them.
+
+Run: NUMBA_ENABLE_CUDASIM=1 python tests/cuda_exercise.py > launches.json
+"""
+import json
+import os
+import sys
+
+os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+sys.setswitchinterval(1e-4)  # the simulator's thread polling is GIL-bound
+
+import numpy as np  # noqa: E402
+
+import sorix.kernels.cuda as C  # noqa: E402
+from sorix.kernels.cuda import build  # noqa: E402
+from sorix.kernels.defs import BINARY, UNARY  # noqa: E402
+
+PARAMS = {1: (0.1,), 2: (-0.5, 0.5)}
+
+
+def elementwise(dtype, rng):
+    d = lambda shape: C.to_device(rng.uniform(0.5, 2.0, shape).astype(dtype))  # noqa: E731
+    x, g = d((3, 4)), d((3, 4))
+    for name, op in UNARY.items():
+        y = C.unary(name, x, PARAMS.get(op.nparams, ()))
+        if op.derivative is not None:
+            C.unary_grad(name, g, x, y, PARAMS.get(op.nparams, ()))
+    pairs = [((3, 4), (3, 4)), ((3, 4), (1,)), ((1,), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4))]
+    for name in BINARY:
+        for sa, sb in pairs:
+            a, b = d(sa), d(sb)
+            y = C.binary(name, a, b)
+            for need in ((True, True), (True, False), (False, True)):
+                C.binary_grad(name, C.zeros(y.shape, dtype), a, b, y, *need)
+
+
+def arrays(dtype, rng):
+    x = C.to_device(rng.standard_normal((2, 3, 4)).astype(dtype))
+    for target in (np.int32, np.int64, np.bool_, np.float32, np.float64):
+        C.astype(x, target)
+    C.astype(C.to_device(np.array([True, False])), dtype)
+    for axes in ((1, 0, 2), (2, 1, 0)):
+        C.transpose(x, axes)
+    C.transpose(C.take(x, 0))
+    C.zeros(3, dtype)
+    C.full(3, 1, np.int64)
+    C.zeros(3, np.bool_)
+
+
+def reductions(dtype, rng):
+    x = C.to_device(rng.standard_normal((3, 70)).astype(dtype))
+    for axis in (None, 0, 1):
+        C.sum(x, axis), C.mean(x, axis), C.max(x, axis), C.min(x, axis)
+        C.argmax(x, axis), C.argmin(x, axis)
+    i = C.astype(x, np.int64)
+    C.sum(i), C.max(i), C.argmax(i, 1), C.argmin(i, 1)
+    b = C.astype(x, np.bool_)
+    C.sum(b), C.max(b)
+
+
+def linalg_index_softmax(dtype, rng):
+    a = C.to_device(rng.standard_normal((2, 3, 5)).astype(dtype))
+    b = C.to_device(rng.standard_normal((2, 5, 4)).astype(dtype))
+    C.matmul(a, b), C.matmul(C.take(a, 0), C.take(b, 0)), C.matmul(a, C.take(b, 0))
+    C.matmul(C.astype(a, np.int64), C.astype(b, np.int64))
+    C.take(a, (0, slice(None, None, 2))), C.take(a, np.array([1, 1]))
+    C.scatter_add((2, 3, 5), (1,), C.take(a, 1))
+    C.scatter_add((2, 3, 5), np.array([1, 1]), C.take(a, np.array([1, 1])))
+    C.where(C.to_device(np.array([True, False, True, False, True])), C.take(a, 0), C.take(a, 1))
+    C.softmax(a, 1), C.log_softmax(a, -1)
+
+
+def optimizers(dtype, rng):
+    n = 5
+    t = np.dtype(dtype).type
+    state = lambda: C.zeros(n, dtype)  # noqa: E731
+    p, g, none = state(), state(), C.nothing(dtype)
+    C.sgd(p, g, state(), t(0.1), t(0.0), t(0.9), t(1.0), False, False, True)
+    C.rmsprop(p, g, state(), state(), none, t(0.1), t(0.99), t(0.01), t(1e-8), t(0), t(0), False)
+    C.adam(p, g, state(), state(), none, t(0.1), t(0.1), t(0.999), t(0.001), t(1e-8), t(0),
+           t(1), t(1), False)
+
+
+def main():
+    rng = np.random.default_rng(0)
+    launches = build.record()
+    for dtype in (np.float32, np.float64):
+        for part in (elementwise, arrays, reductions, linalg_index_softmax, optimizers):
+            part(dtype, rng)
+    unique = {json.dumps(entry): entry for entry in launches}
+    json.dump(sorted(unique.values(), key=json.dumps), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
