@@ -1,0 +1,148 @@
+"""Compare sorix with NumPy, PyTorch and the memory floor on the same cases.
+
+    python benchmarks/compare.py [--quick]
+
+Each case is built once per implementation (validated against the NumPy
+reference and warmed up, see cases.py), then all implementations of the
+case are timed round-robin over several rounds; the table gives medians
+and the ratios sorix/numpy, sorix/torch and sorix/floor (below 1: sorix is
+faster). Ratios rather than absolute times are the figures to track:
+both sides of a ratio are measured in the same minute on the same cores.
+
+Threaded code waits for the slowest of its threads, so on a busy or shared
+machine its times swing with the neighbours' load (the header prints the
+load average). For steadier single-core figures run it with
+NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1.
+
+asv imports every module in benchmarks/ while discovering benchmarks, so
+this file defines nothing whose name asv would take for a benchmark.
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+
+
+def _import_as_asv_does():
+    """This folder as the package ``benchmarks``, the name asv imports it under.
+
+    numba's disk cache of the floor kernels records their module's name;
+    importing references.py under one name everywhere keeps the cache
+    loadable from both asv and this script. Only this folder is made
+    importable, not the repository root (which holds sorix's sources).
+    """
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks", os.path.join(here, "__init__.py"), submodule_search_locations=[here])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["benchmarks"] = package
+    spec.loader.exec_module(package)
+
+
+if __package__:
+    from . import cases
+    from . import references as ref
+else:
+    _import_as_asv_does()
+    from benchmarks import cases
+    from benchmarks import references as ref
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions():
+    import numba
+    import numpy
+    import sorix
+    parts = [f"python {platform.python_version()}", f"numpy {numpy.__version__}",
+             f"numba {numba.__version__}"]
+    torch = ref.load_torch()
+    parts.append(f"torch {torch.__version__}" if torch else "torch not installed")
+    parts.append(f"sorix {sorix.__version__}")
+    return ", ".join(parts)
+
+
+def format_seconds(s):
+    if s is None:
+        return "n/a"
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def measure_case(name, rounds, target_s, notes):
+    """(medians, ratios) for case ``name``: median seconds per unit of the case for each
+    implementation, and sorix's paired ratio to each other one (None: not run)."""
+    _, per_call = cases.CASES[name]
+    steps = {}
+    for impl in cases.IMPLEMENTATIONS:
+        try:
+            steps[impl] = cases.build(name, impl)
+        except cases.Unavailable as why:
+            if impl != "floor":  # most cases have no floor; that needs no footnote
+                notes.append(f"{name}, {impl}: {why}")
+    samples = cases.interleaved_samples(steps, rounds, target_s) if steps else {}
+    medians = cases.medians(samples)
+    times = {impl: (medians[impl] / per_call if impl in medians else None)
+             for impl in cases.IMPLEMENTATIONS}
+    ratios = {other: (cases.paired_ratio(samples, "sorix", other)
+                      if "sorix" in samples and other in samples else None)
+              for other in cases.IMPLEMENTATIONS[1:]}
+    return times, ratios
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer and shorter rounds (under a minute with a warm kernel cache)")
+    args = parser.parse_args(argv)
+    rounds, target_s = (3, 0.02) if args.quick else (21, 0.05)
+
+    start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    notes = []
+    rows = []
+    for name in cases.CASES:
+        case_start = time.perf_counter()
+        rows.append((name,) + measure_case(name, rounds, target_s, notes))
+        print(f"  {name}: {time.perf_counter() - case_start:.1f} s", file=sys.stderr, flush=True)
+
+    print("## sorix against NumPy, PyTorch and the memory floor\n")
+    print(f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs; "
+          f"threads for numba and torch: {ref.threads()}")
+    print(f"- {versions()}")
+    # threaded code waits for every one of its threads: on a busy machine it slows
+    # far more than single-threaded NumPy, so say how busy this one was
+    print(f"- load average (1 min) before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}")
+    print(f"- times: medians of {rounds} interleaved rounds of about {target_s * 1e3:.0f} ms "
+          "each; ratios: median of the per-round ratios (below 1: sorix is faster)\n")
+    print("| case | sorix | numpy | torch | floor | sorix/numpy | sorix/torch | sorix/floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, times, ratios in rows:
+        cells = [format_seconds(times[i]) for i in cases.IMPLEMENTATIONS]
+        cells += ["n/a" if r is None else f"{r:.2f}" for r in ratios.values()]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\nnumpy: multi-pass NumPy with hand-written backward passes (for the example, "
+          "hand-written gradients and no graph at all). floor: one threaded pass moving "
+          "exactly the case's bytes (reads and writes), no arithmetic.")
+    if notes:
+        print()
+        for note in notes:
+            print(f"- {note}")
+    print(f"\n({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
