@@ -1,14 +1,19 @@
 """Tensor factories: zeros, ones, rand, arange ... (all take dtype, device, requires_grad).
 
 Float factories default to float32 (PyTorch's default). Random draws come
-from sorix's own generator (:func:`sorix.manual_seed`).
+from sorix's own generator (:func:`sorix.manual_seed`), on the host, so a
+seed gives the same values on every device; on a GPU they are then copied
+there. ``zeros``, ``ones``, ``full`` and ``empty`` are made on the device.
+The ``*_like`` factories default to the input's device, as in PyTorch.
 """
 import numpy as np
 
 from . import dtypes as _dtypes
 from . import random as _random
 from .device import device as _device
+from .kernels import backend as _backend
 from .ops import shape as _shape
+from .ops.transfer import move_array as _move_array
 from .tensor import Tensor
 
 _FLOAT = np.dtype(np.float32)
@@ -28,16 +33,25 @@ def _size(size):
 
 
 def _make(array, dtype, device, requires_grad):
-    _check_device(device)
+    """A tensor of host ``array`` (converted to ``dtype``) on ``device``."""
     if dtype is not None:
         array = array.astype(_dtypes.numpy_dtype(dtype), copy=False)
+    if device is not None:
+        array = _move_array(array, _device(device))
     return Tensor(array, requires_grad=requires_grad)
 
 
-def _check_device(device):
-    if device is not None and _device(device).type != "cpu":
-        from . import cuda
-        cuda.require()
+def _filled(size, value, dtype, device, requires_grad):
+    """``full`` on ``device``: made there (a fill kernel on a GPU), never copied."""
+    target = _device("cpu" if device is None else device)
+    if target.type == "cpu":
+        array = np.full(size, value, dtype) if value is not None else np.empty(size, dtype)
+    else:
+        from . import cuda as _cuda_module
+        _cuda_module.require(target)
+        cuda = _backend.cuda()
+        array = cuda.full(size, value, dtype) if value is not None else cuda.empty(size, dtype)
+    return Tensor(array, requires_grad=requires_grad)
 
 
 def _float(dtype):
@@ -45,15 +59,15 @@ def _float(dtype):
 
 
 def zeros(*size, dtype=None, device="cpu", requires_grad=False):
-    return _make(np.zeros(_size(size), _float(dtype)), None, device, requires_grad)
+    return _filled(_size(size), 0, _float(dtype), device, requires_grad)
 
 
 def ones(*size, dtype=None, device="cpu", requires_grad=False):
-    return _make(np.ones(_size(size), _float(dtype)), None, device, requires_grad)
+    return _filled(_size(size), 1, _float(dtype), device, requires_grad)
 
 
 def empty(*size, dtype=None, device="cpu", requires_grad=False):
-    return _make(np.empty(_size(size), _float(dtype)), None, device, requires_grad)
+    return _filled(_size(size), None, _float(dtype), device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
@@ -61,8 +75,7 @@ def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
     if dtype is None:
         dtype = np.bool_ if isinstance(fill_value, bool) else (
             np.int64 if isinstance(fill_value, (int, np.integer)) else _FLOAT)
-    return _make(np.full(size, fill_value, _dtypes.numpy_dtype(dtype)), None, device,
-                 requires_grad)
+    return _filled(size, fill_value, _dtypes.numpy_dtype(dtype), device, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
@@ -80,7 +93,7 @@ def diag(input, diagonal=0):
         n = x.shape[0] + abs(k)
         rows = np.arange(x.shape[0]) + max(-k, 0)
         cols = np.arange(x.shape[0]) + max(k, 0)
-        return _shape.index_scatter(x, (n, n), (rows, cols), False)
+        return _shape.index_scatter(x, (n, n), (rows, cols))
     if x.ndim == 2:
         length = max(0, min(x.shape[0] + min(k, 0), x.shape[1] - max(k, 0)))
         rows = np.arange(length) - min(k, 0)
@@ -141,46 +154,54 @@ def randperm(n, dtype=None, device="cpu", requires_grad=False):
                  requires_grad)
 
 
-def _like(input, array_fn, dtype, device, requires_grad):
+def _like(input, value, dtype, device, requires_grad):
+    """A tensor shaped like ``input`` filled with ``value``; on ``input``'s device by default."""
     data = input.data if isinstance(input, Tensor) else np.asarray(input)
     dt = data.dtype if dtype is None else _dtypes.numpy_dtype(dtype)
-    return _make(array_fn(data.shape, dt), None, device, requires_grad)
+    if device is None:
+        device = _backend.of(data).DEVICE
+    return _filled(tuple(data.shape), value, dt, device, requires_grad)
 
 
-def zeros_like(input, dtype=None, device="cpu", requires_grad=False):
-    return _like(input, np.zeros, dtype, device, requires_grad)
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(input, 0, dtype, device, requires_grad)
 
 
-def ones_like(input, dtype=None, device="cpu", requires_grad=False):
-    return _like(input, np.ones, dtype, device, requires_grad)
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(input, 1, dtype, device, requires_grad)
 
 
-def empty_like(input, dtype=None, device="cpu", requires_grad=False):
-    return _like(input, np.empty, dtype, device, requires_grad)
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(input, None, dtype, device, requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, device="cpu", requires_grad=False):
-    return _like(input, lambda s, d: np.full(s, fill_value, d), dtype, device, requires_grad)
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    return _like(input, fill_value, dtype, device, requires_grad)
 
 
-def rand_like(input, dtype=None, device="cpu", requires_grad=False):
-    return rand(*input.shape, dtype=dtype or input.dtype, device=device,
+def _device_of(input, device):
+    if device is None and isinstance(input, Tensor):
+        return input.device
+    return "cpu" if device is None else device
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    return rand(*input.shape, dtype=dtype or input.dtype, device=_device_of(input, device),
                 requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, device="cpu", requires_grad=False):
-    return randn(*input.shape, dtype=dtype or input.dtype, device=device,
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    return randn(*input.shape, dtype=dtype or input.dtype, device=_device_of(input, device),
                  requires_grad=requires_grad)
 
 
-def as_tensor(data, dtype=None, device="cpu"):
-    """A tensor sharing ``data``'s memory when it is already an array of that dtype."""
+def as_tensor(data, dtype=None, device=None):
+    """A tensor sharing ``data``'s memory when it is already an array of that dtype (NumPy
+    or CUDA device array), moved to ``device`` when that is given and elsewhere."""
     if isinstance(data, Tensor):
-        return data if dtype is None else data.to(dtype)
-    _check_device(device)
-    if isinstance(data, np.ndarray):
-        return Tensor(data, dtype=dtype)
-    return Tensor(data, dtype=dtype)
+        out = data if dtype is None else data.to(dtype)
+        return out if device is None else out.to(device)
+    return Tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(array):

@@ -8,7 +8,8 @@ import numpy as np
 
 from .ops import elementwise as _ew
 from .ops import shape as _shape
-from .ops.softmax import _softmax_array
+from .kernels.backend import of
+from .kernels.cpu import softmax as _softmax_array
 from .tensor import Tensor
 
 
@@ -93,6 +94,8 @@ def gather(input, dim, index):
     """out[i][j] = input[index[i][j]][j] for dim 0 (and alike for other dims)."""
     x = _tensor(input)
     idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if not isinstance(idx, np.ndarray):
+        idx = of(idx).to_host(idx)  # the index grid is built on the host (NumPy's rules)
     if idx.ndim != x.ndim:
         raise RuntimeError(f"gather: index has {idx.ndim} dimensions, input has {x.ndim}")
     dim = dim % x.ndim
@@ -199,7 +202,7 @@ def argmin(X, axis=1, dim=None, keepdims=True):
 
 
 def numel(input):
-    return int(np.size(input.data if isinstance(input, Tensor) else input))
+    return int(input.data.size if isinstance(input, Tensor) else np.size(input))
 
 
 def is_tensor(obj):

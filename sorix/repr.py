@@ -49,7 +49,10 @@ def format_array(data, prefix):
 
 
 def format_tensor(t):
-    data = t.data if isinstance(t.data, np.ndarray) else np.asarray(t.data)
+    data = t.data
+    if not isinstance(data, np.ndarray):  # a device array: print a host copy
+        from .kernels.backend import of
+        data = of(data).to_host(data)
     prefix = "tensor("
     body = format_array(data, prefix)
     extras = []

@@ -12,15 +12,20 @@ from . import ops as _ops
 from .autograd import engine as _engine
 from .autograd.grad_mode import _state
 from .device import CPU, device as _device
+from .kernels import cpu as _cpu
+from .kernels.backend import common as _common, of as _of
 from .dtypes import (DType, bool_, float16, float32, float64, int8, int16,  # noqa: F401
                      int32, int64, uint8)
 from .ops import core as _core
 from .ops import elementwise as _ew
-from .ops import reduce as _red
 from .ops import shape as _shape
 from .ops.linalg import matmul as _matmul
-from .ops.softmax import log_softmax as _log_softmax, softmax as _softmax
+from .ops.transfer import move_array as _move_array, to_device as _to_device
 from .repr import format_tensor
+from .tensor_methods import MathMethods, ReductionMethods, ShapeMethods
+
+_ndarray = np.ndarray
+_DEVICES = {"cpu": CPU, "cuda:0": _device("cuda:0")}
 
 
 class Size(tuple):
@@ -44,13 +49,16 @@ class _Count(int):
 
 
 def _to_array(data, dtype):
-    """Array for the constructor: float lists become float32, arrays keep their dtype."""
+    """Array for the constructor: float lists become float32, arrays keep their dtype.
+
+    CUDA device arrays (numba's, or anything exposing ``__cuda_array_interface__``:
+    CuPy, PyTorch ...) are used in place, without a copy."""
     if isinstance(data, Tensor):
         arr = data.data
     elif isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)  # NumPy arrays and scalars keep their dtype
-    elif hasattr(data, "__cuda_array_interface__"):
-        raise NotImplementedError("CUDA arrays need sorix's CUDA support")
+    elif _core.is_device_array(data):
+        arr = _of(data).as_device(data)
     else:
         arr = np.array(data)
         if arr.dtype == np.float64 and dtype is None:
@@ -58,20 +66,12 @@ def _to_array(data, dtype):
         elif arr.dtype == np.object_:
             raise TypeError(f"cannot make a tensor from {type(data).__name__} holding "
                             "mixed or ragged values; give numbers or equal-length lists")
-    if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
+    if dtype is not None and arr.dtype != dtype:
+        arr = _of(arr).astype(arr, dtype)
     return arr
 
 
-def _axis_arg(axis, dim):
-    return dim if axis is None else axis
-
-
-def _keep_arg(keepdims, keepdim):
-    return bool(keepdims or keepdim)
-
-
-class Tensor:
+class Tensor(MathMethods, ReductionMethods, ShapeMethods):
     """A multi-dimensional array that records the operations applied to it."""
 
     __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "__weakref__")
@@ -79,16 +79,15 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.data = _to_array(data, _dtypes.numpy_dtype(dtype))
+        """``device=None`` keeps the data where it is (host data on the CPU)."""
+        arr = _to_array(data, _dtypes.numpy_dtype(dtype))
+        self.data = arr if device is None else _move_array(arr, _device(device))
         self.grad = None
         self.grad_fn = None
         self._version = [0]
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
-        if device is not None and _device(device).type != "cpu":
-            from . import cuda
-            cuda.require()
 
     @classmethod
     def _wrap(cls, data, node=None):
@@ -134,11 +133,13 @@ class Tensor:
 
     @property
     def device(self):
-        return CPU
+        if isinstance(self.data, _ndarray):
+            return CPU
+        return _DEVICES[_of(self.data).DEVICE]
 
     @property
     def is_cuda(self):
-        return False
+        return not isinstance(self.data, _ndarray)
 
     @property
     def ndim(self):
@@ -178,23 +179,35 @@ class Tensor:
 
     # ---- conversion ----------------------------------------------------------
     def numpy(self):
+        """The data as a NumPy array: the array itself on the CPU, a host copy from a GPU."""
         if self._requires_grad:
             raise RuntimeError("numpy() on a tensor that requires grad: call .detach().numpy()")
-        return self.data
+        return _of(self.data).to_host(self.data)
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        data = self.data
+        if not isinstance(data, _ndarray):
+            data, copy = _of(data).to_host(data), False  # already a fresh host copy
+        if dtype is not None and dtype != data.dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def _first(self):
+        """The first element as a NumPy scalar (one value copied from a GPU)."""
+        data = self.data
+        if isinstance(data, _ndarray):
+            return data.reshape(-1)[0]
+        B = _of(data)
+        return B.to_host(B.reshape(data, (-1,)))[0]
 
     def item(self):
         if self.data.size != 1:
             raise RuntimeError(f"a tensor with {self.data.size} elements cannot be converted to "
                                "a Python scalar; index one element first")
-        return self.data.reshape(-1)[0].item()
+        return self._first().item()
 
     def tolist(self):
-        return self.data.tolist()
+        return _of(self.data).to_host(self.data).tolist()
 
     def __float__(self):
         return float(self.item())
@@ -211,7 +224,7 @@ class Tensor:
         if self.data.size != 1:
             raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
                                "ambiguous; use .any() or .all()")
-        return bool(self.data.reshape(-1)[0])
+        return bool(self._first())
 
     def __format__(self, spec):
         if self.data.size == 1 and spec:
@@ -232,7 +245,9 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild, (self.data, self._requires_grad))
+        # pickled as host data plus the device name, rebuilt where it was
+        return (_rebuild, (_of(self.data).to_host(self.data), self._requires_grad,
+                           str(self.device)))
 
     # ---- graph ---------------------------------------------------------------
     def detach(self):
@@ -253,21 +268,7 @@ class Tensor:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                                "grad_fn: backward() needs a tensor computed from tensors with "
                                "requires_grad=True")
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            gradient = np.ones(self.data.shape, self.data.dtype)
-            if create_graph:
-                gradient = Tensor._wrap(gradient)
-        else:
-            given = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-            if given.shape != self.data.shape:
-                raise RuntimeError(f"gradient has shape {tuple(given.shape)} but the output has "
-                                   f"shape {tuple(self.data.shape)}; they must match")
-            if create_graph:
-                gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(given)
-            else:
-                gradient = given.astype(self.data.dtype, copy=False)
+        gradient = _engine.seed(self, gradient, create_graph)
         if retain_graph is None:
             retain_graph = create_graph
         if inputs is not None:
@@ -276,7 +277,7 @@ class Tensor:
             found = _grad([self], inputs, [gradient], retain_graph, create_graph, allow_unused=True)
             for t, g in zip(inputs, found):
                 if g is not None:
-                    _engine._accumulate_leaf(t, g, create_graph)
+                    _engine._accumulate_leaf(t, g if create_graph else g.data, create_graph)
             return
         _engine.run_backward([self], [gradient], retain_graph, create_graph)
 
@@ -287,32 +288,49 @@ class Tensor:
             raise RuntimeError(f"in-place operation on {kind} that requires grad while grad mode "
                                "is on; wrap it in sorix.no_grad() or use the out-of-place form")
 
-    def _inplace(self, ufunc, other):
+    def _other_data(self, other):
+        """The array of ``other`` for an op with this tensor: a tensor's data (on this
+        tensor's device), or the plain value (scalars, lists, arrays) as given."""
+        if isinstance(other, Tensor):
+            _common(self.data, other.data)
+            return other.data
+        return other
+
+    def _inplace(self, name, other):
         self._check_inplace()
-        other = other.data if isinstance(other, Tensor) else other
+        other = self._other_data(other)
         try:
-            ufunc(self.data, other, out=self.data, casting="same_kind")
+            _of(self.data).inplace(name, self.data, other)
         except (TypeError, ValueError) as exc:
-            raise RuntimeError(f"in-place {ufunc.__name__} on a {self.dtype} tensor of shape "
+            raise RuntimeError(f"in-place {name} on a {self.dtype} tensor of shape "
                                f"{tuple(self.shape)}: {exc}") from None
         self._version[0] += 1
         return self
 
     def add_(self, other, alpha=1):
-        return self._inplace(np.add, other if alpha == 1 else _scaled(other, alpha))
+        return self._inplace("add", other if alpha == 1 else self._scaled(other, alpha))
 
     def sub_(self, other, alpha=1):
-        return self._inplace(np.subtract, other if alpha == 1 else _scaled(other, alpha))
+        return self._inplace("sub", other if alpha == 1 else self._scaled(other, alpha))
 
     def mul_(self, other):
-        return self._inplace(np.multiply, other)
+        return self._inplace("mul", other)
 
     def div_(self, other):
-        return self._inplace(np.true_divide, other)
+        return self._inplace("div", other)
+
+    def _scaled(self, other, alpha):
+        """``other * alpha`` as an array (or a scalar) for add_/sub_."""
+        if not isinstance(other, Tensor):
+            return np.multiply(other, alpha) if isinstance(other, (list, tuple)) else other * alpha
+        data = self._other_data(other)
+        B = _of(data)
+        return B.binary("mul", data, B.scalar_array(alpha, np.result_type(data.dtype, alpha)))
 
     def fill_(self, value):
         self._check_inplace()
-        self.data[...] = value.item() if isinstance(value, Tensor) else value
+        value = value.item() if isinstance(value, Tensor) else value
+        _of(self.data).assign(self.data, Ellipsis, value)
         self._version[0] += 1
         return self
 
@@ -321,20 +339,27 @@ class Tensor:
 
     def clamp_(self, min=None, max=None):
         self._check_inplace()
-        np.clip(self.data, min, max, out=self.data)
+        _of(self.data).clip(self.data, min, max, self.data)
         self._version[0] += 1
         return self
 
     def copy_(self, src):
+        """Copy ``src``'s values in (from any device: this is how data crosses devices in place)."""
         self._check_inplace()
-        self.data[...] = src.data if isinstance(src, Tensor) else src
+        value = _move_array(src.data, self.device) if isinstance(src, Tensor) else src
+        _of(self.data).assign(self.data, Ellipsis, value)
         self._version[0] += 1
         return self
 
     def __setitem__(self, index, value):
         self._check_inplace()
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[_shape._plain_index(index)] = value
+        if isinstance(value, Tensor):
+            value = _move_array(value.data, self.device)
+        index = _shape._plain_index(index)
+        B = _of(self.data)
+        if B is _cpu:
+            _shape.check_host_index(index)
+        B.assign(self.data, index, value)
         self._version[0] += 1
 
     # ---- arithmetic ---------------------------------------------------------
@@ -395,311 +420,58 @@ class Tensor:
     def __itruediv__(self, other):
         return self.div_(other)
 
-    # comparisons and logic: plain NumPy, never differentiable
-    def _compare(self, ufunc, other):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(np.asarray(ufunc(self.data, other)))
+    # comparisons and logic: never differentiable
+    def _compare(self, name, other):
+        return Tensor._wrap(_of(self.data).compare(name, self.data, self._other_data(other)))
 
     def __eq__(self, other):
-        return self._compare(np.equal, other)
+        return self._compare("eq", other)
 
     def __ne__(self, other):
-        return self._compare(np.not_equal, other)
+        return self._compare("ne", other)
 
     def __lt__(self, other):
-        return self._compare(np.less, other)
+        return self._compare("lt", other)
 
     def __le__(self, other):
-        return self._compare(np.less_equal, other)
+        return self._compare("le", other)
 
     def __gt__(self, other):
-        return self._compare(np.greater, other)
+        return self._compare("gt", other)
 
     def __ge__(self, other):
-        return self._compare(np.greater_equal, other)
+        return self._compare("ge", other)
+
+    def _logic(self, name, other):
+        """Logical on bool tensors, bitwise on integer ones (as PyTorch's & | ^)."""
+        B = _of(self.data)
+        fn = B.logical if self.data.dtype == np.bool_ else B.bitwise
+        return Tensor._wrap(fn(name, self.data, self._other_data(other)))
 
     def __and__(self, other):
-        return self._compare(np.logical_and if self.data.dtype == bool else np.bitwise_and, other)
+        return self._logic("and", other)
 
     def __or__(self, other):
-        return self._compare(np.logical_or if self.data.dtype == bool else np.bitwise_or, other)
+        return self._logic("or", other)
 
     def __xor__(self, other):
-        return self._compare(np.logical_xor if self.data.dtype == bool else np.bitwise_xor, other)
+        return self._logic("xor", other)
 
     def __invert__(self):
-        return Tensor._wrap(np.logical_not(self.data) if self.data.dtype == bool
-                            else np.invert(self.data))
+        return Tensor._wrap(_of(self.data).invert(self.data))
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def any(self):
-        return Tensor._wrap(np.asarray(self.data.any()))
+        return Tensor._wrap(_of(self.data).any(self.data))
 
     def all(self):
-        return Tensor._wrap(np.asarray(self.data.all()))
+        return Tensor._wrap(_of(self.data).all(self.data))
 
-    # ---- named maths ---------------------------------------------------------
-    def add(self, other):
-        return self + other
-
-    def sub(self, other):
-        return self - other
-
-    def mul(self, other):
-        return self * other
-
-    def div(self, other):
-        return self / other
-
-    def pow(self, exponent):
-        return self ** exponent
-
-    def matmul(self, other):
-        return _matmul(self, other)
-
-    def dot(self, other):
-        return _matmul(self, other)
-
-    def exp(self):
-        return _ew.unary("exp", self)
-
-    def log(self):
-        return _ew.unary("log", self)
-
-    def sqrt(self):
-        return _ew.unary("sqrt", self)
-
-    def sin(self):
-        return _ew.unary("sin", self)
-
-    def cos(self):
-        return _ew.unary("cos", self)
-
-    def tanh(self):
-        return _ew.unary("tanh", self)
-
-    def sigmoid(self):
-        return _ew.unary("sigmoid", self)
-
-    def relu(self):
-        return _ew.unary("relu", self)
-
-    def leaky_relu(self, negative_slope=0.01):
-        return _ew.unary("leaky_relu", self, (float(negative_slope),))
-
-    def abs(self):
-        return _ew.unary("abs", self)
-
-    absolute = abs
-
-    def sign(self):
-        return _ew.unary("sign", self)
-
-    def floor(self):
-        return _ew.unary("floor", self)
-
-    def ceil(self):
-        return _ew.unary("ceil", self)
-
-    def round(self):
-        return _ew.unary("round", self)
-
-    def square(self):
-        return self * self
-
-    def neg(self):
-        return -self
-
-    def clamp(self, min=None, max=None):
-        if min is None and max is None:
-            raise ValueError("clamp needs at least one of min and max")
-        low = -np.inf if min is None else float(min)
-        high = np.inf if max is None else float(max)
-        return _ew.unary("clamp", self, (low, high))
-
-    clip = clamp
-
-    def maximum(self, other):
-        return _ew.binary("maximum", self, other)
-
-    def minimum(self, other):
-        return _ew.binary("minimum", self, other)
-
-    def softmax(self, axis=-1, dim=None):
-        return _softmax(self, _axis_arg(dim, axis) if dim is not None else axis)
-
-    def log_softmax(self, axis=-1, dim=None):
-        return _log_softmax(self, dim if dim is not None else axis)
-
-    # ---- reductions -----------------------------------------------------------
-    def sum(self, axis=None, keepdims=False, dim=None, keepdim=False, dtype=None):
-        return _red.sum(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim),
-                        _dtypes.numpy_dtype(dtype))
-
-    def mean(self, axis=None, keepdims=False, dim=None, keepdim=False):
-        return _red.mean(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
-
-    def max(self, axis=None, keepdims=False, dim=None, keepdim=False):
-        return _red.max(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
-
-    def min(self, axis=None, keepdims=False, dim=None, keepdim=False):
-        return _red.min(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
-
-    def var(self, axis=None, keepdims=False, dim=None, keepdim=False, correction=1,
-            unbiased=None):
-        if unbiased is not None:
-            correction = 1 if unbiased else 0
-        return _red.var(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim), correction)
-
-    def std(self, axis=None, keepdims=False, dim=None, keepdim=False, correction=1,
-            unbiased=None):
-        if unbiased is not None:
-            correction = 1 if unbiased else 0
-        return _red.std(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim), correction)
-
-    def argmax(self, axis=None, keepdims=False, dim=None, keepdim=False):
-        return _red.arg_extremum("max", self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
-
-    def argmin(self, axis=None, keepdims=False, dim=None, keepdim=False):
-        return _red.arg_extremum("min", self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
-
-    # ---- shape -----------------------------------------------------------------
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = shape[0]
-        return _shape.reshape(self, tuple(int(s) for s in shape))
-
-    def view(self, *shape):
-        return self.reshape(*shape)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        if self.ndim == 0:
-            return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
-        shape = self.data.shape
-        merged = 1
-        for n in shape[start:end + 1]:
-            merged *= n
-        return self.reshape(shape[:start] + (merged,) + shape[end + 1:])
-
-    def ravel(self):
-        return self.reshape(-1)
-
-    def transpose(self, *dims):
-        """No dims: reverse all axes. Two dims: swap them. A full permutation: permute."""
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
-        if not dims:
-            return _shape.permute(self, tuple(range(self.ndim))[::-1])
-        if len(dims) == 2:
-            axes = list(range(self.ndim))
-            i, j = (_core.normalize_axis(d, self.ndim)[0] for d in dims)
-            axes[i], axes[j] = axes[j], axes[i]
-            return _shape.permute(self, tuple(axes))
-        return _shape.permute(self, dims)
-
-    def swapaxes(self, axis0, axis1):
-        return self.transpose(axis0, axis1)
-
-    def permute(self, *dims):
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
-        return _shape.permute(self, dims)
-
-    def t(self):
-        if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with at most 2 dimensions, got {self.ndim}; "
-                               "use transpose(dim0, dim1)")
-        return self.transpose()
-
-    def unsqueeze(self, dim):
-        ndim = self.ndim + 1
-        if not -ndim <= dim < ndim:
-            raise IndexError(f"dimension {dim} is out of range for unsqueeze on {self.ndim} dims")
-        dim %= ndim
-        shape = self.data.shape
-        return self.reshape(shape[:dim] + (1,) + shape[dim:])
-
-    expand_dims = unsqueeze
-
-    def squeeze(self, dim=None):
-        shape = self.data.shape
-        if dim is None:
-            return self.reshape(tuple(n for n in shape if n != 1))
-        dims = _core.normalize_axis(dim, self.ndim)
-        return self.reshape(tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1)))
-
-    def expand(self, *sizes):
-        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-            sizes = tuple(sizes[0])
-        return _shape.expand(self, tuple(int(s) for s in sizes))
-
-    def broadcast_to(self, shape):
-        return _shape.expand(self, tuple(shape))
-
-    def repeat(self, *sizes):
-        """Tile the tensor ``sizes[i]`` times along each dimension (PyTorch's repeat)."""
-        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-            sizes = tuple(sizes[0])
-        sizes = tuple(int(n) for n in sizes)
-        if len(sizes) < self.ndim:
-            raise RuntimeError(f"repeat needs at least {self.ndim} sizes for a {self.ndim}-d "
-                               f"tensor, got {len(sizes)}")
-        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.data.shape)
-        # Interleave a size-1 axis before each dimension, expand it, then merge the pairs.
-        paired = []
-        for n in shape:
-            paired += [1, n]
-        grown = []
-        for r, n in zip(sizes, shape):
-            grown += [r, n]
-        final = tuple(r * n for r, n in zip(sizes, shape))
-        return self.reshape(tuple(paired)).expand(tuple(grown)).reshape(final)
-
-    def unbind(self, dim=0):
-        dim = _core.normalize_axis(dim, self.ndim)[0]
-        index = (slice(None),) * dim
-        return tuple(self[index + (i,)] for i in range(self.data.shape[dim]))
-
-    def split(self, split_size_or_sections, dim=0):
-        """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
-        dim = _core.normalize_axis(dim, self.ndim)[0]
-        length = self.data.shape[dim]
-        if isinstance(split_size_or_sections, (int, np.integer)):
-            step = int(split_size_or_sections)
-            if step <= 0:
-                raise ValueError(f"split size must be positive, got {step}")
-            sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
-        else:
-            sizes = [int(n) for n in split_size_or_sections]
-            if sum(sizes) != length:
-                raise RuntimeError(f"split sizes {sizes} do not add up to {length}, the size "
-                                   f"of dimension {dim}")
-        pieces, start = [], 0
-        for n in sizes:
-            pieces.append(self[(slice(None),) * dim + (slice(start, start + n),)])
-            start += n
-        return tuple(pieces)
-
-    def chunk(self, chunks, dim=0):
-        """``chunks`` nearly equal pieces along ``dim`` (fewer if the size is smaller)."""
-        if chunks <= 0:
-            raise ValueError(f"chunks must be positive, got {chunks}")
-        length = self.data.shape[_core.normalize_axis(dim, self.ndim)[0]]
-        return self.split(max(1, -(-length // chunks)), dim)
-
-    def gather(self, dim, index):
-        from .functions import gather
-        return gather(self, dim, index)
-
-    def masked_fill(self, mask, value):
-        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-        return _ew.where(mask, value, self) if isinstance(value, Tensor) else \
-            _ew.where(~mask.astype(bool), self, float(value) if self.data.dtype.kind == "f" else value)
+    # (named maths, reductions and shapes: the mixins of sorix.tensor_methods)
 
     def contiguous(self):
-        if self.data.flags.c_contiguous:
+        if _of(self.data).is_c_contiguous(self.data):
             return self
         return _ew.unary_copy(self)
 
@@ -716,9 +488,8 @@ class Tensor:
         out = self
         if dtype is not None and _dtypes.as_dtype(dtype) != self.dtype:
             out = _ew.cast(self, _dtypes.numpy_dtype(dtype))
-        if device is not None and _device(device).type != "cpu":
-            from . import cuda
-            cuda.require()
+        if device is not None:
+            out = _to_device(out, _device(device))
         return out.clone() if copy and out is self else out
 
     def astype(self, dtype):
@@ -749,7 +520,7 @@ class Tensor:
         return self.to(bool_)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None):
         return self.to(device or "cuda")
@@ -760,25 +531,27 @@ class Tensor:
         return self.data.dtype.kind == "f"
 
     def element_size(self):
-        return self.data.itemsize
+        return self.data.dtype.itemsize
 
 
-def _scaled(other, alpha):
-    return (other.data if isinstance(other, Tensor) else other) * alpha
-
-
-def _rebuild(data, requires_grad):
-    return Tensor(data, requires_grad=requires_grad)
+def _rebuild(data, requires_grad, device="cpu"):
+    return Tensor(data, requires_grad=requires_grad, device=device)
 
 
 _core.Tensor = Tensor
 
 
-def tensor(data, device="cpu", requires_grad=False, dtype=None):
-    """A new leaf tensor holding a copy of ``data`` (Sorix's and PyTorch's ``tensor``)."""
+def tensor(data, device=None, requires_grad=False, dtype=None):
+    """A new leaf tensor holding a copy of ``data`` (Sorix's and PyTorch's ``tensor``).
+
+    ``device=None`` puts it where ``data`` is: the CPU for lists and NumPy
+    arrays, the GPU for a CUDA tensor or device array."""
     arr = _to_array(data, _dtypes.numpy_dtype(dtype))
-    if arr is data or (isinstance(data, Tensor) and arr is data.data):
-        arr = arr.copy()
+    if device is not None and (_device(device).type == "cpu") != isinstance(arr, _ndarray):
+        return Tensor(arr, requires_grad=requires_grad, device=device)  # the move copies
+    if arr is data or (isinstance(data, Tensor) and arr is data.data) \
+            or _core.is_device_array(data):
+        arr = _of(arr).copy(arr)
     return Tensor(arr, requires_grad=requires_grad, device=device)
 
 

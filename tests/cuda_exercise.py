@@ -76,6 +76,27 @@ def linalg_index_softmax(dtype, rng):
     C.softmax(a, 1), C.log_softmax(a, -1)
 
 
+def logic_and_writes(dtype, rng):
+    x = C.to_device(rng.standard_normal((3, 4)).astype(dtype))
+    row = C.take(x, 0)
+    for name in ("eq", "ne", "lt", "le", "gt", "ge", "same"):
+        C.compare(name, x, row), C.compare(name, x, 0.5)
+    m = C.compare("gt", x, 0.0)
+    i = C.arange(4)
+    for name in ("and", "or", "xor"):
+        C.logical(name, m, C.take(m, 1)), C.bitwise(name, i, 3), C.bitwise(name, m, m)
+    C.compare("lt", m, True), C.invert(m), C.invert(i), C.any(x), C.all(m)
+    C.arange(5, dtype)
+    C.assign(x, (0, slice(None)), 1.5), C.assign(x, (slice(None), 1), C.take(x, (slice(None), 0)))
+    C.assign(x, (np.array([0, 2]), np.array([1, 1])), C.take(row, slice(0, 2)))
+    C.assign(x, Ellipsis, C.astype(x, np.float64))
+    for name in ("add", "sub", "mul", "div"):
+        C.inplace(name, x, row)
+    C.clip(x, -0.5, 0.5, x)
+    C.concatenate([x, x], 1), C.stack([row, row], 0)
+    C.where(m, x, 0.0), C.sum(x, 1, False, np.float64)
+
+
 def optimizers(dtype, rng):
     n = 5
     t = np.dtype(dtype).type
@@ -91,7 +112,8 @@ def main():
     rng = np.random.default_rng(0)
     launches = build.record()
     for dtype in (np.float32, np.float64):
-        for part in (elementwise, arrays, reductions, linalg_index_softmax, optimizers):
+        for part in (elementwise, arrays, reductions, linalg_index_softmax, logic_and_writes,
+                     optimizers):
             part(dtype, rng)
     unique = {json.dumps(entry): entry for entry in launches}
     json.dump(sorted(unique.values(), key=json.dumps), sys.stdout)

@@ -42,6 +42,7 @@ def load():
             pytest.skip("numba.cuda was imported without the simulator earlier in this process; "
                         "run `pytest tests/test_cuda_kernels.py` on its own",
                         allow_module_level=True)
+        _lock_shared_array_allocation()
         return cuda
     previous = os.environ.get("NUMBA_ENABLE_CUDASIM")
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
@@ -60,7 +61,46 @@ def load():
         from numba.core import config
         config.reload_config()
     assert _simulated(cuda)
+    _lock_shared_array_allocation()
     return cuda
+
+
+def _lock_shared_array_allocation():
+    """Make the simulator's ``cuda.shared.array`` safe to call from a block's threads at once.
+
+    The simulator gives a block one array per source line, made on the first
+    call: a check-then-insert on a dict without a lock. Two threads can both
+    find no array and each make its own, so the block's threads no longer
+    share memory and a reduction comes out wrong, rarely and at random (more
+    often with the short thread switch interval these tests use).
+    """
+    import threading
+    import traceback
+
+    from numba.core import types
+    from numba.cuda.simulator.kernelapi import FakeCUDAShared
+    from numba.np import numpy_support
+
+    if getattr(FakeCUDAShared.array, "sorix_locked", False):
+        return
+    original = FakeCUDAShared.array
+    lock = threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if alignment is not None or shape == 0:
+            return original(self, shape, dtype, alignment)
+        if isinstance(dtype, types.Type):
+            dtype = numpy_support.as_dtype(dtype)
+        # the kernel's line, as the original keys it (one frame up from here)
+        caller = tuple(traceback.extract_stack(sys._getframe(1), limit=1)[-1])[0:2]
+        with lock:
+            found = self._allocations.get(caller)
+            if found is None:
+                found = self._allocations[caller] = np.empty(shape, dtype)
+        return found
+
+    array.sorix_locked = True
+    FakeCUDAShared.array = array
 
 
 def _simulated(cuda):
@@ -116,3 +156,104 @@ def check(actual, expected, dtype=None, exact=False):
 
 def rand(rng, shape, dtype, low=-3.0, high=3.0):
     return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+# ---- the device arrays sorix code may rely on --------------------------------------------
+
+#: Attributes numba's DeviceNDArray has that the simulator's FakeCUDAArray forwards to the
+#: NumPy array it wraps. The simulator forwards *every* name (sum, astype, __array__ ...),
+#: and defines arithmetic and comparisons, none of which a real device array has.
+_DEVICE_ATTRIBUTES = frozenset({"strides", "dtype", "ndim", "size", "flags", "squeeze"})
+_REFUSED_OPERATORS = ("__add__", "__sub__", "__mul__", "__truediv__", "__floordiv__", "__mod__",
+                      "__pow__", "__lt__", "__le__", "__gt__", "__ge__", "__array__")
+_MISSING = object()
+
+
+def _refuse(name):
+    def method(self, *args, **kwargs):
+        raise TypeError(f"a CUDA device array has no {name}: sorix must go through "
+                        "sorix.kernels.cuda (the simulator's array would fall back to NumPy)")
+    return method
+
+
+@pytest.fixture(autouse=True, scope="module")
+def device_api_only():
+    """While a module using it runs, the simulator's device arrays answer only to what a
+    real GPU's DeviceNDArray offers, so a NumPy call on ``.data`` that would fail (or copy
+    to the host unseen) on a GPU fails here too. (Import it into a test module to use it.)"""
+    if WANT_GPU:
+        yield
+        return
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+    names = _REFUSED_OPERATORS + ("__getattr__", "__eq__", "__ne__", "__hash__")
+    saved = {name: FakeCUDAArray.__dict__.get(name, _MISSING) for name in names}
+    forward = FakeCUDAArray.__getattr__
+
+    def restricted(self, name):
+        if name not in _DEVICE_ATTRIBUTES:
+            raise AttributeError(f"a CUDA device array has no attribute {name!r}")
+        return forward(self, name)
+
+    FakeCUDAArray.__getattr__ = restricted
+    for name in _REFUSED_OPERATORS:
+        setattr(FakeCUDAArray, name, _refuse(name))
+    FakeCUDAArray.__eq__, FakeCUDAArray.__ne__ = object.__eq__, object.__ne__
+    FakeCUDAArray.__hash__ = object.__hash__
+    yield
+    for name, value in saved.items():
+        if value is _MISSING:
+            delattr(FakeCUDAArray, name)
+        else:
+            setattr(FakeCUDAArray, name, value)
+
+
+# ---- CPU/GPU parity of tensor code ---------------------------------------------------------
+
+def tensor_tol(dtype):
+    if np.dtype(dtype) == np.float32:
+        return dict(rtol=1e-5, atol=1e-6)
+    return dict(rtol=1e-10, atol=1e-12)
+
+
+def host(t):
+    """A tensor's values as a NumPy array (a copy from the device)."""
+    return t.detach().cpu().numpy()
+
+
+def assert_same(cpu_tensor, cuda_tensor, what="values"):
+    """A CUDA tensor equal to its CPU counterpart: device, dtype, shape and values."""
+    import sorix
+    assert cpu_tensor.device == sorix.device("cpu"), what
+    assert cuda_tensor.device == sorix.device("cuda:0"), f"{what}: on {cuda_tensor.device}"
+    assert cuda_tensor.dtype == cpu_tensor.dtype, f"{what}: {cuda_tensor.dtype} vs {cpu_tensor.dtype}"
+    expected, actual = host(cpu_tensor), host(cuda_tensor)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
+    if expected.dtype.kind == "f":
+        np.testing.assert_allclose(actual, expected, equal_nan=True, err_msg=what,
+                                   **tensor_tol(expected.dtype))
+    else:
+        np.testing.assert_array_equal(actual, expected, err_msg=what)
+
+
+def on_both(fn, *arrays, grad=True, seed=0):
+    """Run ``fn`` on tensors made from ``arrays`` on the CPU and on the GPU, backpropagate
+    the same random upstream gradient through each result, and check that values and
+    every input's gradient agree. Returns the two results."""
+    import sorix
+    results = {}
+    for device in ("cpu", "cuda"):
+        inputs = [sorix.tensor(a, device=device,
+                               requires_grad=grad and np.asarray(a).dtype.kind == "f")
+                  for a in arrays]
+        out = fn(*inputs)
+        if grad and out.requires_grad:
+            upstream = np.random.default_rng(seed).uniform(0.5, 1.5, out.shape)
+            out.backward(sorix.tensor(upstream.astype(out.dtype.name), device=device))
+        results[device] = out, inputs
+    (cpu_out, cpu_inputs), (cuda_out, cuda_inputs) = results["cpu"], results["cuda"]
+    assert_same(cpu_out, cuda_out)
+    for i, (a, b) in enumerate(zip(cpu_inputs, cuda_inputs)):
+        assert (a.grad is None) == (b.grad is None), f"gradient of input {i}"
+        if a.grad is not None:
+            assert_same(a.grad, b.grad, f"gradient of input {i}")
+    return cpu_out, cuda_out

@@ -7,7 +7,14 @@ shape in one place (:func:`sum_to`), and accumulates into leaves.
 """
 import numpy as np
 
+from ..kernels.backend import mixed_devices, of
 from .grad_mode import _state
+
+_ndarray = np.ndarray
+
+
+def _is_tensor(g):
+    return hasattr(g, "grad_fn")  # (the engine does not import Tensor: it sits below it)
 
 
 def sum_to(grad, shape):
@@ -17,11 +24,55 @@ def sum_to(grad, shape):
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if _is_tensor(grad):
+        if axes:
+            grad = grad.sum(axis=axes, keepdims=True)
+        return grad if grad.shape == shape else grad.reshape(shape)
+    B = of(grad)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    if grad.shape != shape:
-        grad = grad.reshape(shape)
-    return grad
+        grad = B.sum(grad, axes, True)
+    return grad if grad.shape == shape else B.reshape(grad, shape)
+
+
+def _add(a, b):
+    """a + b for two gradients: arrays of one device, or tensors (create_graph)."""
+    if isinstance(a, _ndarray) or _is_tensor(a):
+        return a + b
+    return of(a).binary("add", a, b)
+
+
+def _cast(g, dtype):
+    if isinstance(g, _ndarray) or _is_tensor(g):
+        return g.astype(dtype)
+    return of(g).astype(g, dtype)
+
+
+def seed(output, gradient, create_graph, what="gradient"):
+    """The gradient backward starts from at ``output``: ones for a one-element output when
+    ``gradient`` is None, else ``gradient`` checked against the output's shape and device
+    (a tensor when ``create_graph``, else an array of the output's dtype)."""
+    data = output.data
+    B = of(data)
+    if gradient is None:
+        if data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        g = B.full(data.shape, 1, data.dtype)
+        return type(output)._wrap(g) if create_graph else g
+    is_tensor = _is_tensor(gradient)
+    given = gradient.data if is_tensor else gradient
+    if is_tensor or hasattr(given, "__cuda_array_interface__") \
+            or getattr(given, "__cuda_ndarray__", False):
+        found = of(given)
+        if found is not B:
+            raise mixed_devices(B.DEVICE, found.DEVICE)
+    else:
+        given = B.to_device(np.asarray(given, dtype=data.dtype))
+    if tuple(given.shape) != tuple(data.shape):
+        raise RuntimeError(f"{what} has shape {tuple(given.shape)} but the output has "
+                           f"shape {tuple(data.shape)}; they must match")
+    if create_graph:
+        return gradient if is_tensor else type(output)._wrap(given)
+    return given if given.dtype == data.dtype else B.astype(given, data.dtype)
 
 
 def _dependencies(roots):
@@ -55,15 +106,15 @@ def _accumulate_leaf(leaf, grad, create_graph, fresh=False):
             grad = grad.to(leaf.dtype)
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
         return
+    B = of(grad)
     if leaf.grad is None:
-        if not (fresh and grad.base is None and grad.flags.writeable
-                and grad.flags.c_contiguous and grad.dtype == leaf.data.dtype):
-            grad = np.array(grad, dtype=leaf.data.dtype)
+        if not (fresh and grad.dtype == leaf.data.dtype and B.owns_memory(grad)):
+            grad = B.copy(grad, leaf.data.dtype)
         leaf.grad = type(leaf)._wrap(grad)
     elif leaf.grad.requires_grad:
-        leaf.grad = type(leaf)._wrap(leaf.grad.data + grad)
+        leaf.grad = type(leaf)._wrap(B.binary("add", leaf.grad.data, grad))
     else:
-        leaf.grad.data += grad
+        B.inplace("add", leaf.grad.data, grad)
         leaf.grad._version[0] += 1
 
 
@@ -95,7 +146,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
             _accumulate_leaf(leaf, grad, create_graph, fresh)
             return
         for i in leaf_slots.get(id(leaf), ()):
-            captured[i] = grad if captured[i] is None else captured[i] + grad
+            captured[i] = grad if captured[i] is None else _add(captured[i], grad)
 
     root_nodes = []
     pending = {}
@@ -104,7 +155,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
         if node is None:
             deliver_leaf(root, grad)
         elif node in pending:
-            pending[node] = pending[node] + grad
+            pending[node] = _add(pending[node], grad)
         else:
             pending[node] = grad
             root_nodes.append(node)
@@ -136,7 +187,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                     if g.shape != data.shape:
                         g = sum_to(g, data.shape)
                     if g.dtype != data.dtype:  # the op computed in a promoted dtype
-                        g = g.astype(data.dtype)
+                        g = _cast(g, data.dtype)
                     count = handed.get(id(g), 0) + 1
                     handed[id(g)] = count
                 child = tensor.grad_fn
@@ -146,7 +197,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                     continue
                 if g is not None:
                     before = pending.get(child)
-                    pending[child] = g if before is None else before + g
+                    pending[child] = g if before is None else _add(before, g)
                 deps[child] -= 1
                 if deps[child] == 0:
                     ready.append(child)
@@ -160,10 +211,10 @@ def _retain(node, grad, create_graph):
     if tensor is None:
         return
     if not create_graph:
-        grad = np.array(grad, dtype=tensor.data.dtype)
-        grad = type(tensor)._wrap(grad)
+        grad = type(tensor)._wrap(of(grad).copy(grad, tensor.data.dtype))
     if tensor.grad is None:
         tensor.grad = grad
+    elif create_graph:
+        tensor.grad = tensor.grad + grad
     else:
-        tensor.grad = type(tensor)._wrap(tensor.grad.data + grad.data) if not create_graph \
-            else tensor.grad + grad
+        tensor.grad = type(tensor)._wrap(_add(tensor.grad.data, grad.data))

@@ -1,7 +1,6 @@
 """``sorix.autograd.grad``: gradients of outputs with respect to chosen inputs."""
-import numpy as np
-
-from .engine import run_backward
+from ..kernels.backend import of
+from .engine import run_backward, seed
 
 
 def _as_list(x):
@@ -30,16 +29,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for out, g in zip(outputs, grad_outputs):
         if not out.requires_grad:
             raise RuntimeError("an output of grad() does not require grad and has no grad_fn")
-        if g is None:
-            if out.data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = np.ones(out.data.shape, out.data.dtype)
-        else:
-            g = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=out.data.dtype)
-            if g.shape != out.data.shape:
-                raise RuntimeError(f"grad_outputs entry has shape {tuple(g.shape)} but its output "
-                                   f"has shape {tuple(out.data.shape)}")
-        seeds.append(Tensor._wrap(g) if create_graph else g)
+        seeds.append(seed(out, g, create_graph, what="grad_outputs entry"))
     if retain_graph is None:
         retain_graph = create_graph
     found = run_backward(outputs, seeds, retain_graph, create_graph, targets=inputs)
@@ -53,5 +43,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         elif create_graph:
             result.append(g)
         else:
-            result.append(Tensor._wrap(np.asarray(g, dtype=t.data.dtype)))
+            result.append(Tensor._wrap(g if g.dtype == t.data.dtype
+                                        else of(g).astype(g, t.data.dtype)))
     return tuple(result)

@@ -39,6 +39,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     if not wrt:
         raise ValueError("gradcheck: no input requires grad")
     for t in wrt:
+        if not isinstance(t.data, np.ndarray):
+            raise ValueError("gradcheck perturbs inputs element by element on the host: pass CPU "
+                             "tensors (x.cpu()); compare a GPU run against the CPU instead")
         if t.data.dtype != np.float64:
             raise ValueError(f"gradcheck: inputs should be float64, got {t.dtype}; "
                              "float32 is too coarse for finite differences")

@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import random as _random
 from ..autograd.grad_mode import no_grad
+from ..kernels.backend import common, of
 from ..ops import core
 from ..ops.core import constant, float_data
 from ..ops.cross_entropy import cross_entropy as _cross_entropy
@@ -51,20 +52,22 @@ def check_dropout_probability(p):
 def dropout(input, p=0.5, training=True):
     """Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p),
     so the expected value is unchanged and evaluation needs no rescaling. The mask is drawn
-    from sorix's generator (``sorix.manual_seed``) in the input's dtype."""
+    from sorix's generator (``sorix.manual_seed``) in the input's dtype, on the host (so
+    a seed drops the same elements on every device) and copied to a GPU input's device."""
     p = check_dropout_probability(p)
     x = as_tensor(input)
     if not training or p == 0.0:
         return x
     dtype = float_data(x).dtype
+    shape = tuple(x.data.shape)
     if p == 1.0:
-        mask = np.zeros(x.data.shape, dtype)
+        mask = np.zeros(shape, dtype)
     else:
         draw_dtype = np.float32 if dtype == np.float32 else np.float64
-        draw = _random.generator().random(x.data.shape, dtype=draw_dtype)
+        draw = _random.generator().random(shape, dtype=draw_dtype)
         mask = (draw >= p).astype(dtype)
         mask *= dtype.type(1.0 / (1.0 - p))
-    return x * constant(mask)
+    return x * constant(mask, like=x.data)
 
 
 def linear(input, weight, bias=None):
@@ -81,6 +84,10 @@ def linear(input, weight, bias=None):
 def embedding(input, weight):
     """Rows of ``weight`` (num_embeddings, dim) picked by integer indices of any shape."""
     index = input.data if isinstance(input, core.Tensor) else np.asarray(input)
+    if core.is_device_array(index):
+        # Where a lookup reads is worked out on the host (and its range checked), so
+        # indices on a GPU are copied back once here.
+        index = of(index).to_host(index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding indices must be integers, got {index.dtype}; "
                         "convert them with .long()")
@@ -110,25 +117,32 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     dtype = float_data(x).dtype
     per_feature = (1, features) if x.ndim == 2 else (1, features, 1)
     if training:
-        gamma = weight if weight is not None else constant(np.ones(features, dtype))
-        beta = bias if bias is not None else constant(np.zeros(features, dtype))
+        gamma = weight if weight is not None else constant(np.ones(features, dtype), like=x.data)
+        beta = bias if bias is not None else constant(np.zeros(features, dtype), like=x.data)
         out, mean, var = batch_norm_train(x, gamma, beta, eps)
         count = x.data.size // features
         with no_grad():
             if running_mean is not None:
                 _blend(running_mean, mean, momentum)
             if running_var is not None:
-                _blend(running_var, var * (count / (count - 1)), momentum)
+                B = of(var)
+                _blend(running_var, B.binary("mul", var, B.scalar_array(count / (count - 1),
+                                                                       var.dtype)), momentum)
         return out
     if running_mean is None or running_var is None:
         raise ValueError("batch norm in evaluation mode needs running_mean and running_var")
-    mean = np.asarray(running_mean.data, np.float64).reshape(-1)
-    var = np.asarray(running_var.data, np.float64).reshape(-1)
+    B = core.namespace(x, running_mean, running_var)
+    mean, var = (B.astype(B.reshape(s.data, (-1,)), np.float64) for s in (running_mean,
+                                                                        running_var))
     if mean.size != features or var.size != features:
         raise ValueError(f"batch norm: running statistics have {mean.size} entries, "
                          f"expected {features}")
-    scale = (1.0 / np.sqrt(var + eps)).astype(dtype).reshape(per_feature)
-    out = (x - constant(mean.astype(dtype).reshape(per_feature))) * constant(scale)
+    # 1 / sqrt(var + eps) in float64, then in x's dtype
+    invstd = B.binary("div", B.scalar_array(1.0, np.float64),
+                      B.unary("sqrt", B.binary("add", var, B.scalar_array(eps, np.float64))))
+    scale = B.reshape(B.astype(invstd, dtype), per_feature)
+    shift = B.reshape(B.astype(mean, dtype), per_feature)
+    out = (x - constant(shift)) * constant(scale)
     if weight is not None:
         out = out * weight.reshape(per_feature)
     if bias is not None:
@@ -137,10 +151,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def _blend(running, batch_value, momentum):
-    """running = (1 - momentum) running + momentum batch_value, written in place."""
-    current = running.data.reshape(-1).astype(np.float64)
-    running.data[...] = ((1.0 - momentum) * current + momentum * batch_value).reshape(
-        running.data.shape)
+    """running = (1 - momentum) running + momentum batch_value (float64 arrays), written in
+    place in the running tensor's own dtype."""
+    data = running.data
+    B = common(data, batch_value)
+    current = B.astype(B.reshape(data, (-1,)), np.float64)
+    blended = B.binary("add", B.binary("mul", current, B.scalar_array(1.0 - momentum, np.float64)),
+                       B.binary("mul", batch_value, B.scalar_array(momentum, np.float64)))
+    B.assign(data, Ellipsis, B.reshape(blended, data.shape))
     running._version[0] += 1
 
 

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from .. import random as _random
+from ..kernels.backend import of
 from ..tensor import Tensor
 
 
@@ -25,8 +26,9 @@ def _check(tensor):
 
 
 def _write(tensor, values):
-    """Copy ``values`` into the tensor's array in place (the no_grad write init needs)."""
-    tensor.data[...] = values
+    """Copy ``values`` into the tensor's array in place (the no_grad write init needs;
+    values drawn on the host are copied to a GPU tensor's device)."""
+    of(tensor.data).assign(tensor.data, Ellipsis, values)
     tensor._version[0] += 1
     return tensor
 

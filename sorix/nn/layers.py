@@ -10,7 +10,7 @@ import numpy as np
 from .. import random as _random
 from ..tensor import Tensor
 from . import functional as F
-from .module import Module, require_cpu
+from .module import Module, check_device
 
 
 def _count(value, name):
@@ -43,12 +43,15 @@ class Linear(Module):
         features, neurons = _count(features, "features"), _count(neurons, "neurons")
         if init not in ("he", "xavier"):
             raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
-        self.device = require_cpu(device)
+        self.device = check_device(device)
         self.init = init
         std = math.sqrt(2.0 / features) if init == "he" else math.sqrt(2.0 / (features + neurons))
-        self.W = Tensor(_normal((features, neurons), std if features else 0.0), requires_grad=True)
+        # drawn on the host (the same values on every device for one seed), then moved
+        self.W = Tensor(_normal((features, neurons), std if features else 0.0), requires_grad=True,
+                        device=device)
         self.bias = bool(bias)  # Sorix keeps the flag here and the tensor in ``b``
-        self.b = Tensor(np.zeros((1, neurons), np.float32), requires_grad=True) if bias else None
+        self.b = Tensor(np.zeros((1, neurons), np.float32), requires_grad=True,
+                        device=device) if bias else None
 
     @property
     def in_features(self):
@@ -73,14 +76,14 @@ class Linear(Module):
 
     @property
     def coef_(self):
-        """W as a flat NumPy array (Sorix's scikit-learn style accessor)."""
-        return self.W.data.reshape(-1)
+        """W as a flat NumPy array (Sorix's scikit-learn style accessor; a copy from a GPU)."""
+        return self.W.detach().numpy().reshape(-1)
 
     @property
     def intercept_(self):
         if self.b is None:
             return None
-        values = self.b.data.reshape(-1)
+        values = self.b.detach().numpy().reshape(-1)
         return values.item() if values.size == 1 else values
 
     def extra_repr(self):
@@ -185,12 +188,12 @@ class BatchNorm1d(Module):
             raise ValueError(f"momentum must be between 0 and 1 (or None), got {momentum!r}")
         self.momentum = None if momentum is None else float(momentum)
         self.num_batches_tracked = 0  # a plain count: Sorix's state_dict keys stay as they are
-        self.device = require_cpu(device)
+        self.device = check_device(device)
         shape = (1, self.num_features)
-        self.gamma = Tensor(np.ones(shape, np.float32), requires_grad=True)
-        self.beta = Tensor(np.zeros(shape, np.float32), requires_grad=True)
-        self.register_buffer("running_mean", Tensor(np.zeros(shape, np.float32)))
-        self.register_buffer("running_var", Tensor(np.ones(shape, np.float32)))
+        self.gamma = Tensor(np.ones(shape, np.float32), requires_grad=True, device=device)
+        self.beta = Tensor(np.zeros(shape, np.float32), requires_grad=True, device=device)
+        self.register_buffer("running_mean", Tensor(np.zeros(shape, np.float32), device=device))
+        self.register_buffer("running_var", Tensor(np.ones(shape, np.float32), device=device))
 
     def forward(self, x):
         x = F.as_tensor(x)
@@ -220,9 +223,9 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = _count(num_embeddings, "num_embeddings")
         self.embedding_dim = _count(embedding_dim, "embedding_dim")
-        self.device = require_cpu(device)
+        self.device = check_device(device)
         self.W = Tensor(_normal((self.num_embeddings, self.embedding_dim), 1.0),
-                        requires_grad=True)
+                        requires_grad=True, device=device)
 
     @property
     def weight(self):

@@ -21,6 +21,8 @@ import numpy as np
 
 from .. import dtypes as _dtypes
 from ..device import device as _device
+from ..kernels.backend import of
+from ..ops.transfer import move_array
 from ..tensor import Tensor
 from .parameter import is_parameter
 
@@ -48,15 +50,14 @@ class _ParameterList(list):
         return self[position]
 
 
-def require_cpu(device):
-    """'cpu' for a CPU device spec; for 'cuda' sorix.cuda's "not available" RuntimeError.
-
-    (Moving modules to a GPU waits for CUDA tensors; see ``sorix.cuda``.)
-    """
-    if _device(device).type != "cpu":
+def check_device(device):
+    """The name of ``device`` ('cpu', 'cuda', 'cuda:0'), which must be usable: asking for
+    'cuda' without a usable GPU raises sorix.cuda's RuntimeError."""
+    spec = _device(device)
+    if spec.type != "cpu":
         from .. import cuda
-        cuda.require()
-    return "cpu"
+        cuda.require(spec)
+    return str(spec)
 
 
 def _check_name(name, kind):
@@ -277,6 +278,7 @@ class Module:
                 continue
             value = state_dict[key]
             source = value.data if isinstance(value, Tensor) else np.asarray(value)
+            source = move_array(source, target.device)  # a checkpoint loads onto any device
             if source.shape != target.data.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{tuple(source.shape)} from checkpoint, the shape in current "
@@ -298,7 +300,7 @@ class Module:
                                + "\n\t".join(errors))
         for target, source in copies:
             if source is not target.data:
-                np.copyto(target.data, source, casting="same_kind")
+                of(target.data).assign(target.data, Ellipsis, source)
                 target._version[0] += 1
         return _IncompatibleKeys(missing, unexpected)
 
@@ -328,9 +330,10 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad.grad_fn is not None:  # a gradient built with create_graph=True
-                p.grad = Tensor._wrap(np.zeros_like(p.grad.data))
+                grad = p.grad.data
+                p.grad = Tensor._wrap(of(grad).zeros(grad.shape, grad.dtype))
             else:
-                p.grad.data[...] = 0
+                of(p.grad.data).assign(p.grad.data, Ellipsis, 0)
                 p.grad._version[0] += 1
 
     def apply(self, fn):
@@ -340,9 +343,11 @@ class Module:
         return self
 
     def to(self, *args, device=None, dtype=None):
-        """Move (only 'cpu' exists without CUDA) and/or cast floating state: ``to('cpu')``,
-        ``to(sorix.float64)``. A cast replaces each tensor's array; do it before building
-        an optimizer."""
+        """Move and/or cast the parameters and buffers: ``to('cuda')``, ``to(sorix.float64)``.
+
+        Each tensor keeps its identity (its array, and its gradient's, is replaced), so
+        references to ``model.W`` stay valid; build optimizers after moving, so that
+        their state is made on the new device."""
         for arg in args:
             if isinstance(arg, (str, _device)):
                 device = arg
@@ -351,7 +356,10 @@ class Module:
             else:
                 dtype = arg
         if device is not None:
-            object.__setattr__(self, "device", require_cpu(device))
+            name = check_device(device)
+            self._move(_device(device))
+            for module in self.modules():
+                object.__setattr__(module, "device", name)
         if dtype is not None:
             target = _dtypes.numpy_dtype(dtype)
             if target.kind != "f":
@@ -359,17 +367,35 @@ class Module:
             self._cast_floating(target)
         return self
 
-    def _cast_floating(self, target):
+    def _state_tensors(self):
+        """Each parameter and buffer tensor of this module and its descendants, once."""
         seen = set()
         for module in self.modules():
             for kind, _, value in module._members():
-                if kind == "module" or id(value) in seen or value.data.dtype.kind != "f":
-                    continue
-                seen.add(id(value))
-                value.data = value.data.astype(target)
+                if kind != "module" and id(value) not in seen:
+                    seen.add(id(value))
+                    yield value
+
+    def _move(self, device):
+        for value in self._state_tensors():
+            moved = move_array(value.data, device)
+            if moved is not value.data:
+                value.data = moved
                 value._version[0] += 1
-                if value.grad is not None:
-                    value.grad = Tensor._wrap(value.grad.data.astype(target))
+            if value.grad is not None:
+                grad = move_array(value.grad.data, device)
+                if grad is not value.grad.data:
+                    value.grad = Tensor._wrap(grad)
+
+    def _cast_floating(self, target):
+        for value in self._state_tensors():
+            if value.data.dtype.kind != "f":
+                continue
+            value.data = of(value.data).astype(value.data, target)
+            value._version[0] += 1
+            if value.grad is not None:
+                grad = value.grad.data
+                value.grad = Tensor._wrap(of(grad).astype(grad, target))
 
     def cpu(self):
         return self.to("cpu")

@@ -32,11 +32,13 @@ class Parameter(Tensor):
     __str__ = __repr__
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (self.data, self.requires_grad))
+        # host data plus the device name, as for Tensor
+        return (_rebuild_parameter, (self.detach().numpy(), self.requires_grad,
+                                     str(self.device)))
 
 
-def _rebuild_parameter(data, requires_grad):
-    return Parameter(data, requires_grad=requires_grad)
+def _rebuild_parameter(data, requires_grad, device="cpu"):
+    return Parameter(Tensor(data, device=device), requires_grad=requires_grad)
 
 
 def is_parameter(value):

@@ -6,6 +6,7 @@ the ops below it never import the layer above.
 import numpy as np
 
 from ..autograd.grad_mode import _state
+from ..kernels.backend import common, mixed_devices, of
 
 Tensor = None  # the tensor class, registered by sorix.tensor
 
@@ -27,11 +28,38 @@ def records(*tensors):
     return False
 
 
-def constant(value, dtype=None):
-    """``value`` as a tensor that does not require grad."""
+def constant(value, dtype=None, like=None):
+    """``value`` as a tensor that does not require grad, on the device of the
+    array ``like`` when given (host values are copied there)."""
     if isinstance(value, Tensor):
         return value
-    return Tensor._wrap(np.asarray(value, dtype=dtype))
+    if is_device_array(value):  # stays where it is
+        return Tensor._wrap(value if dtype is None or value.dtype == dtype
+                            else of(value).astype(value, dtype))
+    array = np.asarray(value, dtype=dtype)
+    if like is not None and not isinstance(like, np.ndarray):
+        array = of(like).to_device(array)
+    return Tensor._wrap(array)
+
+
+def is_device_array(value):
+    return not isinstance(value, np.ndarray) and (
+        hasattr(value, "__cuda_array_interface__") or getattr(value, "__cuda_ndarray__", False))
+
+
+def namespace(*tensors):
+    """The array namespace of ``tensors`` (None skipped); tensors on two devices are an error."""
+    return common(*[t.data for t in tensors if t is not None])
+
+
+def array_on(B, value):
+    """Plain data (a list, a NumPy or a device array) as an array of namespace ``B``."""
+    if is_device_array(value):
+        found = of(value)
+        if found is not B:
+            raise mixed_devices(B.DEVICE, found.DEVICE)
+        return value
+    return B.to_device(np.asarray(value))
 
 
 def _scalar_dtype(tensor_dtype, scalar):
@@ -67,37 +95,46 @@ def result_dtype(a, b):
     return np.result_type(da, db)
 
 
+def _is_plain_array(value):
+    return isinstance(value, (np.ndarray, list, tuple)) or is_device_array(value)
+
+
 def operands(a, b):
-    """Two operands as tensors of one dtype, plus that dtype's arrays."""
+    """Two operands as tensors of one dtype on one device, plus that dtype's arrays and
+    their namespace. Python scalars are weak (they take the tensor's dtype) and are made
+    on the tensor's device; lists and arrays are copied there."""
     a_is = isinstance(a, Tensor)
     b_is = isinstance(b, Tensor)
     if a_is and b_is:
+        B = common(a.data, b.data)
         dtype = result_dtype(a, b)
     elif a_is:
-        if isinstance(b, (np.ndarray, list, tuple)):
-            b = Tensor._wrap(np.asarray(b))
+        B = of(a.data)
+        if _is_plain_array(b):
+            b = Tensor._wrap(array_on(B, b))
             dtype = result_dtype(a, b)
         else:
             dtype = _scalar_dtype(a.data.dtype, b)
-            b = Tensor._wrap(np.asarray(b, dtype=dtype))
+            b = Tensor._wrap(B.scalar_array(b, dtype))
     elif b_is:
-        if isinstance(a, (np.ndarray, list, tuple)):
-            a = Tensor._wrap(np.asarray(a))
+        B = of(b.data)
+        if _is_plain_array(a):
+            a = Tensor._wrap(array_on(B, a))
             dtype = result_dtype(a, b)
         else:
             dtype = _scalar_dtype(b.data.dtype, a)
-            a = Tensor._wrap(np.asarray(a, dtype=dtype))
+            a = Tensor._wrap(B.scalar_array(a, dtype))
     else:
         raise TypeError("at least one operand must be a Tensor")
-    ad = a.data if a.data.dtype == dtype else a.data.astype(dtype)
-    bd = b.data if b.data.dtype == dtype else b.data.astype(dtype)
-    return a, b, ad, bd
+    ad = a.data if a.data.dtype == dtype else B.astype(a.data, dtype)
+    bd = b.data if b.data.dtype == dtype else B.astype(b.data, dtype)
+    return a, b, ad, bd, B
 
 
 def float_data(t):
     """A tensor's data as floats: integer and bool tensors become float32."""
     d = t.data
-    return d if d.dtype.kind == "f" else d.astype(_FLOAT_DEFAULT)
+    return d if d.dtype.kind == "f" else of(d).astype(d, _FLOAT_DEFAULT)
 
 
 def normalize_axis(axis, ndim):

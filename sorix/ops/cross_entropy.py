@@ -18,9 +18,10 @@ treating every position as a row, as PyTorch does.
 import numpy as np
 
 from ..autograd.node import Node
+from ..kernels import cpu as _cpu
 from ..kernels import losses as K
 from ..kernels.variants import run
-from . import core
+from . import composite, core
 from .core import constant, float_data, records, wrap
 from .elementwise import cast
 from .losses import as_tensor, check_reduction
@@ -37,8 +38,7 @@ def _rows(t):
     return t.permute(order).reshape((-1, t.shape[1]))
 
 
-def _class_indices(target, input, rows, classes, ignore_index):
-    """Targets as a flat int64 array, checked for shape, whole values and range."""
+def _check_index_shape(target, input):
     expected = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
     shape = tuple(target.shape)
     # (N, 1) columns of labels are how Sorix code usually holds them
@@ -47,6 +47,11 @@ def _class_indices(target, input, rows, classes, ignore_index):
             f"cross_entropy: class-index targets of shape {shape} do not fit input of shape "
             f"{tuple(input.shape)}; expected {expected} (or pass probabilities shaped like the "
             "input with one_hot=True)")
+
+
+def _class_indices(target, input, rows, classes, ignore_index):
+    """Targets as a flat int64 array, checked for shape, whole values and range."""
+    _check_index_shape(target, input)
     data = target.data
     if data.dtype.kind == "f":
         if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
@@ -139,7 +144,8 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
                   one_hot=False):
     """Softmax cross-entropy of logits ``input`` against class indices or probabilities."""
     check_reduction(reduction)
-    input, target = as_tensor(input), as_tensor(target)
+    input = as_tensor(input)
+    target = as_tensor(target, like=input.data)
     if input.ndim == 0:
         raise ValueError("cross_entropy: the input needs a class dimension, got a 0-d tensor")
     probs = bool(one_hot) or (target.data.dtype.kind == "f"
@@ -151,6 +157,8 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
     rows, classes = x_rows.shape
     if classes == 0:
         raise ValueError("cross_entropy: the input has no classes (class dimension of size 0)")
+    if core.namespace(input, target) is not _cpu:
+        return _on_device(input, target, x_rows, probs, weight, reduction, ignore_index)
     x = np.ascontiguousarray(float_data(x_rows))
     dtype = x.dtype
     zero = dtype.type(0)
@@ -194,4 +202,26 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
     if reduction == "none" and input.ndim != 2:
         shape = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
         result = result.reshape(shape)
+    return result
+
+
+def _on_device(input, target, x_rows, probs, weight, reduction, ignore_index):
+    """The loss composed of tensor ops (see :mod:`.composite`), for tensors on a GPU."""
+    classes = x_rows.shape[1]
+    if weight is not None:
+        weight = as_tensor(weight, like=input.data)
+        if weight.data.size != classes:
+            raise ValueError(f"cross_entropy: weight has {weight.data.size} entries but the "
+                             f"input has {classes} classes")
+    if not probs:
+        _check_index_shape(target, input)
+        if target.data.dtype.kind not in "iuf":
+            raise TypeError("cross_entropy: class-index targets must be integers, got "
+                            f"{target.data.dtype}")
+    t_rows = _rows(target) if probs else None
+    result = composite.cross_entropy(x_rows, t_rows, target, probs, weight, reduction,
+                                     ignore_index)
+    if reduction == "none" and input.ndim != 2:
+        result = result.reshape(() if input.ndim == 1 else
+                                (input.shape[0],) + tuple(input.shape[2:]))
     return result

@@ -10,17 +10,20 @@ import types
 import numpy as np
 
 from ..autograd.node import Node
-from ..kernels import elementwise as K
+from ..kernels import cpu as _cpu
+from ..kernels.backend import common, of
 from ..kernels.defs import BINARY, UNARY
 from . import core
-from .core import constant, float_data, operands, records, wrap
+from .core import array_on, constant, float_data, is_device_array, operands, records, wrap
+
+_ndarray = np.ndarray
 
 
 # ---- forward entry points --------------------------------------------------
 
 def unary(name, x, params=()):
     data = float_data(x) if UNARY[name].derivative is not None else x.data
-    out = K.unary(name, data, params)
+    out = of(data).unary(name, data, params)
     if records(x):
         if UNARY[name].derivative is None:  # sign, floor ...: a zero gradient, as in PyTorch
             return wrap(out, ZeroGradNode((x,), name))
@@ -32,13 +35,14 @@ def binary(name, a, b):
     Tensor = core.Tensor
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
         ad, bd = a.data, b.data  # the common case, without promotion
+        B = _cpu if type(ad) is _ndarray and type(bd) is _ndarray else common(ad, bd)
     else:
-        a, b, ad, bd = operands(a, b)
+        a, b, ad, bd, B = operands(a, b)
     if ad.dtype.kind != "f" and name in ("div", "pow"):
         # true division and powers with float exponents give floats
-        if name == "div" or bd.dtype.kind == "f" or (bd < 0).any():
-            ad, bd = ad.astype(np.float32), bd.astype(np.float32)
-    out = K.binary(name, ad, bd)
+        if name == "div" or bd.dtype.kind == "f" or _any_negative(B, bd):
+            ad, bd = B.astype(ad, np.float32), B.astype(bd, np.float32)
+    out = B.binary(name, ad, bd)
     if records(a, b):
         if name in ("add", "sub"):
             # backward needs no values: nothing saved, nothing to guard against in-place changes
@@ -47,14 +51,27 @@ def binary(name, a, b):
     return wrap(out)
 
 
+def _any_negative(B, data):
+    """Whether an integer exponent array holds a negative value (read back from a GPU:
+    integer tensor powers are the one op whose result dtype depends on values)."""
+    return bool(B.to_host(B.any(B.compare("lt", data, 0))))
+
+
 def where(condition, x, y):
     """``x`` where ``condition`` holds, else ``y``; differentiable in ``x`` and ``y``."""
     Tensor = core.Tensor
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    cond = condition.data if isinstance(condition, Tensor) else condition
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
-        x = constant(np.asarray(x, dtype=np.float32 if isinstance(x, float) else None))
-    x, y, xd, yd = operands(x, y)
-    out = np.where(cond, xd, yd)
+        like = cond if is_device_array(cond) else None
+        x = constant(np.asarray(x, dtype=np.float32 if isinstance(x, float) else None), like=like)
+    x, y, xd, yd, B = operands(x, y)
+    if isinstance(condition, Tensor):
+        common(cond, xd)
+    else:
+        cond = array_on(B, cond if is_device_array(cond) else np.asarray(cond, dtype=bool))
+    if cond.dtype != np.bool_:
+        cond = B.astype(cond, np.bool_)
+    out = B.where(cond, xd, yd)
     if records(x, y):
         return wrap(out, WhereNode((x, y), cond))
     return wrap(out)
@@ -69,14 +86,14 @@ class CastNode(Node):
         self.dtype = x.data.dtype
 
     def backward(self, grad):
-        return (grad.astype(self.dtype, copy=False),)
+        return (grad if grad.dtype == self.dtype else of(grad).astype(grad, self.dtype),)
 
     def backward_graph(self, grad):
         return (cast(grad, self.dtype),)
 
 
 def cast(x, dtype):
-    out = x.data.astype(dtype)
+    out = of(x.data).astype(x.data, dtype)
     if records(x) and out.dtype.kind in "fc":
         return wrap(out, CastNode(x))
     return wrap(out)
@@ -102,7 +119,7 @@ class UnaryNode(Node):
 
     def backward(self, grad):
         x, y = self.saved
-        return (K.unary_grad(self.op, grad, x, y, self.params),)
+        return (of(x).unary_grad(self.op, grad, x, y, self.params),)
 
     def backward_graph(self, grad):
         x = self.inputs[0]
@@ -123,10 +140,10 @@ class ZeroGradNode(Node):
         return self.op.capitalize() + "Backward"
 
     def backward(self, grad):
-        return (np.zeros_like(grad),)
+        return (of(grad).zeros(grad.shape, grad.dtype),)
 
     def backward_graph(self, grad):
-        return (wrap(np.zeros_like(grad.data)),)
+        return (wrap(of(grad.data).zeros(grad.shape, grad.data.dtype)),)
 
 
 class BinaryNode(Node):
@@ -145,9 +162,9 @@ class BinaryNode(Node):
         if self.op == "add":
             return grad, grad
         if self.op == "sub":
-            return grad, (np.negative(grad) if need_b else None)
+            return grad, (of(grad).unary("neg", grad) if need_b else None)
         a, b, y = self.saved
-        return K.binary_grad(self.op, grad, a, b, y, need_a, need_b)
+        return of(a).binary_grad(self.op, grad, a, b, y, need_a, need_b)
 
     def backward_graph(self, grad):
         a, b = self.inputs
@@ -167,8 +184,9 @@ class WhereNode(Node):
 
     def backward(self, grad):
         cond = self.saved
-        zero = np.zeros((), grad.dtype)
-        return np.where(cond, grad, zero), np.where(cond, zero, grad)
+        B = of(grad)
+        zero = B.scalar_array(0, grad.dtype)
+        return B.where(cond, grad, zero), B.where(cond, zero, grad)
 
     def backward_graph(self, grad):
         cond = constant(self.saved)

@@ -12,9 +12,10 @@ prediction with every target.
 import numpy as np
 
 from ..autograd.node import Node
+from ..kernels import cpu as _cpu
 from ..kernels import losses as K
 from ..kernels.variants import run
-from . import core
+from . import composite, core
 from .core import float_data, records, wrap
 from .elementwise import cast
 
@@ -27,11 +28,12 @@ def check_reduction(reduction):
     return reduction
 
 
-def as_tensor(value):
-    """A tensor for ``value`` (arrays, lists and numbers become constants)."""
+def as_tensor(value, like=None):
+    """A tensor for ``value`` (arrays, lists and numbers become constants, on the device
+    of the array ``like`` when given)."""
     if isinstance(value, core.Tensor):
         return value
-    return core.Tensor._wrap(np.asarray(value))
+    return core.constant(value, like=like)
 
 
 def _flat(array, dtype):
@@ -39,13 +41,17 @@ def _flat(array, dtype):
 
 
 def _same_shape_operands(name, input, target):
-    """Input and target as tensors plus flat contiguous arrays of the input's float dtype."""
-    input, target = as_tensor(input), as_tensor(target)
+    """Input and target as tensors plus flat contiguous arrays of the input's float dtype
+    (None for tensors on a GPU, where the loss is composed of tensor ops instead)."""
+    input = as_tensor(input)
+    target = as_tensor(target, like=input.data)
     if input.data.shape != target.data.shape:
         raise ValueError(
             f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} "
             "differ; broadcasting them would pair every prediction with every target. "
             f"Reshape one of them, for example target.reshape({tuple(input.shape)}).")
+    if core.namespace(input, target) is not _cpu:
+        return input, target, None, None
     x = float_data(input)
     return input, target, _flat(x, x.dtype), _flat(target.data, x.dtype)
 
@@ -115,6 +121,8 @@ def mse_loss(input, target, reduction="mean"):
     """l_i = (x_i - t_i)^2, then the mean, the sum, or each element ('none')."""
     check_reduction(reduction)
     input, target, x, t = _same_shape_operands("mse_loss", input, target)
+    if x is None:
+        return composite.mse_loss(input, target, reduction)
     if reduction == "none":
         out = np.empty_like(x)
         run(K.mse_each, x.size, x, t, out)
@@ -162,6 +170,8 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     every element (N x C for multi-label targets)."""
     check_reduction(reduction)
     input, target, x, t = _same_shape_operands("binary_cross_entropy_with_logits", input, target)
+    if x is None:
+        return composite.binary_cross_entropy_with_logits(input, target, reduction)
     zero = x.dtype.type(0)
     if reduction == "none":
         out = np.empty_like(x)

@@ -19,7 +19,9 @@ import numpy as np
 
 from ..autograd.node import Node
 from ..kernels import batchnorm as K
+from ..kernels import cpu as _cpu
 from ..kernels.variants import run, variant
+from . import composite, core
 from .core import float_data, records, wrap
 from .elementwise import cast
 
@@ -84,7 +86,9 @@ def batch_norm_train(x, gamma, beta, eps):
     """Normalise ``x`` with its own batch statistics.
 
     Returns ``(y, mean, var)``: the output tensor and the per-feature batch
-    mean and biased variance as float64 arrays, for the running estimates.
+    mean and biased variance as float64 arrays on x's device, for the running
+    estimates. On a GPU the same maths is composed of tensor ops
+    (:func:`.composite.batch_norm_train`).
     """
     shape = x.data.shape
     if x.ndim not in (2, 3):
@@ -97,6 +101,8 @@ def batch_norm_train(x, gamma, beta, eps):
     for name, p in (("gamma", gamma), ("beta", beta)):
         if p.data.size != features:
             raise ValueError(f"batch norm: {name} has {p.data.size} entries, expected {features}")
+    if core.namespace(x, gamma, beta) is not _cpu:
+        return composite.batch_norm_train(x, gamma, beta, eps)
     data = float_data(x)
     dtype = data.dtype
     x3 = _as_rows(data, shape3)

@@ -6,6 +6,8 @@ Every reduction takes an int or tuple axis (``axis=`` or ``dim=``) and
 import numpy as np
 
 from ..autograd.node import Node
+from ..kernels.backend import of
+from . import core
 from .core import float_data, records, wrap
 from .core import normalize_axis as _normalize_axis
 
@@ -23,11 +25,14 @@ def _kept_shape(shape, axes):
 def _spread(grad, shape, axes, keepdims):
     """The gradient of a reduction, broadcast back to the input's shape."""
     kept = _kept_shape(shape, axes)
+    if isinstance(grad, core.Tensor):
+        if not keepdims and grad.shape != kept:
+            grad = grad.reshape(kept)
+        return grad.expand(*shape)
+    B = of(grad)
     if not keepdims and grad.shape != kept:
-        grad = grad.reshape(kept)
-    if isinstance(grad, np.ndarray):
-        return np.broadcast_to(grad, shape)
-    return grad.expand(*shape)
+        grad = B.reshape(grad, kept)
+    return B.broadcast_to(grad, shape)
 
 
 class SumNode(Node):
@@ -44,7 +49,8 @@ class SumNode(Node):
 
     def backward(self, grad):
         if self.scale != 1:
-            grad = grad * grad.dtype.type(self.scale)
+            B = of(grad)
+            grad = B.binary("mul", grad, B.scalar_array(self.scale, grad.dtype))
         return (_spread(grad, self.shape, self.axes, self.keepdims),)
 
     def backward_graph(self, grad):
@@ -58,7 +64,7 @@ def sum(x, axis=None, keepdims=False, dtype=None):
     data = x.data
     if dtype is None and data.dtype.kind in "biu":
         dtype = np.int64  # PyTorch sums integers and bools as int64
-    out = np.asarray(np.sum(data, axis=axes, keepdims=keepdims, dtype=dtype))
+    out = of(data).sum(data, axes, keepdims, dtype)
     if records(x):
         return wrap(out, SumNode(x, axes, keepdims, 1))
     return wrap(out)
@@ -70,7 +76,7 @@ def mean(x, axis=None, keepdims=False):
     count = 1
     for ax in axes:
         count *= data.shape[ax]
-    out = np.asarray(np.mean(data, axis=axes, keepdims=keepdims))
+    out = of(data).mean(data, axes, keepdims)
     if records(x):
         return wrap(out, SumNode(x, axes, keepdims, 1.0 / count if count else float("nan")))
     return wrap(out)
@@ -89,29 +95,31 @@ class ExtremumNode(Node):
         return self.kind.capitalize() + "Backward"
 
     def _weights(self):
+        """1 / (number of tied extremes) at each extreme element of x, 0 elsewhere."""
         x, out = self.saved
-        kept = out if self.keepdims else out.reshape(_kept_shape(x.shape, self.axes))
-        hit = (x == kept) | (np.isnan(x) & np.isnan(kept))
-        count = hit.sum(axis=self.axes, keepdims=True)
-        return hit / count
+        B = of(x)
+        kept = out if self.keepdims else B.reshape(out, _kept_shape(x.shape, self.axes))
+        hit = B.compare("same", x, kept)
+        count = B.sum(hit, self.axes, True)
+        weights = B.binary("div", hit, count)
+        return weights if weights.dtype == x.dtype else B.astype(weights, x.dtype)
 
     def backward(self, grad):
         x = self.saved[0]
-        weights = self._weights().astype(x.dtype, copy=False)
-        return (_spread(grad, x.shape, self.axes, self.keepdims) * weights,)
+        spread = _spread(grad, x.shape, self.axes, self.keepdims)
+        return (of(x).binary("mul", spread, self._weights()),)
 
     def backward_graph(self, grad):
         x = self.saved[0]
-        weights = wrap(self._weights().astype(x.dtype, copy=False))
-        return (_spread(grad, x.shape, self.axes, self.keepdims) * weights,)
+        return (_spread(grad, x.shape, self.axes, self.keepdims) * wrap(self._weights()),)
 
 
 def _extremum(kind, x, axis, keepdims):
     axes = normalize_axis(axis, x.ndim)
     if x.numel() == 0 and axes:
         raise RuntimeError(f"{kind}() of an empty tensor: there is no {kind}imum to return")
-    fn = np.max if kind == "max" else np.min
-    out = np.asarray(fn(x.data, axis=axes, keepdims=keepdims))
+    B = of(x.data)
+    out = (B.max if kind == "max" else B.min)(x.data, axes, keepdims)
     if records(x):
         return wrap(out, ExtremumNode(x, out, axes, keepdims, kind))
     return wrap(out)
@@ -141,14 +149,8 @@ def std(x, axis=None, keepdims=False, correction=1):
 
 def arg_extremum(kind, x, axis, keepdims):
     """Indices (int64) of the max or min along ``axis`` (flattened when None)."""
-    fn = np.argmax if kind == "max" else np.argmin
-    if axis is None:
-        out = np.asarray(fn(x.data))
-        if keepdims:
-            out = out.reshape((1,) * x.ndim)
-    else:
-        out = fn(x.data, axis=int(axis), keepdims=keepdims)
-    return wrap(np.asarray(out, dtype=np.int64))
+    B = of(x.data)
+    return wrap((B.argmax if kind == "max" else B.argmin)(x.data, axis, keepdims))
 
 
 def builtins_max(a, b):

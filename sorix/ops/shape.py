@@ -6,6 +6,8 @@ Their backward rules are written once for both NumPy arrays and tensors
 import numpy as np
 
 from ..autograd.node import Node
+from ..kernels import cpu as _cpu
+from ..kernels.backend import mixed_devices, of
 from . import core
 from .core import records, wrap
 
@@ -14,7 +16,7 @@ def _view(out, x, node):
     """A tensor over ``out``; when ``out`` shares x's memory it shares x's version
     counter too, so an in-place change through either is seen by both."""
     t = wrap(out, node)
-    if out.base is not None and np.may_share_memory(out, x.data):
+    if of(out).shares_memory(out, x.data):
         t._version = x._version
     return t
 
@@ -27,14 +29,15 @@ class ReshapeNode(Node):
         self.shape = x.data.shape
 
     def backward(self, grad):
-        return (grad.reshape(self.shape),)
+        return (of(grad).reshape(grad, self.shape),)
 
-    backward_graph = backward
+    def backward_graph(self, grad):
+        return (grad.reshape(self.shape),)
 
 
 def reshape(x, shape):
     try:
-        out = x.data.reshape(shape)
+        out = of(x.data).reshape(x.data, shape)
     except ValueError:
         raise RuntimeError(f"shape {tuple(shape)} is invalid for a tensor of shape "
                            f"{tuple(x.shape)} ({x.data.size} elements)") from None
@@ -51,16 +54,17 @@ class PermuteNode(Node):
         self.inverse = tuple(np.argsort(axes))
 
     def backward(self, grad):
-        return (grad.transpose(self.inverse),)
+        return (of(grad).transpose(grad, self.inverse),)
 
-    backward_graph = backward
+    def backward_graph(self, grad):
+        return (grad.transpose(self.inverse),)
 
 
 def permute(x, axes):
     axes = tuple(int(a) % x.ndim for a in axes) if x.ndim else tuple(axes)
     if sorted(axes) != list(range(x.ndim)):
         raise RuntimeError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions")
-    out = x.data.transpose(axes)
+    out = of(x.data).transpose(x.data, axes)
     if records(x):
         return _view(out, x, PermuteNode(x, axes))
     return _view(out, x, None)
@@ -80,7 +84,7 @@ def expand(x, shape):
     shape = tuple(x.shape[i - (len(shape) - x.ndim)] if n == -1 else n
                   for i, n in enumerate(shape))
     try:
-        out = np.broadcast_to(x.data, shape)
+        out = of(x.data).broadcast_to(x.data, shape)
     except ValueError:
         raise RuntimeError(f"cannot expand a tensor of shape {tuple(x.shape)} to {shape}: "
                            "only size-1 dimensions can grow") from None
@@ -101,41 +105,54 @@ def _plain_index(index):
     return index
 
 
-def _is_basic(index):
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
-
-
 class IndexNode(Node):
-    __slots__ = ("shape", "index", "basic")
+    __slots__ = ("shape", "index")
 
-    def __init__(self, x, index, basic):
+    def __init__(self, x, index):
         super().__init__((x,))
-        self.shape, self.index, self.basic = x.data.shape, index, basic
+        self.shape, self.index = x.data.shape, index
 
     def backward(self, grad):
-        out = np.zeros(self.shape, grad.dtype)
-        if self.basic:
-            out[self.index] = grad
-        else:  # repeated indices must add up, not overwrite
-            np.add.at(out, self.index, grad)
-        return (out,)
+        # zeros with grad added at the index: repeated indices add up, not overwrite
+        return (of(grad).scatter_add(self.shape, self.index, grad),)
 
     def backward_graph(self, grad):
-        return (index_scatter(grad, self.shape, self.index, self.basic),)
+        return (index_scatter(grad, self.shape, self.index),)
+
+
+def _device_parts(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return [p for p in parts if core.is_device_array(p)]
+
+
+def check_host_index(index):
+    """A CPU tensor cannot be indexed by a CUDA tensor (it would need a hidden copy)."""
+    devices = _device_parts(index)
+    if devices:
+        raise mixed_devices("cpu", of(devices[0]).DEVICE)
+
+
+def _host_index(index):
+    if isinstance(index, tuple):
+        return tuple(_host_index(p) for p in index)
+    return of(index).to_host(index) if core.is_device_array(index) else index
 
 
 def getitem(x, index):
     index = _plain_index(index)
+    B = of(x.data)
+    if B is _cpu:
+        check_host_index(index)
+    elif _device_parts(index):
+        # Where an index selects is worked out on the host (NumPy's rules), so a
+        # device index is read back once here, not again by backward.
+        index = _host_index(index)
     try:
-        out = x.data[index]
+        out = B.take(x.data, index)
     except IndexError as exc:
         raise IndexError(f"{exc} (tensor of shape {tuple(x.shape)})") from None
-    basic = _is_basic(index)
-    if not isinstance(out, np.ndarray):
-        out = np.asarray(out)  # a single element comes back as a NumPy scalar
     if records(x):
-        return _view(out, x, IndexNode(x, index, basic))
+        return _view(out, x, IndexNode(x, index))
     return _view(out, x, None)
 
 
@@ -148,18 +165,15 @@ class ScatterNode(Node):
         self.index = index
 
     def backward(self, grad):
-        return (grad[self.index],)
+        return (of(grad).take(grad, self.index),)
 
     def backward_graph(self, grad):
         return (getitem(grad, self.index),)
 
 
-def index_scatter(g, shape, index, basic):
-    out = np.zeros(shape, g.dtype)
-    if basic:
-        out[index] = g.data
-    else:
-        np.add.at(out, index, g.data)
+def index_scatter(g, shape, index):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (differentiable in ``g``)."""
+    out = of(g.data).scatter_add(shape, index, g.data)
     if records(g):
         return wrap(out, ScatterNode(g, index))
     return wrap(out)
@@ -186,7 +200,7 @@ class ConcatNode(Node):
         return tuple(out)
 
     def backward(self, grad):
-        return self._pieces(grad, lambda g, i: g[i])
+        return self._pieces(grad, lambda g, i: of(g).take(g, i))
 
     def backward_graph(self, grad):
         return self._pieces(grad, getitem)
@@ -202,8 +216,9 @@ def concat(tensors, axis, stacked):
         raise IndexError(f"dimension {axis} is out of range for {ndim} dimensions")
     axis %= ndim
     arrays = [t.data for t in tensors]
+    B = core.namespace(*tensors)
     try:
-        out = np.stack(arrays, axis) if stacked else np.concatenate(arrays, axis)
+        out = B.stack(arrays, axis) if stacked else B.concatenate(arrays, axis)
     except ValueError as exc:
         shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
         raise RuntimeError(f"cannot {'stack' if stacked else 'concatenate'} shapes {shapes}: "

@@ -1,19 +1,7 @@
 """softmax and log_softmax along one axis, numerically stable."""
-import numpy as np
-
 from ..autograd.node import Node
+from ..kernels.backend import of
 from .core import float_data, records, wrap
-
-
-def _softmax_array(x, axis):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    e = np.exp(shifted)
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def _log_softmax_array(x, axis):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 class SoftmaxNode(Node):
@@ -26,7 +14,9 @@ class SoftmaxNode(Node):
 
     def backward(self, grad):
         y = self.saved
-        return (y * (grad - np.sum(grad * y, axis=self.axis, keepdims=True)),)
+        B = of(y)
+        inner = B.sum(B.binary("mul", grad, y), self.axis, True)
+        return (B.binary("mul", y, B.binary("sub", grad, inner)),)
 
     def backward_graph(self, grad):
         y = softmax(self.inputs[0], self.axis)
@@ -43,7 +33,9 @@ class LogSoftmaxNode(Node):
 
     def backward(self, grad):
         y = self.saved
-        return (grad - np.exp(y) * np.sum(grad, axis=self.axis, keepdims=True),)
+        B = of(y)
+        total = B.sum(grad, self.axis, True)
+        return (B.binary("sub", grad, B.binary("mul", B.unary("exp", y), total)),)
 
     def backward_graph(self, grad):
         p = softmax(self.inputs[0], self.axis)
@@ -58,7 +50,8 @@ def _axis(x, axis):
 
 def softmax(x, axis=-1):
     axis = _axis(x, axis)
-    y = _softmax_array(float_data(x), axis)
+    data = float_data(x)
+    y = of(data).softmax(data, axis)
     if records(x):
         return wrap(y, SoftmaxNode(x, y, axis))
     return wrap(y)
@@ -66,7 +59,8 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     axis = _axis(x, axis)
-    y = _log_softmax_array(float_data(x), axis)
+    data = float_data(x)
+    y = of(data).log_softmax(data, axis)
     if records(x):
         return wrap(y, LogSoftmaxNode(x, y, axis))
     return wrap(y)

@@ -1,9 +1,8 @@
 """Adam and AdamW (PyTorch's updates, with AMSGrad)."""
 import math
 
-import numpy as np
-
 from ..kernels import optim as K
+from ..kernels.backend import of
 from .optimizer import Optimizer, _check
 
 
@@ -34,10 +33,9 @@ class Adam(Optimizer):
 
     def _init_state(self, p, group):
         size = p.data.size
-        state = {"step": 0, "exp_avg": np.zeros(size, p.data.dtype),
-                 "exp_avg_sq": np.zeros(size, p.data.dtype)}
+        state = {"step": 0, "exp_avg": self._zeros(p, size), "exp_avg_sq": self._zeros(p, size)}
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros(size, p.data.dtype)
+            state["max_exp_avg_sq"] = self._zeros(p, size)
         return state
 
     def _update(self, p, grad, state, group, kind):
@@ -51,7 +49,7 @@ class Adam(Optimizer):
             decoupled, wd = 1 - lr * wd, 0.0
         else:
             decoupled = 1.0
-        K.run(K.adam, p, grad, state["exp_avg"], state["exp_avg_sq"],
+        of(p).run(K.adam, p, grad, state["exp_avg"], state["exp_avg_sq"],
               self._optional(state, "max_exp_avg_sq", p), kind(step_size), kind(1 - beta1),
               kind(beta2), kind(1 - beta2), kind(group["eps"]), kind(wd), kind(decoupled),
               kind(bias_correction2_sqrt), bool(group["maximize"]))

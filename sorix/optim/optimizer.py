@@ -8,8 +8,11 @@ models, initialisers and other optimizers keep seeing the same storage.
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..kernels.backend import mixed_devices, of
 from ..ops import core
-from ..kernels.optim import EMPTY
+from ..ops.transfer import move_array
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _check(condition, message):
@@ -73,7 +76,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    of(p.grad.data).assign(p.grad.data, Ellipsis, 0)
                     p.grad.grad_fn = None
 
     def step(self, closure=None):
@@ -95,18 +98,22 @@ class Optimizer:
 
     def _apply(self, p, state, group):
         data = p.data
-        if data.dtype not in EMPTY:
+        if data.dtype not in _FLOATS:
             raise TypeError(f"optimizers update float32 and float64 parameters, not {p.dtype}; "
                             "convert the parameter with .float() before building the optimizer")
         grad = p.grad.data
+        B = of(data)
+        if of(grad) is not B:
+            raise mixed_devices(B.DEVICE, of(grad).DEVICE)
         if grad.shape != data.shape:
             raise RuntimeError(f"gradient of shape {tuple(grad.shape)} does not match its "
                                f"parameter of shape {tuple(data.shape)}")
-        flat = data.reshape(-1) if data.flags.c_contiguous else np.ascontiguousarray(data).reshape(-1)
-        g = np.ascontiguousarray(grad, dtype=data.dtype).reshape(-1)
+        in_place = B.is_c_contiguous(data)
+        flat = B.flat(data)  # a view of a contiguous parameter, else a copy
+        g = B.flat(grad, data.dtype)
         self._update(flat, g, state, group, data.dtype.type)
-        if not data.flags.c_contiguous:
-            data[...] = flat.reshape(data.shape)  # keep the parameter's own array
+        if not in_place:  # keep the parameter's own array
+            B.assign(data, Ellipsis, B.reshape(flat, data.shape))
         p._version[0] += 1
 
     def _init_state(self, p, group):
@@ -118,7 +125,12 @@ class Optimizer:
     @staticmethod
     def _optional(state, key, p):
         found = state.get(key)
-        return EMPTY[p.dtype] if found is None else found
+        return of(p).nothing(p.dtype) if found is None else found
+
+    @staticmethod
+    def _zeros(p, size):
+        """New optimizer state for parameter tensor ``p``: zeros on its device, in its dtype."""
+        return of(p.data).zeros((size,), p.data.dtype)
 
     # ---- state dicts ------------------------------------------------------------------
     def state_dict(self):
@@ -134,9 +146,8 @@ class Optimizer:
             groups.append(packed)
         state = {}
         for p, values in self.state.items():
-            state[index[id(p)]] = {
-                k: core.Tensor._wrap(v.reshape(p.data.shape).copy())
-                if isinstance(v, np.ndarray) else v for k, v in values.items()}
+            state[index[id(p)]] = {k: core.Tensor._wrap(_copy_shaped(v, p.data.shape))
+                                   if _is_array(v) else v for k, v in values.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
@@ -159,12 +170,15 @@ class Optimizer:
                 continue
             restored = {}
             for name, value in saved.items():
-                if isinstance(value, core.Tensor) or isinstance(value, np.ndarray):
+                if isinstance(value, core.Tensor) or _is_array(value):
                     array = value.data if isinstance(value, core.Tensor) else value
                     if array.size != p.data.size:
                         raise ValueError(f"state '{name}' has {array.size} elements but its "
                                          f"parameter has {p.data.size}")
-                    restored[name] = np.array(array, dtype=p.data.dtype).reshape(-1)
+                    # on the parameter's device, whichever device the state was saved from
+                    array = move_array(array, p.device)
+                    B = of(array)
+                    restored[name] = B.reshape(B.copy(array, p.data.dtype), (-1,))
                 else:
                     restored[name] = value
             new_state[p] = restored
@@ -184,3 +198,12 @@ class Optimizer:
                 lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _is_array(value):
+    return isinstance(value, np.ndarray) or core.is_device_array(value)
+
+
+def _copy_shaped(array, shape):
+    B = of(array)
+    return B.copy(B.reshape(array, shape))

@@ -1,7 +1,6 @@
 """RMSprop: scale each step by a running average of squared gradients."""
-import numpy as np
-
 from ..kernels import optim as K
+from ..kernels.backend import of
 from .optimizer import Optimizer, _check
 
 
@@ -31,17 +30,17 @@ class RMSprop(Optimizer):
 
     def _init_state(self, p, group):
         size = p.data.size
-        state = {"step": 0, "square_avg": np.zeros(size, p.data.dtype)}
+        state = {"step": 0, "square_avg": self._zeros(p, size)}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = np.zeros(size, p.data.dtype)
+            state["momentum_buffer"] = self._zeros(p, size)
         if group["centered"]:
-            state["grad_avg"] = np.zeros(size, p.data.dtype)
+            state["grad_avg"] = self._zeros(p, size)
         return state
 
     def _update(self, p, grad, state, group, kind):
         state["step"] += 1
         alpha = group["alpha"]
-        K.run(K.rmsprop, p, grad, state["square_avg"], self._optional(state, "grad_avg", p),
+        of(p).run(K.rmsprop, p, grad, state["square_avg"], self._optional(state, "grad_avg", p),
               self._optional(state, "momentum_buffer", p), kind(group["lr"]), kind(alpha),
               kind(1 - alpha), kind(group["eps"]), kind(group["weight_decay"]),
               kind(group["momentum"]), bool(group["maximize"]))
@@ -55,5 +54,6 @@ class RMSprop(Optimizer):
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = self._init_state(p, group)
-                out.append(state["square_avg"].reshape(p.data.shape))
+                square_avg = state["square_avg"]
+                out.append(of(square_avg).reshape(square_avg, p.data.shape))
         return out

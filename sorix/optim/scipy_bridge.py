@@ -8,6 +8,7 @@ from sorix's autograd. SciPy itself is never imported here.
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..kernels.backend import of
 from ..tensor import Tensor
 
 
@@ -44,7 +45,7 @@ class ScipyBridge:
 
     def get_x(self):
         """The current parameter values as one new flat float64 array."""
-        return np.concatenate([np.asarray(p.data, dtype=np.float64).ravel()
+        return np.concatenate([np.asarray(p.detach().numpy(), dtype=np.float64).ravel()
                                for p in self.params])
 
     def set_x(self, x):
@@ -55,7 +56,8 @@ class ScipyBridge:
         offset = 0
         with no_grad():
             for p, size, shape in zip(self.params, self.sizes, self.shapes):
-                p.data[...] = x[offset:offset + size].reshape(shape)
+                # (copied to the parameter's device when it is on a GPU)
+                of(p.data).assign(p.data, Ellipsis, x[offset:offset + size].reshape(shape))
                 p._version[0] += 1  # an in-place change, visible to autograd's checks
                 offset += size
 
@@ -72,6 +74,7 @@ class ScipyBridge:
                 raise RuntimeError(f"loss_fn must return a scalar, got shape {tuple(loss.shape)}")
             if loss.requires_grad:
                 loss.backward()
-        grads = [np.zeros(size) if p.grad is None else np.asarray(p.grad.data, np.float64).ravel()
+        grads = [np.zeros(size) if p.grad is None
+                 else np.asarray(p.grad.detach().numpy(), np.float64).ravel()
                  for p, size in zip(self.params, self.sizes)]
-        return float(loss.data.reshape(())), np.concatenate(grads)
+        return float(loss.item()), np.concatenate(grads)

@@ -1,7 +1,6 @@
 """Stochastic gradient descent, with PyTorch's momentum and Nesterov rules."""
-import numpy as np
-
 from ..kernels import optim as K
+from ..kernels.backend import of
 from .optimizer import Optimizer, _check
 
 
@@ -26,15 +25,16 @@ class SGD(Optimizer):
                    "Nesterov momentum requires a momentum and zero dampening")
 
     def _update(self, p, grad, state, group, kind):
+        B = of(p)
         momentum = group["momentum"]
         first = False
-        buf = K.EMPTY[p.dtype]
+        buf = B.nothing(p.dtype)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = np.zeros_like(p)
+                buf = state["momentum_buffer"] = B.zeros(p.shape, p.dtype)
                 first = True
-        K.run(K.sgd, p, grad, buf, kind(group["lr"]), kind(group["weight_decay"]),
+        B.run(K.sgd, p, grad, buf, kind(group["lr"]), kind(group["weight_decay"]),
               kind(momentum), kind(1 - group["dampening"]), bool(group["nesterov"]),
               bool(group["maximize"]), first)
 

@@ -2,38 +2,55 @@
 
 Functions take and return numba device arrays (anything exposing
 ``__cuda_array_interface__`` is accepted without a copy) and mirror the CPU
-array functions, so the tensor layer can dispatch on the array's type:
+array functions of :mod:`sorix.kernels.cpu` name for name, so the tensor
+layer dispatches on the array's type (:mod:`sorix.kernels.backend`):
 
 - elementwise: ``unary``, ``unary_grad``, ``binary``, ``binary_grad`` (same
   signatures as :mod:`sorix.kernels.elementwise`, built from the same
-  scalar definitions and loop templates)
-- arrays: ``empty``, ``zeros``, ``full``, ``to_device``, ``to_host``,
-  ``astype``, ``contiguous``, ``reshape``, ``transpose``, ``broadcast_to``
-- reductions: ``sum``, ``mean``, ``max``, ``min``, ``argmax``, ``argmin``
+  scalar definitions and loop templates); ``compare``, ``logical``,
+  ``bitwise``, ``invert``
+- arrays: ``empty``, ``zeros``, ``full``, ``scalar_array``, ``arange``,
+  ``to_device``, ``to_host``, ``astype``, ``copy``, ``contiguous``, ``flat``,
+  ``reshape``, ``transpose``, ``broadcast_to``, ``is_c_contiguous``,
+  ``owns_memory``, ``shares_memory``
+- reductions: ``sum``, ``mean``, ``max``, ``min``, ``argmax``, ``argmin``,
+  ``any``, ``all``
 - ``matmul``; ``take``, ``scatter_add``, ``where``; ``softmax``, ``log_softmax``
+- writes: ``assign`` (``dst[index] = value``), ``inplace`` (``+=`` ...), ``clip``,
+  ``concatenate``, ``stack``
 - optimizer updates: ``sgd``, ``rmsprop``, ``adam``, ``run`` (same
   arguments as :mod:`sorix.kernels.optim`; ``nothing(dtype)`` is the 0-size
   array for unused state, as ``optim.EMPTY`` on the CPU)
-- ``is_device_array``, ``as_device`` (for dispatch), ``simulated``
+- ``is_device_array``, ``as_device`` (for dispatch), ``simulated``,
+  ``transfer_counts`` (host <-> device copies made so far), ``DEVICE``
 
 Importing this package imports neither numba nor numba.cuda: the first call
 does, and compiles the kernels it needs (cached on disk on a GPU). Without a
 GPU, set ``NUMBA_ENABLE_CUDASIM=1`` before numba.cuda is first imported to
 run everything in numba's simulator.
 """
-from .arrays import (astype, broadcast_to, contiguous, empty, full, nothing, reshape, to_device,
+from .arrays import (arange, astype, broadcast_to, contiguous, copy, empty, flat, full,
+                     is_c_contiguous, nothing, owns_memory, reshape, scalar_array, to_device,
                      to_host, transpose, zeros)
+from .compare import all, any, bitwise, compare, invert, logical
 from .elementwise import binary, binary_grad, unary, unary_grad
 from .index import scatter_add, take, where
 from .linalg import matmul
 from .optim import adam, rmsprop, run, sgd
 from .reduce import argmax, argmin, max, mean, min, sum
-from .runtime import as_device, is_device_array, simulated
+from .runtime import as_device, is_device_array, shares_memory, simulated, transfer_counts
 from .softmax import log_softmax, softmax
+from .write import assign, clip, concatenate, inplace, stack
+
+#: The device this namespace's arrays live on (sorix uses the current GPU, index 0).
+DEVICE = "cuda:0"
 
 __all__ = [
-    "adam", "argmax", "argmin", "as_device", "astype", "binary", "binary_grad", "broadcast_to",
-    "contiguous", "empty", "full", "is_device_array", "log_softmax", "matmul", "max", "mean",
-    "min", "nothing", "reshape", "rmsprop", "run", "scatter_add", "sgd", "simulated", "softmax",
-    "sum", "take", "to_device", "to_host", "transpose", "unary", "unary_grad", "where", "zeros",
+    "DEVICE", "adam", "all", "any", "arange", "argmax", "argmin", "as_device", "assign",
+    "astype", "binary", "binary_grad", "bitwise", "broadcast_to", "clip", "compare", "concatenate",
+    "contiguous", "copy", "empty", "flat", "full", "inplace", "invert", "is_c_contiguous",
+    "is_device_array", "log_softmax", "logical", "matmul", "max", "mean", "min", "nothing",
+    "owns_memory", "reshape", "rmsprop", "run", "scalar_array", "scatter_add", "sgd",
+    "shares_memory", "simulated", "softmax", "stack", "sum", "take", "to_device", "to_host",
+    "transfer_counts", "transpose", "unary", "unary_grad", "where", "zeros",
 ]

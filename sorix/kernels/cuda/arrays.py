@@ -20,6 +20,11 @@ def fill_kernel(out, value):
         out[i] = value
 
 
+def arange_kernel(out):
+    for i in grid_range(out.size):
+        out[i] = i
+
+
 def gather_kernel(src, dst, shape, strides, offset):
     """dst[i] = src[offset + offset of C-order element i]; casts to dst's dtype."""
     for i in grid_range(dst.size):
@@ -93,6 +98,33 @@ def zeros(shape, dtype=np.float32):
     return full(shape, 0, dtype)
 
 
+def scalar_array(value, dtype):
+    """A 0-d device array holding ``value``: filled by a kernel, so nothing is copied from the host."""
+    return full((), value, dtype)
+
+
+def operand(value, dtype):
+    """``value`` as a device array for an op with an array of ``dtype``.
+
+    Device arrays are used as they are. A Python or NumPy scalar (or 0-d array)
+    becomes a 0-d device array of the dtype NumPy would give it next to
+    ``dtype`` (a Python float stays float32 beside float32), filled on the
+    device. Any other host data is copied to the device.
+    """
+    if runtime.is_device_array(value):
+        return runtime.as_device(value)
+    if np.ndim(value) == 0:
+        return scalar_array(value, np.result_type(dtype, value))
+    return to_device(value)
+
+
+def arange(n, dtype=np.int64):
+    """0, 1, ..., n - 1 as a device array (made on the device)."""
+    out = empty((int(n),), dtype)
+    build.kernel(arange_kernel).over(out.size, out)
+    return out
+
+
 _nothing = {}
 
 
@@ -109,12 +141,15 @@ def to_device(a):
     a = np.asarray(a)
     if not a.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
         a = a.copy(order="C")
+    runtime.count_transfer("to_device")
     return runtime.cuda().to_device(a)
 
 
 def to_host(x):
     """A NumPy copy of a device array (any strides)."""
-    return contiguous(runtime.as_device(x)).copy_to_host()
+    x = contiguous(runtime.as_device(x))
+    runtime.count_transfer("to_host")
+    return x.copy_to_host()
 
 
 # ---- copies and views ------------------------------------------------------------
@@ -138,8 +173,32 @@ def contiguous(x):
     return gather(x, x.shape, element_strides(x))
 
 
-def flat(x):
-    """A 1-D C-contiguous view of ``x`` (copied first if ``x`` is not contiguous)."""
+def copy(x, dtype=None):
+    """A new C-contiguous array with ``x``'s values (converted to ``dtype`` if given)."""
+    x = runtime.as_device(x)
+    return gather(x, x.shape, element_strides(x), dtype=np.dtype(dtype or x.dtype))
+
+
+def is_c_contiguous(x):
+    """Whether ``x`` is C-contiguous (size-1 dimensions ignored, as NumPy does)."""
+    return is_contiguous(x.shape, element_strides(x))
+
+
+def owns_memory(x):
+    """Whether ``x`` may be handed on as a gradient without copying.
+
+    Never on the device: a device array does not record whether it is a view
+    of another (NumPy's ``base``), so the engine copies instead of guessing.
+    """
+    return False
+
+
+def flat(x, dtype=None):
+    """A 1-D C-contiguous view of ``x`` (copied first if ``x`` is not contiguous, or
+    converted to ``dtype`` when given and different)."""
+    x = runtime.as_device(x)
+    if dtype is not None and np.dtype(dtype) != x.dtype:
+        x = astype(x, dtype)
     x = contiguous(x)
     return view(x, (x.size,), (1,))
 

@@ -147,6 +147,10 @@ class Kernel:
     def launch(self, blocks, threads, *args):
         if recorded is not None:
             recorded.append((self.recipe, [describe(a) for a in args]))
+        for a in args:
+            if isinstance(a, np.ndarray):  # numba copies it in, and back out after the launch
+                runtime.count_transfer("to_device")
+                runtime.count_transfer("to_host")
         self.compiled[blocks, threads](*args)
 
     def over(self, n, *args):

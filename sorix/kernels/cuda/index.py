@@ -19,7 +19,7 @@ import numpy as np
 
 from . import build, runtime
 from .arrays import (astype, broadcast_strides, broadcast_to, coalesce, contiguous, empty, flat,
-                     gather, to_device, to_host, zeros)
+                     gather, operand, to_device, to_host, zeros)
 from .runtime import element_strides, flat_memory
 
 cuda = grid_range = offset_of = None  # bound per kernel by the builder
@@ -160,8 +160,15 @@ def scatter_add(shape, index, g):
 
 
 def where(condition, a, b):
-    """``a`` where ``condition`` (nonzero) else ``b``, all three broadcast together."""
-    condition, a, b = (runtime.as_device(v) for v in (condition, a, b))
+    """``a`` where ``condition`` (nonzero) else ``b``, all three broadcast together.
+
+    One of ``a`` and ``b`` may be a Python or NumPy scalar (filled on the device)."""
+    condition = runtime.as_device(condition)
+    if not runtime.is_device_array(a):
+        b = runtime.as_device(b)
+        a = operand(a, b.dtype)
+    a = runtime.as_device(a)
+    b = operand(b, a.dtype)
     dtype = np.result_type(a.dtype, b.dtype)
     a = a if a.dtype == dtype else astype(a, dtype)
     b = b if b.dtype == dtype else astype(b, dtype)

@@ -186,8 +186,12 @@ def _reduce(kind, x, axis, keepdims):
     return reshape(out, shape)
 
 
-def sum(x, axis=None, keepdims=False):
-    """Sum over ``axis`` (int, tuple or None for all); integers and bools sum as int64."""
+def sum(x, axis=None, keepdims=False, dtype=None):
+    """Sum over ``axis`` (int, tuple or None for all); integers and bools sum as int64.
+
+    ``dtype`` converts first (NumPy's accumulator dtype)."""
+    if dtype is not None and np.dtype(dtype) != runtime.as_device(x).dtype:
+        x = astype(x, dtype)
     return _reduce("sum", x, axis, keepdims)
 
 

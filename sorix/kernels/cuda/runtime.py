@@ -16,6 +16,21 @@ import numpy as np
 
 _cuda = None
 
+#: Copies between host and device made by this package (and by numba for a host
+#: array passed to a kernel), by direction. Tests read it to prove that an op or
+#: a training step keeps its data on the device: see :func:`transfer_counts`.
+_transfers = {"to_device": 0, "to_host": 0}
+
+
+def count_transfer(direction, n=1):
+    """Record ``n`` copies in ``direction`` ('to_device' or 'to_host')."""
+    _transfers[direction] += n
+
+
+def transfer_counts():
+    """A snapshot ``{'to_device': n, 'to_host': m}`` of the copies made so far in this process."""
+    return dict(_transfers)
+
 
 def cuda():
     """The ``numba.cuda`` module, imported on first call."""
@@ -175,3 +190,22 @@ def flat_memory(x):
                          "make it contiguous before passing it to a sorix kernel")
     span = 0 if x.size == 0 else 1 + sum((n - 1) * s for n, s in zip(x.shape, strides))
     return view(x, (span,), (1,))
+
+
+def _span(x):
+    """[first byte, past the last byte) that ``x`` addresses, as device addresses."""
+    start = x.__cuda_array_interface__["data"][0]
+    low = sum(min(0, (n - 1) * s) for n, s in zip(x.shape, x.strides))
+    high = sum(max(0, (n - 1) * s) for n, s in zip(x.shape, x.strides)) + x.dtype.itemsize
+    return start + low, start + high
+
+
+def shares_memory(a, b):
+    """Whether device arrays ``a`` and ``b`` may address the same memory (a view and its base)."""
+    if a.size == 0 or b.size == 0:
+        return False
+    if simulated():
+        return bool(np.may_share_memory(a._ary, b._ary))
+    a_low, a_high = _span(a)
+    b_low, b_high = _span(b)
+    return a_low < b_high and b_low < a_high

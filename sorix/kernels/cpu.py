@@ -1,0 +1,267 @@
+"""The CPU array namespace: :mod:`sorix.kernels.cuda`'s functions, name for name, on NumPy arrays.
+
+The tensor layer never asks which device it is on: it takes the namespace
+of its arrays from :func:`sorix.kernels.backend.of` and calls
+``B.binary(...)``, ``B.sum(...)``, ``B.assign(...)``. Here each function is
+the CPU kernel or the NumPy call the op used before there was a GPU, so the
+CPU path computes exactly what it did and costs one more function call at
+most. The device-only helpers (``as_device``, ``simulated``,
+``transfer_counts``) have no CPU counterpart.
+"""
+import numpy as np
+
+from . import elementwise as _elementwise
+from . import linalg as _linalg
+from . import optim as _optim
+
+#: The device this namespace's arrays live on.
+DEVICE = "cpu"
+
+# ---- elementwise, matmul, optimizer updates: the CPU kernels themselves -----------
+unary = _elementwise.unary
+unary_grad = _elementwise.unary_grad
+binary = _elementwise.binary
+binary_grad = _elementwise.binary_grad
+matmul = _linalg.matmul
+run = _optim.run
+
+
+def sgd(p, *args):
+    _optim.run(_optim.sgd, p, *args)
+
+
+def rmsprop(p, *args):
+    _optim.run(_optim.rmsprop, p, *args)
+
+
+def adam(p, *args):
+    _optim.run(_optim.adam, p, *args)
+
+
+def nothing(dtype):
+    """The shared 0-size array passed for unused optimizer state."""
+    return _optim.EMPTY[dtype]
+
+
+# ---- allocation and transfers -------------------------------------------------------
+
+def empty(shape, dtype=np.float32):
+    return np.empty(shape, dtype)
+
+
+def zeros(shape, dtype=np.float32):
+    return np.zeros(shape, dtype)
+
+
+def full(shape, value, dtype=np.float32):
+    out = np.empty(shape, dtype)  # (np.full costs several times more on small arrays)
+    out.fill(value)
+    return out
+
+
+def scalar_array(value, dtype):
+    """A 0-d array holding ``value``."""
+    return np.asarray(value, dtype=dtype)
+
+
+def arange(n, dtype=np.int64):
+    return np.arange(n, dtype=dtype)
+
+
+def to_device(a):
+    """``a`` as a host array (this namespace's device is the host)."""
+    return np.asarray(a)
+
+
+def to_host(x):
+    """``x`` itself: it is already on the host."""
+    return x
+
+
+# ---- layout ----------------------------------------------------------------------------
+
+def astype(x, dtype):
+    return x.astype(dtype)
+
+
+def copy(x, dtype=None):
+    """A new C-contiguous array with ``x``'s values (converted to ``dtype`` if given)."""
+    return np.array(x, dtype=dtype, order="C")
+
+
+def contiguous(x):
+    return x if x.flags.c_contiguous else x.copy(order="C")
+
+
+def reshape(x, shape):
+    return x.reshape(shape)
+
+
+def transpose(x, axes=None):
+    return x.transpose(axes)
+
+
+broadcast_to = np.broadcast_to
+
+
+def is_c_contiguous(x):
+    return x.flags.c_contiguous
+
+
+def flat(x, dtype=None):
+    """``x`` as a 1-D C-contiguous array of ``dtype``: a view when it can be, else a copy."""
+    return np.ascontiguousarray(x, dtype=dtype).reshape(-1)
+
+
+def owns_memory(x):
+    """Whether ``x`` may be handed on as a gradient without copying: its own,
+    writable, C-contiguous memory (not a view, not a broadcast)."""
+    return x.base is None and x.flags.writeable and x.flags.c_contiguous
+
+
+def shares_memory(a, b):
+    """Whether ``a`` (an op's fresh result or a view) may share ``b``'s memory."""
+    # An array without a base owns memory it allocated itself: no need to look.
+    return a.base is not None and np.may_share_memory(a, b)
+
+
+# ---- comparisons and logic --------------------------------------------------------------
+
+_COMPARISONS = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+                "gt": np.greater, "ge": np.greater_equal}
+_LOGICAL = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
+_BITWISE = {"and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}
+
+
+def compare(name, a, b):
+    """``a <name> b`` as a bool array; ``same`` is equal-or-both-NaN."""
+    if name == "same":
+        return (a == b) | (np.isnan(a) & np.isnan(b))
+    return np.asarray(_COMPARISONS[name](a, b))
+
+
+def logical(name, a, b):
+    return np.asarray(_LOGICAL[name](a, b))
+
+
+def bitwise(name, a, b):
+    return np.asarray(_BITWISE[name](a, b))
+
+
+def invert(x):
+    return np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)
+
+
+def any(x):
+    return np.asarray(x.any())
+
+
+def all(x):
+    return np.asarray(x.all())
+
+
+def where(condition, a, b):
+    return np.where(condition, a, b)
+
+
+# ---- reductions ----------------------------------------------------------------------
+
+# (the array methods: np.sum & co. add a Python-level wrapper per call)
+
+def sum(x, axis=None, keepdims=False, dtype=None):
+    return np.asarray(x.sum(axis=axis, keepdims=keepdims, dtype=dtype))
+
+
+def mean(x, axis=None, keepdims=False):
+    return np.asarray(x.mean(axis=axis, keepdims=keepdims))
+
+
+def max(x, axis=None, keepdims=False):
+    return np.asarray(x.max(axis=axis, keepdims=keepdims))
+
+
+def min(x, axis=None, keepdims=False):
+    return np.asarray(x.min(axis=axis, keepdims=keepdims))
+
+
+def _arg(fn, x, axis, keepdims):
+    if axis is None:
+        out = np.asarray(fn(x))
+        if keepdims:
+            out = out.reshape((1,) * x.ndim)
+    else:
+        out = fn(x, axis=int(axis), keepdims=keepdims)
+    return np.asarray(out, dtype=np.int64)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index (int64) of the first maximum along ``axis`` (of the flattened array when None)."""
+    return _arg(np.argmax, x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    return _arg(np.argmin, x, axis, keepdims)
+
+
+# ---- softmax -------------------------------------------------------------------------------
+
+def softmax(x, axis=-1):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+# ---- indexing and writes ---------------------------------------------------------------------
+
+def _all_basic(parts):
+    # (a loop: this module's all() is the array reduction)
+    for p in parts:
+        if not (p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))):
+            return False
+    return True
+
+
+def take(x, index):
+    """``x[index]`` (a view for a basic index, as NumPy gives)."""
+    out = x[index]
+    return out if isinstance(out, np.ndarray) else np.asarray(out)  # one element: a 0-d array
+
+
+def scatter_add(shape, index, g):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
+    out = np.zeros(shape, g.dtype)
+    if _all_basic(index if isinstance(index, tuple) else (index,)):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def assign(dst, index, value):
+    """``dst[index] = value`` in place; returns ``dst``."""
+    dst[index] = value
+    return dst
+
+
+_INPLACE = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
+
+
+def inplace(name, dst, other):
+    """``dst = dst <op> other`` in place (NumPy's default casting with ``out``: same_kind);
+    returns ``dst``."""
+    _INPLACE[name](dst, other, out=dst)
+    return dst
+
+
+def clip(x, low, high, out=None):
+    """``x`` limited to [low, high] (None: no bound), into ``out`` when given."""
+    return np.clip(x, low, high, out=out)
+
+
+concatenate = np.concatenate
+stack = np.stack

@@ -1,0 +1,296 @@
+"""Tensor's named maths, reduction and shape methods, as mixins of :class:`sorix.Tensor`.
+
+They only map PyTorch's and Sorix's spellings (``dim``/``axis``,
+``keepdim``/``keepdims``, varargs or tuples) onto the ops in
+:mod:`sorix.ops`; kept apart from :mod:`sorix.tensor` so that each file
+reads in one sitting. Every mixin has empty ``__slots__``: tensors keep no
+``__dict__``.
+"""
+import numpy as np
+
+from . import dtypes as _dtypes
+from .ops import core as _core
+from .ops import elementwise as _ew
+from .ops import reduce as _red
+from .ops import shape as _shape
+from .ops.linalg import matmul as _matmul
+from .ops.softmax import log_softmax as _log_softmax, softmax as _softmax
+
+
+def _axis_arg(axis, dim):
+    return dim if axis is None else axis
+
+
+def _keep_arg(keepdims, keepdim):
+    return bool(keepdims or keepdim)
+
+
+class MathMethods:
+    """``add``, ``exp``, ``relu``, ``clamp``, ``softmax`` ... as methods."""
+    __slots__ = ()
+
+    def add(self, other):
+        return self + other
+
+    def sub(self, other):
+        return self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def matmul(self, other):
+        return _matmul(self, other)
+
+    def dot(self, other):
+        return _matmul(self, other)
+
+    def exp(self):
+        return _ew.unary("exp", self)
+
+    def log(self):
+        return _ew.unary("log", self)
+
+    def sqrt(self):
+        return _ew.unary("sqrt", self)
+
+    def sin(self):
+        return _ew.unary("sin", self)
+
+    def cos(self):
+        return _ew.unary("cos", self)
+
+    def tanh(self):
+        return _ew.unary("tanh", self)
+
+    def sigmoid(self):
+        return _ew.unary("sigmoid", self)
+
+    def relu(self):
+        return _ew.unary("relu", self)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _ew.unary("leaky_relu", self, (float(negative_slope),))
+
+    def abs(self):
+        return _ew.unary("abs", self)
+
+    absolute = abs
+
+    def sign(self):
+        return _ew.unary("sign", self)
+
+    def floor(self):
+        return _ew.unary("floor", self)
+
+    def ceil(self):
+        return _ew.unary("ceil", self)
+
+    def round(self):
+        return _ew.unary("round", self)
+
+    def square(self):
+        return self * self
+
+    def neg(self):
+        return -self
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp needs at least one of min and max")
+        low = -np.inf if min is None else float(min)
+        high = np.inf if max is None else float(max)
+        return _ew.unary("clamp", self, (low, high))
+
+    clip = clamp
+
+    def maximum(self, other):
+        return _ew.binary("maximum", self, other)
+
+    def minimum(self, other):
+        return _ew.binary("minimum", self, other)
+
+    def softmax(self, axis=-1, dim=None):
+        return _softmax(self, _axis_arg(dim, axis) if dim is not None else axis)
+
+    def log_softmax(self, axis=-1, dim=None):
+        return _log_softmax(self, dim if dim is not None else axis)
+
+
+class ReductionMethods:
+    """``sum``, ``mean``, ``max``, ``min``, ``var``, ``std``, ``argmax``, ``argmin``."""
+    __slots__ = ()
+
+    def sum(self, axis=None, keepdims=False, dim=None, keepdim=False, dtype=None):
+        return _red.sum(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim),
+                        _dtypes.numpy_dtype(dtype))
+
+    def mean(self, axis=None, keepdims=False, dim=None, keepdim=False):
+        return _red.mean(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
+
+    def max(self, axis=None, keepdims=False, dim=None, keepdim=False):
+        return _red.max(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
+
+    def min(self, axis=None, keepdims=False, dim=None, keepdim=False):
+        return _red.min(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
+
+    def var(self, axis=None, keepdims=False, dim=None, keepdim=False, correction=1,
+            unbiased=None):
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        return _red.var(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim), correction)
+
+    def std(self, axis=None, keepdims=False, dim=None, keepdim=False, correction=1,
+            unbiased=None):
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        return _red.std(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim), correction)
+
+    def argmax(self, axis=None, keepdims=False, dim=None, keepdim=False):
+        return _red.arg_extremum("max", self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
+
+    def argmin(self, axis=None, keepdims=False, dim=None, keepdim=False):
+        return _red.arg_extremum("min", self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
+
+
+class ShapeMethods:
+    """``reshape``, ``view``, ``transpose``, ``permute``, ``squeeze``, ``split`` ..."""
+    __slots__ = ()
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return _shape.reshape(self, tuple(int(s) for s in shape))
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        shape = self.data.shape
+        merged = 1
+        for n in shape[start:end + 1]:
+            merged *= n
+        return self.reshape(shape[:start] + (merged,) + shape[end + 1:])
+
+    def ravel(self):
+        return self.reshape(-1)
+
+    def transpose(self, *dims):
+        """No dims: reverse all axes. Two dims: swap them. A full permutation: permute."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        if not dims:
+            return _shape.permute(self, tuple(range(self.ndim))[::-1])
+        if len(dims) == 2:
+            axes = list(range(self.ndim))
+            i, j = (_core.normalize_axis(d, self.ndim)[0] for d in dims)
+            axes[i], axes[j] = axes[j], axes[i]
+            return _shape.permute(self, tuple(axes))
+        return _shape.permute(self, dims)
+
+    def swapaxes(self, axis0, axis1):
+        return self.transpose(axis0, axis1)
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _shape.permute(self, dims)
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with at most 2 dimensions, got {self.ndim}; "
+                               "use transpose(dim0, dim1)")
+        return self.transpose()
+
+    def unsqueeze(self, dim):
+        ndim = self.ndim + 1
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"dimension {dim} is out of range for unsqueeze on {self.ndim} dims")
+        dim %= ndim
+        shape = self.data.shape
+        return self.reshape(shape[:dim] + (1,) + shape[dim:])
+
+    expand_dims = unsqueeze
+
+    def squeeze(self, dim=None):
+        shape = self.data.shape
+        if dim is None:
+            return self.reshape(tuple(n for n in shape if n != 1))
+        dims = _core.normalize_axis(dim, self.ndim)
+        return self.reshape(tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1)))
+
+    def expand(self, *sizes):
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        return _shape.expand(self, tuple(int(s) for s in sizes))
+
+    def broadcast_to(self, shape):
+        return _shape.expand(self, tuple(shape))
+
+    def repeat(self, *sizes):
+        """Tile the tensor ``sizes[i]`` times along each dimension (PyTorch's repeat)."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        sizes = tuple(int(n) for n in sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"repeat needs at least {self.ndim} sizes for a {self.ndim}-d "
+                               f"tensor, got {len(sizes)}")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.data.shape)
+        # Interleave a size-1 axis before each dimension, expand it, then merge the pairs.
+        paired = []
+        for n in shape:
+            paired += [1, n]
+        grown = []
+        for r, n in zip(sizes, shape):
+            grown += [r, n]
+        final = tuple(r * n for r, n in zip(sizes, shape))
+        return self.reshape(tuple(paired)).expand(tuple(grown)).reshape(final)
+
+    def unbind(self, dim=0):
+        dim = _core.normalize_axis(dim, self.ndim)[0]
+        index = (slice(None),) * dim
+        return tuple(self[index + (i,)] for i in range(self.data.shape[dim]))
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
+        dim = _core.normalize_axis(dim, self.ndim)[0]
+        length = self.data.shape[dim]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            if step <= 0:
+                raise ValueError(f"split size must be positive, got {step}")
+            sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
+        else:
+            sizes = [int(n) for n in split_size_or_sections]
+            if sum(sizes) != length:
+                raise RuntimeError(f"split sizes {sizes} do not add up to {length}, the size "
+                                   f"of dimension {dim}")
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(self[(slice(None),) * dim + (slice(start, start + n),)])
+            start += n
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        """``chunks`` nearly equal pieces along ``dim`` (fewer if the size is smaller)."""
+        if chunks <= 0:
+            raise ValueError(f"chunks must be positive, got {chunks}")
+        length = self.data.shape[_core.normalize_axis(dim, self.ndim)[0]]
+        return self.split(max(1, -(-length // chunks)), dim)
+
+    def gather(self, dim, index):
+        from .functions import gather
+        return gather(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        if not isinstance(value, _core.Tensor) and self.data.dtype.kind == "f":
+            value = float(value)
+        return _ew.where(mask, value, self)
