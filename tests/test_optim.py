@@ -957,15 +957,15 @@ def test_parallel_path_matches_serial(cls, kwargs, dtype, monkeypatch):
         assert all(p.data is s for p, s in zip(params, storage))
         return [p.data.copy() for p in params]
 
-    from sorix.kernels import optim as K
+    from sorix.kernels import variants as K
     used = []
-    variant = K._variant
+    variant = K.variant
 
     def spy(fn, parallel):
         used.append(parallel)
         return variant(fn, parallel)
 
-    monkeypatch.setattr(K, "_variant", spy)
+    monkeypatch.setattr(K, "variant", spy)
     serial = run()
     assert used and not any(used)
     used.clear()

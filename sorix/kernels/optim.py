@@ -13,8 +13,7 @@ import math
 
 import numpy as np
 
-from .. import config
-from .build import jit_kernel
+from . import variants
 
 prange = range  # numba's prange is bound when a kernel is compiled
 
@@ -95,22 +94,9 @@ def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, 
         p[i] = p[i] * decoupled_decay - step_size * m / denom
 
 
-_compiled = {}
-
-
-def _variant(fn, parallel):
-    """The serial or threaded build of ``fn``, compiled on first use."""
-    key = (fn.__name__, parallel)
-    if key not in _compiled:
-        # The threaded build gets its own name so the two keep separate cache entries.
-        name = fn.__name__ + ("_parallel" if parallel else "")
-        _compiled[key] = jit_kernel(fn, parallel=parallel, name=name)
-    return _compiled[key]
-
-
 def run(fn, p, *args):
     """Apply update ``fn`` to parameter array ``p``, threaded for large arrays."""
-    _variant(fn, p.size >= config.PARALLEL_THRESHOLD)(p, *args)
+    variants.run(fn, p.size, p, *args)
 
 
 EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0)}
