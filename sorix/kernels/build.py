@@ -41,7 +41,9 @@ def _typed_constants(code, dtype):
 
 
 def _helpers_used(fn):
-    return [scalar.HELPERS[n] for n in fn.__code__.co_names if n in scalar.HELPERS]
+    # co_names also holds attribute names: the ``exp`` of ``math.exp`` is not a helper call
+    return [scalar.HELPERS[n] for n in fn.__code__.co_names
+            if n in scalar.HELPERS and scalar.HELPERS[n] is not fn]
 
 
 def definition_hash(fn):
@@ -67,7 +69,8 @@ def scalar_globals(dtype):
     One place, so that the CUDA builder (:mod:`sorix.kernels.cuda.build`)
     binds the same names; it replaces ``math`` and ``np`` with the GPU's.
     """
-    return {"math": math, "np": np, "FLOAT32": np.dtype(dtype) == np.float32}
+    float32 = np.dtype(dtype) == np.float32
+    return {"math": math, "np": np, "FLOAT32": float32, "VECTOR_EXP": float32}
 
 
 def scalar_function(fn, dtype):

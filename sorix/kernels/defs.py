@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from .scalar import maximum, minimum, sigmoid, sign, tanh, where
+from .scalar import exp, maximum, minimum, sigmoid, sign, tanh, where
 
 
 class Unary(NamedTuple):
@@ -48,7 +48,7 @@ def neg_d(x, y):
 
 
 def exp_f(x):
-    return math.exp(x)
+    return exp(x)
 
 
 def exp_d(x, y):

@@ -212,7 +212,7 @@ _TENSOR_ENV = {
                                   cos=_t("cos"), tanh=_t("tanh"), floor=_t("floor"),
                                   ceil=_t("ceil")),
     "np": types.SimpleNamespace(rint=_t("round")),
-    "where": where, "sign": _t("sign"), "sigmoid": _t("sigmoid"),
+    "where": where, "sign": _t("sign"), "exp": _t("exp"), "sigmoid": _t("sigmoid"),
     "maximum": _maximum, "minimum": _minimum,
 }
 

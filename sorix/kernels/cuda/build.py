@@ -68,7 +68,9 @@ def device_function(fn, dtype, typed=True):
     if found is None:
         math_module, np_module = runtime.scalar_modules(dtype or np.float64)
         env = scalar_globals(dtype or np.float64)  # the CPU's bindings (FLOAT32 ...)
-        env.update({"math": math_module, "np": np_module, "cuda": runtime.cuda()})
+        # the GPU's exp is fast as it is: the bit-level CPU version is not used
+        env.update({"math": math_module, "np": np_module, "cuda": runtime.cuda(),
+                    "VECTOR_EXP": False})
         for helper in _helpers_used(fn):
             env[helper.__name__] = device_function(helper, dtype)
         code = _typed_constants(fn.__code__, dtype) if typed and dtype is not None else fn.__code__
