@@ -1,6 +1,6 @@
 """Compare sorix with NumPy, PyTorch and the memory floor on the same cases.
 
-    python benchmarks/compare.py [--quick]
+    python benchmarks/compare.py [--quick] [--case TEXT]
 
 Each case is built once per implementation (validated against the NumPy
 reference and warmed up, see cases.py), then all implementations of the
@@ -107,6 +107,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer and shorter rounds (under a minute with a warm kernel cache)")
+    parser.add_argument("--case", default="",
+                        help="only the cases whose name contains this text (e.g. 'chain')")
     args = parser.parse_args(argv)
     rounds, target_s = (3, 0.02) if args.quick else (21, 0.05)
 
@@ -115,6 +117,8 @@ def main(argv=None):
     notes = []
     rows = []
     for name in cases.CASES:
+        if args.case not in name:
+            continue
         case_start = time.perf_counter()
         rows.append((name,) + measure_case(name, rounds, target_s, notes))
         print(f"  {name}: {time.perf_counter() - case_start:.1f} s", file=sys.stderr, flush=True)

@@ -552,7 +552,12 @@ def tensor(data, device=None, requires_grad=False, dtype=None):
     if arr is data or (isinstance(data, Tensor) and arr is data.data) \
             or _core.is_device_array(data):
         arr = _of(arr).copy(arr)
-    return Tensor(arr, requires_grad=requires_grad, device=device)
+    if device is not None:
+        return Tensor(arr, requires_grad=requires_grad, device=device)
+    t = Tensor._wrap(arr)  # (Tensor(arr) would convert arr a second time)
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
 # `import sorix.tensor as m` binds the attribute `sorix.tensor`, which is this

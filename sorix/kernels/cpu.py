@@ -22,6 +22,7 @@ unary = _elementwise.unary
 unary_grad = _elementwise.unary_grad
 binary = _elementwise.binary
 binary_grad = _elementwise.binary_grad
+binary_grad_same = _elementwise.binary_grad_same
 matmul = _linalg.matmul
 run = _optim.run
 

@@ -89,6 +89,10 @@ def binary(name, a, b):
         return np.asarray(BINARY[name].reference(a, b))
     if a.shape == b.shape:
         out = np.empty(a.shape, dtype)
+        if a.ndim == 1 and a.flags.c_contiguous and b.flags.c_contiguous:
+            # (ravel and reshape cost more than the kernel itself on small arrays)
+            _kernel("binary", name, dtype, out.size)(a, b, out)
+            return out
         template, a, b = "binary", a.ravel(), b.ravel()
     else:
         shape = broadcast_shape(a.shape, b.shape)
@@ -117,7 +121,11 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
     ga = np.empty(shape, dtype) if need_a else empty
     gb = np.empty(shape, dtype) if need_b else empty
     if a.shape == shape and b.shape == shape:
-        args = (g.ravel(), a.ravel(), b.ravel(), y.ravel(), ga.reshape(-1), gb.reshape(-1))
+        if g.ndim == 1 and g.flags.c_contiguous and a.flags.c_contiguous \
+                and b.flags.c_contiguous:  # (y, ga and gb are the kernels' own arrays)
+            args = (g, a, b, y, ga, gb)
+        else:
+            args = (g.ravel(), a.ravel(), b.ravel(), y.ravel(), ga.reshape(-1), gb.reshape(-1))
         template = "binary_grad_" + which
     else:
         # A size-1 operand is read in place (stride 0); others are expanded.
@@ -129,3 +137,13 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
         template = "binary_grad_%s_s" % which
     _kernel(template, name, dtype, g.size)(*args)
     return (ga if need_a else None), (gb if need_b else None)
+
+
+def binary_grad_same(name, g, x, y):
+    """The gradient of ``op(x, x)`` with respect to ``x``: ``g * (dop/da + dop/db)``, one pass
+    instead of two gradients that the engine would then add."""
+    gx = np.empty(g.shape, g.dtype)
+    args = (g, x, x, y, gx, gx) if g.ndim == 1 and g.flags.c_contiguous and x.flags.c_contiguous \
+        else (g.ravel(), x.ravel(), x.ravel(), y.ravel(), gx.reshape(-1), gx.reshape(-1))
+    _kernel("binary_grad_same", name, g.dtype, g.size)(*args)
+    return gx

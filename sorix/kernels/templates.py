@@ -83,6 +83,12 @@ def binary_grad_b(g, a, b, y, ga, gb):
         gb[i] = g[i] * DB(a[i], b[i], y[i])
 
 
+def binary_grad_same(g, a, b, y, ga, gb):
+    # a and b are one operand (x * x): its gradient is the sum of both partials
+    for i in prange(g.size):
+        ga[i] = g[i] * (DA(a[i], b[i], y[i]) + DB(a[i], b[i], y[i]))
+
+
 def binary_grad_ab_s(g, a, b, y, ga, gb, sa, sb):
     for i in prange(g.size):
         gi = g[i]

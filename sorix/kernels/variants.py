@@ -15,7 +15,7 @@ _compiled = {}
 
 def variant(fn, parallel):
     """The serial or threaded compiled build of ``fn``."""
-    key = (fn.__module__, fn.__name__, parallel)
+    key = (fn, parallel)
     found = _compiled.get(key)
     if found is None:
         name = fn.__name__ + ("_parallel" if parallel else "")

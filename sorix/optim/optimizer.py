@@ -122,6 +122,21 @@ class Optimizer:
     def _update(self, p, grad, state, group, kind):
         raise NotImplementedError
 
+    _typed_cache = {}
+
+    @classmethod
+    def _typed(cls, kind, *values):
+        """``values`` (hyperparameters, Python numbers) as scalars of the parameter's float
+        type ``kind``, so a float32 update never computes in float64. Memoised: making a
+        NumPy scalar costs more than the update of a small parameter."""
+        key = (kind, values)
+        found = cls._typed_cache.get(key)
+        if found is None:
+            if len(cls._typed_cache) > 256:  # (a schedule changes lr every step)
+                cls._typed_cache.clear()
+            found = cls._typed_cache[key] = tuple([kind(v) for v in values])
+        return found
+
     @staticmethod
     def _optional(state, key, p):
         found = state.get(key)

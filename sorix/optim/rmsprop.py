@@ -41,9 +41,10 @@ class RMSprop(Optimizer):
         state["step"] += 1
         alpha = group["alpha"]
         of(p).run(K.rmsprop, p, grad, state["square_avg"], self._optional(state, "grad_avg", p),
-              self._optional(state, "momentum_buffer", p), kind(group["lr"]), kind(alpha),
-              kind(1 - alpha), kind(group["eps"]), kind(group["weight_decay"]),
-              kind(group["momentum"]), bool(group["maximize"]))
+              self._optional(state, "momentum_buffer", p),
+              *self._typed(kind, group["lr"], alpha, 1 - alpha, group["eps"],
+                           group["weight_decay"], group["momentum"]),
+              bool(group["maximize"]))
 
     @property
     def vts(self):

@@ -34,9 +34,10 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = B.zeros(p.shape, p.dtype)
                 first = True
-        B.run(K.sgd, p, grad, buf, kind(group["lr"]), kind(group["weight_decay"]),
-              kind(momentum), kind(1 - group["dampening"]), bool(group["nesterov"]),
-              bool(group["maximize"]), first)
+        B.run(K.sgd, p, grad, buf,
+              *self._typed(kind, group["lr"], group["weight_decay"], momentum,
+                           1 - group["dampening"]),
+              bool(group["nesterov"]), bool(group["maximize"]), first)
 
 
 class SGDMomentum(SGD):
