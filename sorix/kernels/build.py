@@ -137,6 +137,22 @@ def jit_kernel(fn, parallel=False, name=None):
     """
     from numba import prange
     env = dict(fn.__globals__, prange=prange)
+    env.update(_module_helpers(fn.__globals__))
     copy = types.FunctionType(fn.__code__, env, name or fn.__name__)
     copy.__qualname__ = copy.__name__
     return _jit(copy, parallel)
+
+
+_module_helper_cache = {}
+
+
+def _module_helpers(module_globals):
+    """The jitted builds of the functions a kernel module lists in ``JIT_HELPERS``
+    (serial code that several of its kernels call), made once per module."""
+    names = module_globals.get("JIT_HELPERS", ())
+    key = module_globals.get("__name__")
+    if names and key not in _module_helper_cache:
+        from numba import njit
+        _module_helper_cache[key] = {n: njit(**config.NJIT_OPTIONS)(module_globals[n])
+                                     for n in names}
+    return _module_helper_cache.get(key, {})

@@ -88,22 +88,32 @@ def bce_grad(logits, target, upstream, scale, zero, one, out):
 # m + log sum_c exp(x_ic - m) with m the row max, so that backward needs no
 # second max/sum pass: p_ic = exp(x_ic - lse_i).
 
+def log_sum_exp(logits, i, zero):
+    """log sum_c exp(x_ic) for row i, stably: m + log sum_c exp(x_ic - m), m the row max."""
+    c = logits.shape[1]
+    m = logits[i, 0]
+    for j in range(1, c):
+        if logits[i, j] > m:
+            m = logits[i, j]
+    s = zero
+    for j in range(c):
+        s += math.exp(logits[i, j] - m)
+    return m + math.log(s)
+
+
+#: Functions above that the kernels call: compiled alongside them (see build.jit_kernel).
+JIT_HELPERS = ("log_sum_exp",)
+
+
 def ce_index_forward(logits, target, row_weight, zero, lse, loss):
     """loss_i = w_i (lse_i - x_{i, t_i}); ``row_weight`` empty means w_i = 1.
 
     Rows with w_i = 0 (ignored targets) read no target and give 0.
     """
-    n, c = logits.shape
+    n = logits.shape[0]
     weighted = row_weight.size > 0
     for i in prange(n):
-        m = logits[i, 0]
-        for j in range(1, c):
-            if logits[i, j] > m:
-                m = logits[i, j]
-        s = zero
-        for j in range(c):
-            s += math.exp(logits[i, j] - m)
-        row_lse = m + math.log(s)
+        row_lse = log_sum_exp(logits, i, zero)
         lse[i] = row_lse
         if weighted:
             w = row_weight[i]
@@ -135,14 +145,7 @@ def ce_probs_forward(logits, probs, class_weight, zero, lse, loss):
     n, c = logits.shape
     weighted = class_weight.size > 0
     for i in prange(n):
-        m = logits[i, 0]
-        for j in range(1, c):
-            if logits[i, j] > m:
-                m = logits[i, j]
-        s = zero
-        for j in range(c):
-            s += math.exp(logits[i, j] - m)
-        row_lse = m + math.log(s)
+        row_lse = log_sum_exp(logits, i, zero)
         lse[i] = row_lse
         acc = zero
         for j in range(c):
