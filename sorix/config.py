@@ -4,6 +4,8 @@ Environment variables override the defaults so that a user can tune a
 machine without editing the package:
 
 - ``SORIX_PARALLEL_THRESHOLD``: element count from which kernels use threads.
+- ``SORIX_FUSION_THRESHOLD``: element count from which backward fuses elementwise
+  regions into one generated loop (``0`` turns fusion off).
 - ``SORIX_KERNEL_CACHE``: set to ``0`` to compile kernels without the disk cache.
 """
 import os
@@ -18,3 +20,12 @@ NJIT_OPTIONS = {"nogil": True, "error_model": "numpy"}
 
 #: Whether to ask numba to keep compiled kernels on disk.
 CACHE_KERNELS = os.environ.get("SORIX_KERNEL_CACHE", "1") != "0"
+
+#: From this many elements the backward pass runs a region of connected
+#: elementwise nodes as one generated loop (:mod:`sorix.autograd.fusion`).
+#: Below it the per-node kernels are as fast and a new region's compile
+#: would not pay for itself. 0 turns fusion off.
+FUSION_THRESHOLD = int(os.environ.get("SORIX_FUSION_THRESHOLD", 65536)) or float("inf")
+
+#: The most nodes one fused loop covers: the loop's compile time grows with it.
+FUSION_MAX_NODES = 32

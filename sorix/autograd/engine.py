@@ -7,7 +7,9 @@ shape in one place (:func:`sum_to`), and accumulates into leaves.
 """
 import numpy as np
 
+from .. import config
 from ..kernels.backend import mixed_devices, of
+from . import fusion
 from .grad_mode import _state
 
 _ndarray = np.ndarray
@@ -139,7 +141,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
     # an array handed out once may become a leaf's .grad without a copy.
     # (A reused id only ever causes an unneeded copy.)
     # Root gradients may be the caller's arrays: counted as handed out twice.
-    handed = {id(g): 2 for g in root_grads}
+    handed = {}
+    for g in root_grads:
+        handed[id(g)] = 2
 
     def deliver_leaf(leaf, grad, fresh=False):
         if captured is None:
@@ -161,7 +165,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
             root_nodes.append(node)
 
     deps = _dependencies(root_nodes)
-    ready = [n for n in root_nodes if n not in deps]
+    ready = [n for n in root_nodes if n not in deps] if len(root_nodes) > 1 else root_nodes
     previous_mode = _state.enabled
     _state.enabled = bool(create_graph)
     try:
@@ -174,11 +178,21 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                     captured[i] = grad
                 if node._retained is not None and captured is None:
                     _retain(node, grad, create_graph)
+                members = None
+                if not create_graph and type(grad) is _ndarray \
+                        and grad.size >= config.FUSION_THRESHOLD:
+                    members = fusion.region(node, grad, deps, pending, target_nodes)
+                if members is not None:
+                    _run_region(members, grad, retain_graph, pending, deps, ready, handed,
+                                deliver_leaf)
+                    continue
                 input_grads = node.apply(grad, create_graph)
                 if not retain_graph:
                     node.release()
             else:
                 input_grads = (None,) * len(node.inputs)
+            if len(input_grads) > 1:
+                _count_repeats(input_grads, handed)
             for tensor, need, g in zip(node.inputs, node.needs, input_grads):
                 if not need:
                     continue
@@ -188,8 +202,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                         g = sum_to(g, data.shape)
                     if g.dtype != data.dtype:  # the op computed in a promoted dtype
                         g = _cast(g, data.dtype)
-                    count = handed.get(id(g), 0) + 1
-                    handed[id(g)] = count
+                    key = id(g)
+                    count = handed[key] = handed.get(key, 0) + 1
                 child = tensor.grad_fn
                 if child is None:
                     if g is not None:
@@ -204,6 +218,42 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
     finally:
         _state.enabled = previous_mode
     return captured
+
+
+def _count_repeats(grads, handed):
+    """Count in advance an array that one node hands to several inputs (add gives
+    ``(g, g)``): the first receiver, a leaf, must not keep it as its ``.grad`` while
+    another receiver still holds it (it would be added into in place)."""
+    if len(grads) == 2:
+        g = grads[0]
+        if g is not None and g is grads[1]:
+            handed[id(g)] = handed.get(id(g), 0) + 1
+        return
+    seen = set()
+    for g in grads:
+        if g is not None:
+            if id(g) in seen:
+                handed[id(g)] = handed.get(id(g), 0) + 1
+            seen.add(id(g))
+
+
+def _run_region(members, grad, retain_graph, pending, deps, ready, handed, deliver_leaf):
+    """Backpropagate through a fused region (see :mod:`sorix.autograd.fusion`) and hand
+    its gradients on as the loop over single nodes would."""
+    for tensor, g, edges in fusion.run(members, grad):
+        handed[id(g)] = 1
+        child = tensor.grad_fn
+        if child is None:
+            deliver_leaf(tensor, g, True)
+            continue
+        before = pending.get(child)
+        pending[child] = g if before is None else _add(before, g)
+        deps[child] -= edges
+        if deps[child] == 0:
+            ready.append(child)
+    if not retain_graph:
+        for node, _ in members:
+            node.release()
 
 
 def _retain(node, grad, create_graph):

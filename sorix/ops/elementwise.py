@@ -121,6 +121,10 @@ class UnaryNode(Node):
         x, y = self.saved
         return (of(x).unary_grad(self.op, grad, x, y, self.params),)
 
+    def fusion(self):
+        """(derivatives, the arrays they read, parameters) for a fused backward."""
+        return (UNARY[self.op].derivative,), self.saved, self.params
+
     def backward_graph(self, grad):
         x = self.inputs[0]
         y = unary(self.op, x, self.params)
@@ -164,7 +168,16 @@ class BinaryNode(Node):
         if self.op == "sub":
             return grad, (of(grad).unary("neg", grad) if need_b else None)
         a, b, y = self.saved
+        if a is b and type(a) is _ndarray and self.inputs[0] is self.inputs[1]:
+            # x * x: one gradient for x rather than two for the engine to add up
+            return _cpu.binary_grad_same(self.op, grad, a, y), None
         return of(a).binary_grad(self.op, grad, a, b, y, need_a, need_b)
+
+    def fusion(self):
+        """(derivatives, the arrays they read, parameters) for a fused backward;
+        add and sub save nothing: their derivatives are constants."""
+        op = BINARY[self.op]
+        return (op.derivative_a, op.derivative_b), self.saved or (None, None, None), ()
 
     def backward_graph(self, grad):
         a, b = self.inputs

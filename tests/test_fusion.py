@@ -1,0 +1,838 @@
+"""Fused backward of elementwise regions (sorix.autograd.fusion, sorix.kernels.fused).
+
+Every graph runs twice: with fusion forced on (``FUSION_THRESHOLD = 1``) and
+off (``inf``). The gradients must agree to a few ulp, a spy on
+``fusion.run`` shows which regions actually ran fused, and the results are
+also checked against independent references: closed forms, float64 central
+finite differences of sorix's forward, and PyTorch where it is installed.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import strategies as st
+
+import sorix
+from sorix import config
+from sorix.autograd import fusion
+from sorix.kernels import fused
+
+try:
+    import torch
+except ImportError:  # the torch comparisons are skipped
+    torch = None
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: fused against unfused: the same scalar formulas, only additions may be reordered
+RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
+
+
+# ---- helpers ------------------------------------------------------------------------
+
+@pytest.fixture
+def spy(monkeypatch):
+    """The regions that ran fused, each as the tuple of its nodes' names (root first)."""
+    regions = []
+    real = fusion.run
+
+    def run(members, grad):
+        regions.append(tuple(node.name for node, _ in members))
+        return real(members, grad)
+
+    monkeypatch.setattr(fusion, "run", run)
+    return regions
+
+
+def set_fusion(monkeypatch, on):
+    monkeypatch.setattr(config, "FUSION_THRESHOLD", 1 if on else float("inf"))
+
+
+def assert_close(actual, expected, rtol, what=""):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
+    scale = max(1.0, float(np.nanmax(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, equal_nan=True,
+                               err_msg=what)
+
+
+def backprop(fn, arrays, requires=None):
+    """Leaf gradients (arrays, None where a leaf got none) of ``fn(*leaves).backward()``."""
+    requires = requires or [True] * len(arrays)
+    leaves = [sorix.tensor(a, requires_grad=r) for a, r in zip(arrays, requires)]
+    fn(*leaves).backward()
+    return [None if t.grad is None else t.grad.data.copy() for t in leaves]
+
+
+def fused_vs_unfused(monkeypatch, spy, fn, arrays, requires=None, expect_fused=True):
+    """Run ``fn`` unfused and fused; assert equal leaf gradients and (``expect_fused``)
+    that something fused. Returns the fused gradients and the regions that ran."""
+    set_fusion(monkeypatch, False)
+    reference = backprop(fn, arrays, requires)
+    assert spy == [], "a region was fused with fusion turned off"
+    set_fusion(monkeypatch, True)
+    got = backprop(fn, arrays, requires)
+    regions = list(spy)
+    assert regions or not expect_fused, "nothing was fused"
+    spy.clear()
+    rtol = RTOL[np.dtype(arrays[0].dtype)]
+    for k, (g, r) in enumerate(zip(got, reference)):
+        assert (g is None) == (r is None), f"leaf {k}: fused {g}, unfused {r}"
+        if g is not None:
+            assert g.dtype == r.dtype == arrays[k].dtype
+            assert_close(g, r, rtol, f"leaf {k}: fused vs unfused")
+    return got, regions
+
+
+def numeric(fn, arrays, eps=1e-6):
+    """Central finite differences of the scalar ``fn`` (sorix forward only, float64)."""
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+
+    def f():
+        with sorix.no_grad():
+            return float(fn(*[sorix.tensor(a) for a in arrays]).data)
+
+    grads = []
+    for a in arrays:
+        g = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            keep = a[idx]
+            a[idx] = keep + eps
+            up = f()
+            a[idx] = keep - eps
+            down = f()
+            a[idx] = keep
+            g[idx] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def torch_grads(fn, arrays, requires=None):
+    requires = requires or [True] * len(arrays)
+    leaves = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, requires)]
+    fn(*leaves).backward()
+    return [None if t.grad is None else t.grad.numpy() for t in leaves]
+
+
+def leaky(t, slope):
+    if isinstance(t, sorix.Tensor):
+        return t.leaky_relu(slope)
+    return torch.nn.functional.leaky_relu(t, slope)
+
+
+def check_references(fn, arrays, got, requires=None, torch_fn=None):
+    """``got`` (fused float64 gradients) against finite differences and PyTorch."""
+    requires = requires or [True] * len(arrays)
+    for k, (g, fd) in enumerate(zip(got, numeric(fn, arrays))):
+        if requires[k]:
+            assert_close(g, fd, 1e-7, f"leaf {k}: fused vs finite differences")
+    if torch is not None:
+        for k, (g, t) in enumerate(zip(got, torch_grads(torch_fn or fn, arrays, requires))):
+            if requires[k]:
+                assert_close(g, t, 1e-12, f"leaf {k}: fused vs torch")
+
+
+def away_from(values, points, gap=0.05):
+    """``values`` moved off ``points`` (kinks), so finite differences are meaningful."""
+    values = np.array(values)
+    for p in points:
+        near = np.abs(values - p) < gap
+        values[near] = p + np.where(values[near] >= p, gap, -gap)
+    return values
+
+
+# ---- 1. the reference chain ---------------------------------------------------------
+
+def chain(x, w):
+    return ((x.tanh() * w).sigmoid() + x * x).sum()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_chain_fused_equals_unfused_closed_form_and_torch(dtype, monkeypatch, spy):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, (5, 7)).astype(dtype)
+    w = rng.uniform(-1.5, 1.5, (5, 7)).astype(dtype)
+    (gx, gw), regions = fused_vs_unfused(monkeypatch, spy, chain, [x, w])
+    # the whole elementwise graph below the sum is one region
+    assert len(regions) == 1
+    assert sorted(regions[0]) == sorted(["AddBackward", "SigmoidBackward", "MulBackward",
+                                         "MulBackward", "TanhBackward"])
+    assert regions[0][0] == "AddBackward"
+    assert any(key[3] == np.dtype(dtype).char for key in fused._compiled)
+
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    t = np.tanh(x64)
+    s = 1 / (1 + np.exp(-t * w64))
+    closed_x = s * (1 - s) * w64 * (1 - t * t) + 2 * x64
+    closed_w = s * (1 - s) * t
+    rtol = 2e-6 if dtype == np.float32 else 1e-12
+    assert_close(gx, closed_x, rtol, "dx closed form")
+    assert_close(gw, closed_w, rtol, "dw closed form")
+    if dtype == np.float64:
+        check_references(chain, [x, w], [gx, gw])
+    elif torch is not None:
+        tx, tw = torch_grads(chain, [x, w])
+        assert_close(gx, tx, 2e-6, "dx torch float32")
+        assert_close(gw, tw, 2e-6, "dw torch float32")
+
+
+def test_chain_threaded_fused_loop(monkeypatch, spy):
+    """The prange build of the loop (PARALLEL_THRESHOLD lowered after the forward)."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-2, 2, (40, 50))
+    w = rng.uniform(-1.5, 1.5, (40, 50))
+    set_fusion(monkeypatch, False)
+    reference = backprop(chain, [x, w])
+    set_fusion(monkeypatch, True)
+    lx, lw = sorix.tensor(x, requires_grad=True), sorix.tensor(w, requires_grad=True)
+    out = chain(lx, lw)
+    monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 64)
+    out.backward()
+    assert len(spy) == 1
+    assert any(key[4] for key in fused._compiled), "no threaded fused kernel was built"
+    assert_close(lx.grad.data, reference[0], 1e-12)
+    assert_close(lw.grad.data, reference[1], 1e-12)
+
+
+# ---- 2. graph shapes ----------------------------------------------------------------
+
+def test_diamond_shared_intermediate_joins_the_region(monkeypatch, spy):
+    x = np.linspace(-1.0, 1.2, 12).reshape(3, 4)
+
+    def fn(x):
+        h = x.exp()
+        return (h.sin() * h.cos()).sum()  # sum(sin(2 e^x) / 2): d/dx = cos(2 e^x) e^x
+
+    (gx,), regions = fused_vs_unfused(monkeypatch, spy, fn, [x])
+    assert len(regions) == 1
+    assert sorted(regions[0]) == ["CosBackward", "ExpBackward", "MulBackward", "SinBackward"]
+    assert regions[0][-1] == "ExpBackward"  # after both its consumers
+    assert_close(gx, np.cos(2 * np.exp(x)) * np.exp(x), 1e-12, "closed form")
+    check_references(fn, [x], [gx])
+
+
+def test_leaf_used_by_several_nodes(monkeypatch, spy):
+    x = np.linspace(-1.5, 1.5, 10)
+
+    def fn(x):
+        return (x.sin() + x.cos() * x - x.exp() / 3.0 + x * x * x).sum()
+
+    (gx,), regions = fused_vs_unfused(monkeypatch, spy, fn, [x])
+    # sin, cos, mul, add, exp, div, sub, mul, mul, add
+    assert len(regions) == 1 and len(regions[0]) == 10
+    expected = np.cos(x) - np.sin(x) * x + np.cos(x) - np.exp(x) / 3 + 3 * x * x
+    assert_close(gx, expected, 1e-12, "closed form")
+    check_references(fn, [x], [gx])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_leaky_relu_clamp_relu_abs(dtype, monkeypatch, spy):
+    kinks = [0.0, -0.5, 0.7, -0.3]
+    x = away_from(np.random.default_rng(2).uniform(-1.5, 1.5, (4, 6)), kinks).astype(dtype)
+
+    def fn(x):
+        return (leaky(x, 0.2) * x.clamp(-0.5, 0.7) + x.clamp(min=-0.3).relu()
+                - leaky(x * 1.5, 0.05).abs() + x.clamp(max=0.7) * 2.0).sum()
+
+    (gx,), regions = fused_vs_unfused(monkeypatch, spy, fn, [x])
+    assert len(regions) == 1 and len(regions[0]) == 13
+    v = x.astype(np.float64)
+    lr = np.where(v > 0, v, 0.2 * v)
+    cl = np.clip(v, -0.5, 0.7)
+    lr2 = np.where(v > 0, 1.5 * v, 0.05 * 1.5 * v)
+    expected = (np.where(v > 0, 1.0, 0.2) * cl + lr * ((v >= -0.5) & (v <= 0.7))
+                + ((v >= -0.3) & (v > 0))
+                - np.sign(lr2) * np.where(v > 0, 1.5, 0.05 * 1.5)
+                + 2.0 * (v <= 0.7))
+    assert_close(gx, expected, 1e-6 if dtype == np.float32 else 1e-12, "closed form")
+    if dtype == np.float64:
+        check_references(fn, [x], [gx])
+
+
+def test_parameter_values_are_passed_not_compiled_in(monkeypatch, spy):
+    """One region structure with different slopes and bounds: the same kernel, each run
+    with its own parameter values."""
+    x = away_from(np.linspace(-2, 2, 15), [0.0, -1.0, 1.0, -0.5, 0.5, 0.25])
+
+    def make(slope, low, high):
+        return lambda x: (leaky(x, slope).clamp(low, high) * x).sum()
+
+    set_fusion(monkeypatch, True)
+    for slope, low, high in [(0.1, -1.0, 1.0), (0.5, -0.5, 0.25)]:
+        (g,) = backprop(make(slope, low, high), [x])
+        lr = np.where(x > 0, x, slope * x)
+        inside = (lr >= low) & (lr <= high)
+        expected = np.where(inside, np.where(x > 0, 1.0, slope), 0.0) * x + np.clip(lr, low, high)
+        assert_close(g, expected, 1e-12, f"slope {slope}, bounds {low} {high}")
+    assert len(spy) == 2 and spy[0] == spy[1]
+
+
+def test_sub_div_pow_maximum_minimum(monkeypatch, spy):
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.5, 2.0, (3, 5))
+    b = rng.uniform(-1.5, 1.5, (3, 5))
+
+    def fn(a, b):
+        return ((a - b) / (a * a + 1.0) + a ** b + a.maximum(b) - b.minimum(a * 0.5)
+                + (3.0 - a) * 2.0 ** b - 1.0 / a + a ** 2.0).sum()
+
+    (ga, gb), regions = fused_vs_unfused(monkeypatch, spy, fn, [a, b])
+    assert len(regions) == 1 and len(regions[0]) >= 15
+    names = set(regions[0])
+    assert {"SubBackward", "DivBackward", "PowBackward", "MaximumBackward",
+            "MinimumBackward"} <= names
+    check_references(fn, [a, b], [ga, gb])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_size_one_constant_operands(dtype, monkeypatch, spy):
+    x = np.linspace(0.3, 2.1, 8).reshape(2, 4).astype(dtype)
+    c = np.array([1.5], dtype=dtype)  # a size-1 tensor that needs no gradient
+
+    def fn(x, c):
+        return ((x * 2.0) * (3.0 - x) + x * c - c / x + (x - c) ** 2.0).sum()
+
+    (gx, gc), regions = fused_vs_unfused(monkeypatch, spy, fn, [x, c], requires=[True, False])
+    assert gc is None
+    assert len(regions) == 1 and len(regions[0]) == 10
+    v = x.astype(np.float64)
+    expected = 2 * (3 - v) - 2 * v + 1.5 + 1.5 / v ** 2 + 2 * (v - 1.5)
+    assert_close(gx, expected, 1e-6 if dtype == np.float32 else 1e-12, "closed form")
+    if dtype == np.float64:
+        check_references(fn, [x, c], [gx, gc], requires=[True, False])
+
+
+def test_broadcast_operands_that_need_grad_bound_the_region(monkeypatch, spy):
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-1, 1, (3, 4))
+    b = rng.uniform(-1, 1, (4,))    # broadcast along rows, needs a gradient
+    c = np.array([0.7])             # size 1, needs a gradient
+    w = rng.uniform(-1, 1, (4,))    # broadcast, no gradient
+
+    def fn(x, b, c, w):
+        return (((x.tanh() * b).exp() * x) + x * c + (x * w).sin() * x).sum()
+
+    grads, regions = fused_vs_unfused(monkeypatch, spy, fn, [x, b, c, w],
+                                      requires=[True, True, True, False])
+    assert grads[1].shape == (4,) and grads[2].shape == (1,) and grads[3] is None
+    # x * c, x * w and tanh * b each stay outside: their gradients are not of the region's shape
+    for region in regions:
+        assert len(region) >= 2
+    assert sorted(regions[0]) == ["AddBackward", "AddBackward", "ExpBackward", "MulBackward",
+                                  "MulBackward", "SinBackward"]
+    check_references(fn, [x, b, c, w], grads, requires=[True, True, True, False])
+
+
+def test_regions_between_matmul_reshape_transpose_and_axis_sums(monkeypatch, spy):
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, (4, 3))
+    W = rng.uniform(-1, 1, (3, 5))
+    v = rng.uniform(-1, 1, (5, 4))
+
+    def fn(x, W, v):
+        h = x @ W
+        z = (h.tanh() * h + 0.5).sigmoid()          # region on (4, 5)
+        r = z.reshape(20)
+        q = r * r.exp() - r                         # region on (20,)
+        s = q.reshape(4, 5).sum(axis=1)             # reduced over one axis
+        t = z.T                                     # a transposed (non-contiguous) use
+        u = (t.exp() * t).sin()                     # region reading non-contiguous arrays
+        return (s * s).sum() + (u * v).sum()
+
+    grads, regions = fused_vs_unfused(monkeypatch, spy, fn, [x, W, v],
+                                      requires=[True, True, False])
+    # q's region (sub, mul, exp), z's (sigmoid, add, mul, tanh), (u * v)'s (mul, sin, mul, exp)
+    assert sorted(map(len, regions)) == [3, 4, 4]
+    check_references(fn, [x, W, v], grads, requires=[True, True, False])
+
+
+def test_non_contiguous_incoming_gradient(monkeypatch, spy):
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-1, 1, (3, 4))
+    c = rng.uniform(-1, 1, (4, 3))
+
+    def fn(x, c):
+        return ((x.sin() * x).T * c).sum()  # the region below .T gets a transposed gradient
+
+    (gx, _), regions = fused_vs_unfused(monkeypatch, spy, fn, [x, c], requires=[True, False])
+    assert regions == [("MulBackward", "SinBackward")]
+    assert_close(gx, c.T * (np.cos(x) * x + np.sin(x)), 1e-12, "closed form")
+
+
+def test_incoming_gradient_broadcast_along_one_axis(monkeypatch, spy):
+    """A sum over one axis hands the region a view with one zero stride: not a scalar."""
+    rng = np.random.default_rng(10)
+    x = rng.uniform(-1, 1, (3, 4))
+    v = rng.uniform(-1, 1, (4,))
+    u = rng.uniform(-1, 1, (3, 1))
+
+    def fn(x, v, u):
+        e = x.exp() * x
+        return (e.sum(axis=0) * v).sum() + (e.sum(axis=1, keepdims=True) * u).sum() \
+            + e.mean() * 2.0
+
+    (gx, _, _), regions = fused_vs_unfused(monkeypatch, spy, fn, [x, v, u],
+                                           requires=[True, False, False])
+    # the scalar adds and the mean's product (0-d, one element), then the region below e
+    assert regions == [("AddBackward", "AddBackward", "MulBackward"),
+                       ("MulBackward", "ExpBackward")]
+    assert_close(gx, (v[None, :] + u + 2.0 / 12) * np.exp(x) * (x + 1), 1e-12, "closed form")
+
+
+@pytest.mark.parametrize("on", [False, True], ids=["unfused", "fused"])
+def test_one_leaf_through_nested_adds(on, monkeypatch, spy):
+    """x + (x + x): an add hands one gradient array to both its inputs; the leaf's .grad
+    must not alias an array that is still to be added into it."""
+    set_fusion(monkeypatch, on)
+    xv = np.linspace(-1.0, 1.0, 6)
+    x = sorix.tensor(xv, requires_grad=True)
+    ((x + (x + x)) * 1.0).sum().backward()
+    assert len(spy) == int(on)
+    np.testing.assert_array_equal(x.grad.data, np.full(6, 3.0))
+    x.grad = None
+    y = x + (x + x)
+    (y * y.sigmoid()).sum().backward()
+    s = 1 / (1 + np.exp(-3 * xv))
+    assert_close(x.grad.data, 3 * (s + 3 * xv * s * (1 - s)), 1e-12, "closed form")
+
+
+def test_explicit_gradient_array_is_used_and_not_modified(monkeypatch, spy):
+    set_fusion(monkeypatch, True)
+    x0 = np.linspace(-1, 1, 6)
+    g0 = np.linspace(0.5, 3.0, 6)
+    g_keep = g0.copy()
+    x = sorix.tensor(x0, requires_grad=True)
+    (x.tanh() * x).backward(g0)
+    assert len(spy) == 1
+    np.testing.assert_array_equal(g0, g_keep)
+    assert_close(x.grad.data, g0 * ((1 - np.tanh(x0) ** 2) * x0 + np.tanh(x0)), 1e-12)
+
+
+def test_long_chain_is_split_at_max_nodes(monkeypatch, spy):
+    monkeypatch.setattr(config, "FUSION_MAX_NODES", 3)
+    x = np.linspace(-1, 1, 7)
+
+    def fn(x):
+        for _ in range(8):
+            x = x.sin()
+        return x.sum()
+
+    (gx,), regions = fused_vs_unfused(monkeypatch, spy, fn, [x])
+    assert [len(r) for r in regions] == [3, 3, 2]
+    expected, v = np.ones_like(x), x.copy()
+    for _ in range(8):
+        expected, v = expected * np.cos(v), np.sin(v)
+    assert_close(gx, expected, 1e-12, "chain rule")
+
+
+def test_below_threshold_nothing_fuses(monkeypatch, spy):
+    monkeypatch.setattr(config, "FUSION_THRESHOLD", 36)
+    small = backprop(chain, [np.full((5, 7), 0.5), np.full((5, 7), 0.25)])
+    assert spy == []
+    backprop(chain, [np.full((6, 6), 0.5), np.full((6, 6), 0.25)])
+    assert len(spy) == 1
+    assert small[0].shape == (5, 7)
+
+
+# ---- 3. random expression graphs ------------------------------------------------------
+
+UNARY_MENU = {
+    "sin": lambda t: t.sin(),
+    "cos": lambda t: t.cos(),
+    "tanh": lambda t: t.tanh(),
+    "sigmoid": lambda t: t.sigmoid(),
+    "neg": lambda t: -t,
+    "exp": lambda t: t.tanh().exp(),
+    "log": lambda t: (t * t + 1.0).log(),
+    "sqrt": lambda t: (t * t + 0.5).sqrt(),
+    "abs": lambda t: t.abs(),
+    "relu": lambda t: t.relu(),
+    "leaky_relu": lambda t: t.leaky_relu(0.3),
+    "clamp": lambda t: t.clamp(-0.8, 0.9),
+    "scale": lambda t: t * 0.7,
+    "rsub": lambda t: 1.5 - t,
+}
+BINARY_MENU = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (b * b + 1.0),
+    "pow": lambda a, b: (a * a + 0.5) ** b.tanh(),
+    "maximum": lambda a, b: a.maximum(b),
+    "minimum": lambda a, b: a.minimum(b),
+}
+
+
+@st.composite
+def expression_graphs(draw):
+    nleaves = draw(st.integers(2, 3))
+    requires = draw(st.lists(st.booleans(), min_size=nleaves, max_size=nleaves))
+    requires[0] = True
+    nops = draw(st.integers(2, 5))
+    ops = []
+    for k in range(nops):
+        available = nleaves + k  # leaves, then earlier results
+        if draw(st.booleans()):
+            ops.append((draw(st.sampled_from(sorted(UNARY_MENU))),
+                        draw(st.integers(0, available - 1))))
+        else:
+            ops.append((draw(st.sampled_from(sorted(BINARY_MENU))),
+                        draw(st.integers(0, available - 1)), draw(st.integers(0, available - 1))))
+    # results also summed into the loss on their own: a consumer outside any region
+    observed = draw(st.lists(st.integers(0, nops - 1), min_size=1, max_size=2, unique=True))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    seed = draw(st.integers(0, 2 ** 16))
+    return nleaves, requires, ops, observed, dtype, seed
+
+
+def evaluate(ops, observed, leaves):
+    """The loss of a drawn graph: each result no op consumed, through ``t * sigmoid(t)``,
+    and each observed result, summed separately; the sums added in drawing order."""
+    values = list(leaves)
+    used = set()
+    for name, *args in ops:
+        menu = UNARY_MENU if len(args) == 1 else BINARY_MENU
+        values.append(menu[name](*[values[i] for i in args]))
+        used.update(args)
+    terms = []
+    for i, v in enumerate(values):
+        if i >= len(leaves) and i not in used:
+            terms.append((v * v.sigmoid()).sum())
+        if i - len(leaves) in observed:
+            terms.append(v.sum() * 0.5)
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    assume(out.requires_grad or not sorix.is_grad_enabled())  # (finite differences: no grad)
+    return out
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          phases=[Phase.explicit, Phase.generate],  # shrinking would compile a kernel a step
+          suppress_health_check=[HealthCheck.too_slow])
+@given(graph=expression_graphs())
+def test_random_expression_graphs_fused_equals_unfused(graph):
+    nleaves, requires, ops, observed, dtype, seed = graph
+    arrays = [np.random.default_rng(seed + k).uniform(-1.5, 1.5, (2, 3)).astype(dtype)
+              for k in range(nleaves)]
+    with pytest.MonkeyPatch.context() as mp:
+        regions = []
+        real = fusion.run
+
+        def run(members, grad):
+            regions.append(len(members))
+            return real(members, grad)
+
+        mp.setattr(fusion, "run", run)
+
+        def fn(*leaves):
+            return evaluate(ops, observed, leaves)
+
+        try:
+            fused_vs_unfused(mp, regions, fn, arrays, requires, expect_fused=False)
+        except AssertionError as exc:
+            # say which side is wrong: float64 finite differences of the same graph
+            set_fusion(mp, False)
+            unfused = backprop(fn, arrays, requires)
+            set_fusion(mp, True)
+            fused_grads = backprop(fn, arrays, requires)
+            fd = numeric(fn, arrays)
+            verdict = []
+            for name, grads in (("fused", fused_grads), ("unfused", unfused)):
+                ok = all(g is None or np.allclose(g, d, rtol=1e-3, atol=1e-3)
+                         for g, d in zip(grads, fd))
+                verdict.append(f"{name} {'agrees' if ok else 'disagrees'}")
+            raise AssertionError(f"{exc}\nfinite differences: {', '.join(verdict)}") from None
+
+
+# ---- 4. autograd semantics with fusion on -----------------------------------------------
+
+@pytest.fixture
+def chain_data():
+    rng = np.random.default_rng(7)
+    return rng.uniform(-2, 2, (3, 4)), rng.uniform(-1.5, 1.5, (3, 4))
+
+
+def chain_closed_form(x, w):
+    t = np.tanh(x)
+    s = 1 / (1 + np.exp(-t * w))
+    return s * (1 - s) * w * (1 - t * t) + 2 * x, s * (1 - s) * t
+
+
+def test_retain_graph_second_backward_doubles(monkeypatch, spy, chain_data):
+    set_fusion(monkeypatch, True)
+    x = sorix.tensor(chain_data[0], requires_grad=True)
+    w = sorix.tensor(chain_data[1], requires_grad=True)
+    y = chain(x, w)
+    y.backward(retain_graph=True)
+    first_x, first_w = x.grad.data.copy(), w.grad.data.copy()
+    y.backward()
+    assert len(spy) == 2 and spy[0] == spy[1]
+    ex, ew = chain_closed_form(*chain_data)
+    assert_close(first_x, ex, 1e-12)
+    assert_close(first_w, ew, 1e-12)
+    assert_close(x.grad.data, 2 * ex, 1e-12)
+    assert_close(w.grad.data, 2 * ew, 1e-12)
+
+
+@pytest.mark.parametrize("on", [False, True], ids=["unfused", "fused"])
+def test_second_backward_through_freed_graph_raises(on, monkeypatch, spy, chain_data):
+    set_fusion(monkeypatch, on)
+    x = sorix.tensor(chain_data[0], requires_grad=True)
+    w = sorix.tensor(chain_data[1], requires_grad=True)
+    y = chain(x, w)
+    y.backward()
+    assert len(spy) == int(on)
+    with pytest.raises(RuntimeError, match="freed graph"):
+        y.backward()
+    # the first result is intact: no partial second pass reached the leaves
+    ex, ew = chain_closed_form(*chain_data)
+    assert_close(x.grad.data, ex, 1e-12)
+    assert_close(w.grad.data, ew, 1e-12)
+
+
+def test_inplace_change_of_saved_constant_raises(monkeypatch, spy, chain_data):
+    set_fusion(monkeypatch, True)
+    x = sorix.tensor(chain_data[0], requires_grad=True)
+    w = sorix.tensor(chain_data[1])  # a constant the product saves
+    y = chain(x, w)
+    w.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_inplace_change_of_saved_leaf_under_no_grad_raises(monkeypatch, spy):
+    set_fusion(monkeypatch, True)
+    x = sorix.tensor(np.linspace(0.1, 1.0, 6), requires_grad=True)
+    y = (x.exp() * x.sin()).sum()
+    with sorix.no_grad():
+        x.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+    assert x.grad is None
+
+
+def test_retain_grad_on_intermediates(monkeypatch, spy, chain_data):
+    set_fusion(monkeypatch, True)
+    xv, wv = chain_data
+    x = sorix.tensor(xv, requires_grad=True)
+    w = sorix.tensor(wv, requires_grad=True)
+    h = x.tanh()
+    h.retain_grad()          # in the middle of the region
+    p = h * w
+    s = p.sigmoid()
+    top = s + x * x
+    top.retain_grad()        # the region's root
+    top.sum().backward()
+    t = np.tanh(xv)
+    sv = 1 / (1 + np.exp(-t * wv))
+    assert_close(h.grad.data, sv * (1 - sv) * wv, 1e-12, "h.grad")
+    np.testing.assert_array_equal(top.grad.data, np.ones_like(xv))
+    assert p.grad is None and s.grad is None
+    ex, ew = chain_closed_form(xv, wv)
+    assert_close(x.grad.data, ex, 1e-12)
+    assert_close(w.grad.data, ew, 1e-12)
+    assert spy, "the parts beside the retained tensor still fuse"
+    assert all("TanhBackward" not in r[1:] for r in spy)
+
+
+def test_autograd_grad_with_intermediate_input(monkeypatch, spy, chain_data):
+    set_fusion(monkeypatch, True)
+    xv, wv = chain_data
+    x = sorix.tensor(xv, requires_grad=True)
+    w = sorix.tensor(wv, requires_grad=True)
+    h = x.tanh()
+    y = ((h * w).sigmoid() + x * x).sum()
+    gh, gx, gw = sorix.autograd.grad(y, [h, x, w])
+    t = np.tanh(xv)
+    sv = 1 / (1 + np.exp(-t * wv))
+    assert_close(gh.data, sv * (1 - sv) * wv, 1e-12, "dy/dh")
+    ex, ew = chain_closed_form(xv, wv)
+    assert_close(gx.data, ex, 1e-12, "dy/dx")
+    assert_close(gw.data, ew, 1e-12, "dy/dw")
+    assert x.grad is None and w.grad is None and h.grad is None
+    assert spy
+
+
+def test_backward_inputs_intermediate(monkeypatch, spy, chain_data):
+    set_fusion(monkeypatch, True)
+    xv, wv = chain_data
+    x = sorix.tensor(xv, requires_grad=True)
+    w = sorix.tensor(wv, requires_grad=True)
+    p = x.tanh() * w
+    chain_top = (p.sigmoid() + x * x).sum()
+    chain_top.backward(inputs=[p])
+    sv = 1 / (1 + np.exp(-np.tanh(xv) * wv))
+    assert_close(p.grad.data, sv * (1 - sv), 1e-12)
+    assert x.grad is None and w.grad is None
+
+
+def _branch_sum(h):
+    return h.sum()
+
+
+def _branch_sin(h):
+    return (h.sin() * 2.0).sum()
+
+
+def _branch_cos(h):
+    return (h.cos() * 3.0).sum()
+
+
+#: d/dx of each branch applied to h = exp(x)
+_BRANCH_GRADS = {_branch_sum: lambda e: e, _branch_sin: lambda e: 2 * e * np.cos(e),
+                 _branch_cos: lambda e: -3 * e * np.sin(e)}
+
+
+@pytest.mark.parametrize("first, second", [
+    (_branch_sum, _branch_sin), (_branch_sin, _branch_sum),
+    (_branch_cos, _branch_sin), (_branch_sin, _branch_cos),
+], ids=["sum+sin", "sin+sum", "cos+sin", "sin+cos"])
+def test_intermediate_with_a_consumer_that_ran_before_the_region(first, second, monkeypatch, spy):
+    """h = exp(x) feeds two separately summed branches. The branch that runs first has
+    already handed h part of its gradient when the other branch's region could take h in;
+    that part must not be lost (whatever the order of the branches)."""
+    xv = np.linspace(0.1, 0.6, 6)
+
+    def fn(x):
+        h = x.exp()
+        return first(h) + second(h)
+
+    (gx,), regions = fused_vs_unfused(monkeypatch, spy, fn, [xv])
+    assert ("MulBackward", "SinBackward") in regions or \
+        ("MulBackward", "SinBackward", "ExpBackward") in regions
+    e = np.exp(xv)
+    assert_close(gx, _BRANCH_GRADS[first](e) + _BRANCH_GRADS[second](e), 1e-12, "closed form")
+    check_references(fn, [xv], [gx])
+
+
+def test_grad_of_several_outputs_where_one_feeds_another(monkeypatch, spy):
+    """autograd.grad of two outputs, h = e^x and y = sin(2 h), where h also feeds y: both
+    seeds count, d(sum(y) + sum(h))/dx = (2 cos(2 e^x) + 1) e^x."""
+    xv = np.linspace(0.1, 0.6, 6)
+    results = []
+    for on in (False, True):
+        set_fusion(monkeypatch, on)
+        x = sorix.tensor(xv, requires_grad=True)
+        h = x.exp()
+        y = (h * 2.0).sin()
+        (g,) = sorix.autograd.grad([y, h], [x], grad_outputs=[np.ones(6), np.ones(6)])
+        results.append(g.data)
+    expected = (2 * np.cos(2 * np.exp(xv)) + 1) * np.exp(xv)
+    assert_close(results[0], expected, 1e-12, "unfused")
+    assert_close(results[1], expected, 1e-12, "fused")
+
+
+def test_create_graph_second_derivatives_skip_fusion(monkeypatch, spy):
+    set_fusion(monkeypatch, True)
+    xv = np.linspace(-1.0, 1.5, 6)
+    x = sorix.tensor(xv, requires_grad=True)
+    (x.sin() * x.exp()).sum().backward(create_graph=True)
+    assert spy == []  # create_graph backward never fuses
+    assert x.grad.requires_grad
+    assert_close(x.grad.data, np.exp(xv) * (np.sin(xv) + np.cos(xv)), 1e-12, "first")
+    (g2,) = sorix.autograd.grad(x.grad.sum(), x)
+    assert_close(g2.data, 2 * np.exp(xv) * np.cos(xv), 1e-12, "second")
+    assert spy, "the plain backward through the derivative graph fuses"
+
+
+# ---- 5. accumulation and the caller's arrays ----------------------------------------------
+
+def test_leaf_grads_accumulate_and_inputs_stay_untouched(monkeypatch, spy, chain_data):
+    set_fusion(monkeypatch, True)
+    xv, wv = chain_data
+    x_keep, w_keep = xv.copy(), wv.copy()
+    x = sorix.tensor(xv, requires_grad=True)
+    w = sorix.tensor(wv, requires_grad=True)
+    chain(x, w).backward()
+    first = x.grad
+    chain(x, w).backward()
+    assert len(spy) == 2
+    ex, ew = chain_closed_form(x_keep, w_keep)
+    assert_close(x.grad.data, 2 * ex, 1e-12)
+    assert_close(w.grad.data, 2 * ew, 1e-12)
+    assert first is x.grad  # accumulated in place, as without fusion
+    np.testing.assert_array_equal(xv, x_keep)
+    np.testing.assert_array_equal(wv, w_keep)
+    assert not np.shares_memory(x.grad.data, w.grad.data)
+
+
+def test_two_leaves_of_one_add_get_separate_arrays(monkeypatch, spy):
+    set_fusion(monkeypatch, True)
+    a = sorix.tensor(np.linspace(-1, 1, 5), requires_grad=True)
+    b = sorix.tensor(np.linspace(0, 2, 5), requires_grad=True)
+    ((a + b) * 1.0).exp().sum().backward()
+    assert len(spy) == 1
+    expected = np.exp(a.data + b.data)
+    a.grad.data += 10.0
+    assert_close(b.grad.data, expected, 1e-12)
+
+
+# ---- 6. disk cache ------------------------------------------------------------------------
+
+PROBE = textwrap.dedent("""
+    import json, os
+    import numpy as np
+    import sorix
+    from sorix.kernels import fused
+    x = sorix.tensor(np.linspace(-1.0, 1.0, 6, dtype=np.float32), requires_grad=True)
+    (x.tanh() * x).sum().backward()
+    hits = misses = 0
+    for k in fused._compiled.values():
+        hits += sum(k.stats.cache_hits.values())
+        misses += sum(k.stats.cache_misses.values())
+    folder = os.path.join(os.environ["NUMBA_CACHE_DIR"], "sorix_fused")
+    print(json.dumps({"hits": hits, "misses": misses, "kernels": len(fused._compiled),
+                      "files": sorted(os.listdir(folder)), "grad": x.grad.data.tolist()}))
+""")
+
+
+def _run_probe(cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT,
+               SORIX_FUSION_THRESHOLD="1", SORIX_KERNEL_CACHE="1")
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_loads_the_fused_kernel(tmp_path):
+    first = _run_probe(tmp_path)
+    assert first["kernels"] == 1
+    assert first["misses"] == 1 and first["hits"] == 0
+    sources = [f for f in first["files"] if f.endswith(".py")]
+    assert len(sources) == 1 and sources[0].startswith("fused_")
+    with open(tmp_path / "sorix_fused" / sources[0]) as f:
+        assert f"def {sources[0][:-3]}(" in f.read()
+    second = _run_probe(tmp_path)
+    assert second["kernels"] == 1
+    assert second["misses"] == 0 and second["hits"] >= 1
+    assert second["files"] == first["files"]
+    assert second["grad"] == first["grad"]
+    x = np.linspace(-1.0, 1.0, 6, dtype=np.float32).astype(np.float64)
+    np.testing.assert_allclose(first["grad"], np.tanh(x) + x * (1 - np.tanh(x) ** 2), rtol=2e-6)
+
+
+# ---- 7. no writable folder -----------------------------------------------------------------
+
+def test_unwritable_source_folder_compiles_without_cache(tmp_path, monkeypatch, spy):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(fused, "_source_dir", lambda: str(blocker / "sorix_fused"))
+    monkeypatch.setattr(fused, "_source_dir_usable", True)
+    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(config, "CACHE_KERNELS", True)
+    set_fusion(monkeypatch, True)
+    xv = np.linspace(-1.0, 1.0, 6)
+    x = sorix.tensor(xv, requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="without a disk cache"):
+        (x.tanh() * x).sum().backward()
+    assert len(spy) == 1 and len(fused._compiled) == 1
+    assert fused._source_dir_usable is False
+    assert_close(x.grad.data, np.tanh(xv) + xv * (1 - np.tanh(xv) ** 2), 1e-12)
+    assert blocker.read_text() == "not a folder"
