@@ -1,7 +1,9 @@
 """sorix: a NumPy autograd library with a PyTorch-like API and numba kernels."""
 __version__ = "0.1.0"
 
-from . import autograd, cuda, dtypes, optim, utils  # noqa: F401
+import importlib as _importlib
+
+from . import autograd, cuda, dtypes  # noqa: F401
 from . import tensor as _tensor_module  # noqa: F401  (sorix.tensor, the module)
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.functional import grad
@@ -18,10 +20,8 @@ from .functions import (abs, absolute, add, argmax, argmin, cat, ceil, chunk, cl
                         sign, sin, softmax, split, sqrt, squeeze, stack, sub, subtract, sum, t,
                         tanh, transpose, unbind, unsqueeze, where)
 from .random import manual_seed, seed
-from .serialization import load, save
 from .tensor import Size, Tensor
 from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)
-from . import nn  # noqa: E402  (nn builds on Tensor)
 
 float = float32  # noqa: A001  (PyTorch's aliases)
 double = float64
@@ -31,3 +31,23 @@ long = int64
 short = int16
 byte = uint8
 bool = bool_  # noqa: A001
+
+# Loaded on first use, not by ``import sorix``: a script that trains with
+# sorix.optim alone never pays for sorix.nn's modules, and the reverse.
+_LAZY = {"nn": ("sorix.nn", None), "optim": ("sorix.optim", None),
+         "utils": ("sorix.utils", None), "load": ("sorix.serialization", "load"),
+         "save": ("sorix.serialization", "save")}
+
+
+def __getattr__(name):
+    found = _LAZY.get(name)
+    if found is None:
+        raise AttributeError(f"module 'sorix' has no attribute {name!r}")
+    module = _importlib.import_module(found[0])
+    value = module if found[1] is None else getattr(module, found[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
