@@ -617,11 +617,22 @@ def test_inplace_change_of_saved_leaf_under_no_grad_raises(monkeypatch, spy):
     assert x.grad is None
 
 
-def test_retain_grad_on_intermediates(monkeypatch, spy, chain_data):
+@pytest.fixture
+def fused_chain(monkeypatch, chain_data):
+    """Fusion on; the chain's data and its two leaves."""
     set_fusion(monkeypatch, True)
     xv, wv = chain_data
-    x = sorix.tensor(xv, requires_grad=True)
-    w = sorix.tensor(wv, requires_grad=True)
+    return xv, wv, sorix.tensor(xv, requires_grad=True), sorix.tensor(wv, requires_grad=True)
+
+
+def grad_at_tanh(xv, wv):
+    """d/dh of sum(sigmoid(h * w)) at h = tanh(x)."""
+    sv = 1 / (1 + np.exp(-np.tanh(xv) * wv))
+    return sv * (1 - sv) * wv
+
+
+def test_retain_grad_on_intermediates(spy, fused_chain):
+    xv, wv, x, w = fused_chain
     h = x.tanh()
     h.retain_grad()          # in the middle of the region
     p = h * w
@@ -629,9 +640,7 @@ def test_retain_grad_on_intermediates(monkeypatch, spy, chain_data):
     top = s + x * x
     top.retain_grad()        # the region's root
     top.sum().backward()
-    t = np.tanh(xv)
-    sv = 1 / (1 + np.exp(-t * wv))
-    assert_close(h.grad.data, sv * (1 - sv) * wv, 1e-12, "h.grad")
+    assert_close(h.grad.data, grad_at_tanh(xv, wv), 1e-12, "h.grad")
     np.testing.assert_array_equal(top.grad.data, np.ones_like(xv))
     assert p.grad is None and s.grad is None
     ex, ew = chain_closed_form(xv, wv)
@@ -641,17 +650,12 @@ def test_retain_grad_on_intermediates(monkeypatch, spy, chain_data):
     assert all("TanhBackward" not in r[1:] for r in spy)
 
 
-def test_autograd_grad_with_intermediate_input(monkeypatch, spy, chain_data):
-    set_fusion(monkeypatch, True)
-    xv, wv = chain_data
-    x = sorix.tensor(xv, requires_grad=True)
-    w = sorix.tensor(wv, requires_grad=True)
+def test_autograd_grad_with_intermediate_input(spy, fused_chain):
+    xv, wv, x, w = fused_chain
     h = x.tanh()
     y = ((h * w).sigmoid() + x * x).sum()
     gh, gx, gw = sorix.autograd.grad(y, [h, x, w])
-    t = np.tanh(xv)
-    sv = 1 / (1 + np.exp(-t * wv))
-    assert_close(gh.data, sv * (1 - sv) * wv, 1e-12, "dy/dh")
+    assert_close(gh.data, grad_at_tanh(xv, wv), 1e-12, "dy/dh")
     ex, ew = chain_closed_form(xv, wv)
     assert_close(gx.data, ex, 1e-12, "dy/dx")
     assert_close(gw.data, ew, 1e-12, "dy/dw")
@@ -659,11 +663,8 @@ def test_autograd_grad_with_intermediate_input(monkeypatch, spy, chain_data):
     assert spy
 
 
-def test_backward_inputs_intermediate(monkeypatch, spy, chain_data):
-    set_fusion(monkeypatch, True)
-    xv, wv = chain_data
-    x = sorix.tensor(xv, requires_grad=True)
-    w = sorix.tensor(wv, requires_grad=True)
+def test_backward_inputs_intermediate(spy, fused_chain):
+    xv, wv, x, w = fused_chain
     p = x.tanh() * w
     chain_top = (p.sigmoid() + x * x).sum()
     chain_top.backward(inputs=[p])
