@@ -1020,3 +1020,26 @@ def test_zero_dim_parameter(cls, kwargs):
         ref.step(ref_p, [3 * ref_p[0] ** 2])
     assert p.data is arr and p.data.shape == ()
     np.testing.assert_allclose(p.data, ref_p[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [SGD, RMSprop, Adam])
+def test_hyperparameters_given_as_tensors_or_arrays_are_read_at_every_step(cls):
+    # A tensor learning rate changed in place (as a hand-written schedule might) takes
+    # effect at the next step; a 0-d array works like a float.
+    x = sorix.tensor([1.0, -2.0], requires_grad=True)
+    lr = sorix.tensor(0.1)
+    optimizer = cls([x], lr=lr)
+    (x * x).sum().backward()
+    optimizer.step()
+    moved = x.data.copy()
+    assert not np.array_equal(moved, [1.0, -2.0])
+    lr.data[...] = 0.0
+    optimizer.step()
+    np.testing.assert_array_equal(x.data, moved)
+    y = sorix.tensor([1.0], requires_grad=True)
+    reference = sorix.tensor([1.0], requires_grad=True)
+    for param, rate in ((y, np.array(0.05)), (reference, 0.05)):
+        opt = cls([param], lr=rate)
+        (param * param).sum().backward()
+        opt.step()
+    np.testing.assert_array_equal(y.data, reference.data)

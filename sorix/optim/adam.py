@@ -51,7 +51,7 @@ class Adam(Optimizer):
             decoupled = 1.0
         of(p).run(K.adam, p, grad, state["exp_avg"], state["exp_avg_sq"],
               self._optional(state, "max_exp_avg_sq", p), kind(step_size),
-              *self._typed(kind, 1 - beta1, beta2, 1 - beta2, group["eps"], wd, decoupled),
+              *self._as_scalars(kind, 1 - beta1, beta2, 1 - beta2, group["eps"], wd, decoupled),
               kind(bias_correction2_sqrt), bool(group["maximize"]))
 
 

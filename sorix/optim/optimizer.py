@@ -122,19 +122,28 @@ class Optimizer:
     def _update(self, p, grad, state, group, kind):
         raise NotImplementedError
 
-    _typed_cache = {}
+    #: (float type, hyperparameter values) -> those values as NumPy scalars, shared by
+    #: every optimizer. Bounded: a schedule that sets a new lr each step adds an entry
+    #: per step, and a few hundred entries cover any fixed set of groups.
+    _scalar_cache = {}
+    _SCALAR_CACHE_SIZE = 256
 
     @classmethod
-    def _typed(cls, kind, *values):
-        """``values`` (hyperparameters, Python numbers) as scalars of the parameter's float
-        type ``kind``, so a float32 update never computes in float64. Memoised: making a
-        NumPy scalar costs more than the update of a small parameter."""
+    def _as_scalars(cls, kind, *values):
+        """``values`` (hyperparameters) as scalars of the parameter's float type ``kind``,
+        so a float32 update never computes in float64. Plain Python numbers are
+        memoised (making a NumPy scalar costs more than updating a small parameter);
+        anything else (a tensor or array used as lr ...) is converted at every call,
+        since its value can change in place."""
         key = (kind, values)
-        found = cls._typed_cache.get(key)
+        for v in values:
+            if type(v) is not float and type(v) is not int:
+                return tuple([kind(v) for v in values])
+        found = cls._scalar_cache.get(key)
         if found is None:
-            if len(cls._typed_cache) > 256:  # (a schedule changes lr every step)
-                cls._typed_cache.clear()
-            found = cls._typed_cache[key] = tuple([kind(v) for v in values])
+            if len(cls._scalar_cache) >= cls._SCALAR_CACHE_SIZE:
+                cls._scalar_cache.clear()
+            found = cls._scalar_cache[key] = tuple([kind(v) for v in values])
         return found
 
     @staticmethod

@@ -42,7 +42,7 @@ class RMSprop(Optimizer):
         alpha = group["alpha"]
         of(p).run(K.rmsprop, p, grad, state["square_avg"], self._optional(state, "grad_avg", p),
               self._optional(state, "momentum_buffer", p),
-              *self._typed(kind, group["lr"], alpha, 1 - alpha, group["eps"],
+              *self._as_scalars(kind, group["lr"], alpha, 1 - alpha, group["eps"],
                            group["weight_decay"], group["momentum"]),
               bool(group["maximize"]))
 

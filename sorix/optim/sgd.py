@@ -35,7 +35,7 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = B.zeros(p.shape, p.dtype)
                 first = True
         B.run(K.sgd, p, grad, buf,
-              *self._typed(kind, group["lr"], group["weight_decay"], momentum,
+              *self._as_scalars(kind, group["lr"], group["weight_decay"], momentum,
                            1 - group["dampening"]),
               bool(group["nesterov"]), bool(group["maximize"]), first)
 
