@@ -577,3 +577,32 @@ def test_scalar_conversions():
     assert f"{t:.2f}" == "2.50"
     assert int(tensor([3])) == 3
     assert np.asarray(tensor([1.0, 2.0])).dtype == np.float32
+
+
+def test_one_add_handing_its_gradient_to_a_leaf_and_to_a_node():
+    # add gives the same gradient array to both inputs; the leaf must not keep it as
+    # its .grad while the inner add still uses it (x.grad was 4 here, not 3).
+    x = tensor(np.ones(3), requires_grad=True)
+    ((x + (x + x)) * 1.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0, 3.0])
+    a = tensor(np.ones(3), requires_grad=True)
+    b = tensor(np.ones(3), requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.data[0] = 7.0  # two leaves of one add hold separate arrays
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0, 1.0])
+
+
+def test_star_import_gives_the_lazily_loaded_names_and_no_builtin_shadows():
+    namespace = {}
+    exec("from sorix import *", namespace)
+    assert namespace["nn"].Linear is sorix.nn.Linear
+    assert namespace["optim"].SGD is sorix.optim.SGD
+    assert namespace["save"] is sorix.save and namespace["load"] is sorix.load
+    assert "float" not in namespace and "sum" not in namespace
+
+
+def test_tensor_copies_array_subclasses_instead_of_aliasing_them():
+    data = np.ma.array([1.0, 2.0])
+    t = tensor(data)
+    t.data[0] = 5.0
+    np.testing.assert_array_equal(np.asarray(data), [1.0, 2.0])

@@ -165,7 +165,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
             root_nodes.append(node)
 
     deps = _dependencies(root_nodes)
-    ready = [n for n in root_nodes if n not in deps] if len(root_nodes) > 1 else root_nodes
+    ready = [n for n in root_nodes if n not in deps]
     previous_mode = _state.enabled
     _state.enabled = bool(create_graph)
     try:
@@ -179,8 +179,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                 if node._retained is not None and captured is None:
                     _retain(node, grad, create_graph)
                 members = None
-                if not create_graph and type(grad) is _ndarray \
-                        and grad.size >= config.FUSION_THRESHOLD:
+                threshold = config.FUSION_THRESHOLD  # (0 or less: fusion off)
+                if not create_graph and type(grad) is _ndarray and 0 < threshold <= grad.size:
                     members = fusion.region(node, grad, deps, pending, target_nodes)
                 if members is not None:
                     _run_region(members, grad, retain_graph, pending, deps, ready, handed,
@@ -192,7 +192,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
             else:
                 input_grads = (None,) * len(node.inputs)
             if len(input_grads) > 1:
-                _count_repeats(input_grads, handed)
+                _count_repeats(node.inputs, input_grads, handed)
             for tensor, need, g in zip(node.inputs, node.needs, input_grads):
                 if not need:
                     continue
@@ -220,21 +220,20 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
     return captured
 
 
-def _count_repeats(grads, handed):
+def _count_repeats(inputs, grads, handed):
     """Count in advance an array that one node hands to several inputs (add gives
-    ``(g, g)``): the first receiver, a leaf, must not keep it as its ``.grad`` while
-    another receiver still holds it (it would be added into in place)."""
-    if len(grads) == 2:
-        g = grads[0]
-        if g is not None and g is grads[1]:
-            handed[id(g)] = handed.get(id(g), 0) + 1
-        return
-    seen = set()
-    for g in grads:
-        if g is not None:
-            if id(g) in seen:
+    ``(g, g)``) when one of them is not a leaf: that receiver holds it as its pending
+    gradient, so a leaf served first must not keep it as its ``.grad`` (a later
+    in-place accumulation into the leaf would change the pending gradient too).
+    Leaves alone may share it: the second one sees the array counted twice and copies."""
+    for k, g in enumerate(grads):
+        if g is None:
+            continue
+        for m in range(k + 1, len(grads)):
+            if grads[m] is g and (inputs[k].grad_fn is not None
+                                  or inputs[m].grad_fn is not None):
                 handed[id(g)] = handed.get(id(g), 0) + 1
-            seen.add(id(g))
+                return
 
 
 def _run_region(members, grad, retain_graph, pending, deps, ready, handed, deliver_leaf):
