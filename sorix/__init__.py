@@ -1,6 +1,7 @@
 """sorix: a NumPy autograd library with a PyTorch-like API and numba kernels."""
 __version__ = "0.1.0"
 
+import builtins as _builtins
 import importlib as _importlib
 
 from . import autograd, cuda, dtypes  # noqa: F401
@@ -51,3 +52,9 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+# ``from sorix import *`` gives every public name, the lazy ones included, except
+# those that would shadow a builtin (float, int, bool, sum, abs ...): use sorix.sum.
+__all__ = sorted(({name for name in globals() if not name.startswith("_")} | set(_LAZY))
+                 - set(dir(_builtins)))

@@ -550,7 +550,9 @@ def tensor(data, device=None, requires_grad=False, dtype=None):
     if device is not None and (_device(device).type == "cpu") != isinstance(arr, _ndarray):
         return Tensor(arr, requires_grad=requires_grad, device=device)  # the move copies
     if arr is data or (isinstance(data, Tensor) and arr is data.data) \
-            or _core.is_device_array(data):
+            or _core.is_device_array(data) \
+            or (isinstance(data, _ndarray) and np.may_share_memory(arr, data)):
+        # (the last: np.asarray gives a view of a masked array or memmap, not a copy)
         arr = _of(arr).copy(arr)
     if device is not None:
         return Tensor(arr, requires_grad=requires_grad, device=device)
