@@ -24,8 +24,8 @@ CACHE_KERNELS = os.environ.get("SORIX_KERNEL_CACHE", "1") != "0"
 #: From this many elements the backward pass runs a region of connected
 #: elementwise nodes as one generated loop (:mod:`sorix.autograd.fusion`).
 #: Below it the per-node kernels are as fast and a new region's compile
-#: would not pay for itself. 0 turns fusion off.
-FUSION_THRESHOLD = int(os.environ.get("SORIX_FUSION_THRESHOLD", 65536)) or float("inf")
+#: would not pay for itself. 0 (or less) turns fusion off, here as in the environment.
+FUSION_THRESHOLD = int(os.environ.get("SORIX_FUSION_THRESHOLD", 65536))
 
 #: The most nodes one fused loop covers: the loop's compile time grows with it.
 FUSION_MAX_NODES = 32

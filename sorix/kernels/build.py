@@ -73,6 +73,15 @@ def scalar_globals(dtype):
     return {"math": math, "np": np, "FLOAT32": float32, "VECTOR_EXP": float32}
 
 
+def build_settings(dtype):
+    """What besides the definitions decides a kernel's machine code: sorix's version,
+    the flags bound for ``dtype`` and numba's options. Kernel names include its hash,
+    so a disk cache written under other settings is never loaded."""
+    from .. import __version__
+    flags = sorted((k, v) for k, v in scalar_globals(dtype).items() if isinstance(v, bool))
+    return repr((__version__, flags, sorted(config.NJIT_OPTIONS.items())))
+
+
 def scalar_function(fn, dtype):
     """``fn`` compiled for one dtype, with its helpers compiled alike."""
     key = (fn, np.dtype(dtype))
@@ -86,7 +95,9 @@ def scalar_function(fn, dtype):
     return _scalar_cache[key]
 
 
-def _jit(fn, parallel):
+def jit_cached(fn, parallel):
+    """``fn`` compiled with the shared options and numba's disk cache (in memory, with a
+    warning, where no cache location is writable)."""
     global _cache_usable
     from numba import njit
     if _cache_usable:
@@ -114,7 +125,7 @@ def kernel(template_name, op_name, bindings, dtype, parallel):
     template = getattr(templates, template_name)
     from numba import prange
     env = {"prange": prange}
-    digest = hashlib.sha1()
+    digest = hashlib.sha1(build_settings(dtype).encode())
     for placeholder, fn in sorted(bindings.items()):
         env[placeholder] = scalar_function(fn, dtype)
         digest.update(definition_hash(fn).encode())
@@ -123,7 +134,7 @@ def kernel(template_name, op_name, bindings, dtype, parallel):
     copy = types.FunctionType(template.__code__, env, name)
     copy.__qualname__ = name
     copy.__module__ = templates.__name__
-    compiled = _jit(copy, parallel)
+    compiled = jit_cached(copy, parallel)
     _kernel_cache[key] = compiled
     return compiled
 
@@ -140,7 +151,7 @@ def jit_kernel(fn, parallel=False, name=None):
     env.update(_module_helpers(fn.__globals__))
     copy = types.FunctionType(fn.__code__, env, name or fn.__name__)
     copy.__qualname__ = copy.__name__
-    return _jit(copy, parallel)
+    return jit_cached(copy, parallel)
 
 
 _module_helper_cache = {}

@@ -143,7 +143,8 @@ def binary_grad_same(name, g, x, y):
     """The gradient of ``op(x, x)`` with respect to ``x``: ``g * (dop/da + dop/db)``, one pass
     instead of two gradients that the engine would then add."""
     gx = np.empty(g.shape, g.dtype)
-    args = (g, x, x, y, gx, gx) if g.ndim == 1 and g.flags.c_contiguous and x.flags.c_contiguous \
-        else (g.ravel(), x.ravel(), x.ravel(), y.ravel(), gx.reshape(-1), gx.reshape(-1))
-    _kernel("binary_grad_same", name, g.dtype, g.size)(*args)
+    if not (g.ndim == 1 and g.flags.c_contiguous and x.flags.c_contiguous):
+        g, x, y = g.ravel(), x.ravel(), y.ravel()
+    flat = gx.reshape(-1)
+    _kernel("binary_grad_same", name, g.dtype, g.size)(g, x, x, y, flat, flat)
     return gx

@@ -17,6 +17,7 @@ compiled without the disk cache.
 """
 import hashlib
 import os
+import tempfile
 import types
 import warnings
 from typing import NamedTuple, Optional, Tuple
@@ -24,7 +25,7 @@ from typing import NamedTuple, Optional, Tuple
 import numpy as np
 
 from .. import config
-from .build import definition_hash, scalar_function, _jit
+from .build import build_settings, definition_hash, jit_cached, scalar_function
 
 _compiled = {}
 _source_dir_usable = True
@@ -67,6 +68,8 @@ def _source(program, name, full, scalar_grad):
     body += [f"v{k} = a{k}[i]" for k in range(nslots) if full[k]]
     assigned = {0}
     for s_index, step in enumerate(program.steps):
+        # An argument the node did not save (add and sub keep no values: their
+        # derivatives are constants) gets any scalar of the dtype: g is at hand.
         values = [f"v{v}" if v is not None else f"g{step.grad}" for v in step.values]
         values += [f"p{i}" for i in step.params]
         for j, target in enumerate(step.targets):
@@ -109,10 +112,12 @@ def _source_file(name, source):
         pass
     try:
         os.makedirs(folder, exist_ok=True)
-        partial = f"{path}.{os.getpid()}.tmp"
-        with open(partial, "w") as f:
+        # A private temporary name (two threads or processes may write the same kernel),
+        # then an atomic rename: a reader sees all of the file or none of it.
+        handle, partial = tempfile.mkstemp(suffix=".tmp", dir=folder)
+        with os.fdopen(handle, "w") as f:
             f.write(source)
-        os.replace(partial, path)  # atomic: a concurrent process sees all of it or none
+        os.replace(partial, path)
         return path
     except OSError as exc:
         _source_dir_usable = False
@@ -126,6 +131,9 @@ def _build(program, full, scalar_grad, dtype, parallel):
     from numba import prange
     env = {"prange": prange if parallel else range}
     digest = hashlib.sha1()
+    # The name changes with anything that changes the machine code, so that a disk
+    # cache written by another version or other settings is never loaded.
+    digest.update(build_settings(dtype).encode())
     for s_index, step in enumerate(program.steps):
         for j, fn in enumerate(step.derivatives):
             if step.targets[j] is not None:
@@ -145,15 +153,14 @@ def _build(program, full, scalar_grad, dtype, parallel):
     if path is None:
         from numba import njit
         return njit(parallel=parallel, **config.NJIT_OPTIONS)(fn)
-    return _jit(fn, parallel)
+    return jit_cached(fn, parallel)
 
 
-def run(program, arrays, params, grad, shape, dtype):
-    """Run ``program`` over ``arrays`` (each of ``shape`` or of size 1) with the incoming
-    gradient ``grad`` (of ``shape``, possibly a broadcast view); returns the output
-    gradients as new arrays of ``shape``."""
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape))
+def run(program, arrays, params, grad):
+    """Run ``program`` over ``arrays`` (each of ``grad``'s shape or of size 1) with the
+    incoming gradient ``grad`` (possibly a broadcast view, of at least one element);
+    returns the output gradients as new arrays of ``grad``'s shape and dtype."""
+    shape, dtype, n = grad.shape, grad.dtype, grad.size
     full = tuple(a.size != 1 or n == 1 for a in arrays)
     scalar_grad = grad.size == 1 or all(s == 0 for s in grad.strides)
     parallel = n >= config.PARALLEL_THRESHOLD

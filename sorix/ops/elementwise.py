@@ -169,7 +169,7 @@ class BinaryNode(Node):
             return grad, (of(grad).unary("neg", grad) if need_b else None)
         a, b, y = self.saved
         if a is b and type(a) is _ndarray and self.inputs[0] is self.inputs[1]:
-            # x * x: one gradient for x rather than two for the engine to add up
+            # op(x, x) (x * x, x / x ...): one gradient for x, not two for the engine to add
             return _cpu.binary_grad_same(self.op, grad, a, y), None
         return of(a).binary_grad(self.op, grad, a, b, y, need_a, need_b)
 
