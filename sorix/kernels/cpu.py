@@ -111,6 +111,8 @@ def is_c_contiguous(x):
 
 def flat(x, dtype=None):
     """``x`` as a 1-D C-contiguous array of ``dtype``: a view when it can be, else a copy."""
+    if x.ndim == 1 and x.flags.c_contiguous and (dtype is None or x.dtype == dtype):
+        return x  # (the usual bias or flat parameter: no call into NumPy at all)
     return np.ascontiguousarray(x, dtype=dtype).reshape(-1)
 
 

@@ -9,6 +9,7 @@ import types
 
 import numpy as np
 
+from ..autograd.grad_mode import _state as _grad_state
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels.backend import common, of
@@ -43,7 +44,7 @@ def binary(name, a, b):
         if name == "div" or bd.dtype.kind == "f" or _any_negative(B, bd):
             ad, bd = B.astype(ad, np.float32), B.astype(bd, np.float32)
     out = B.binary(name, ad, bd)
-    if records(a, b):
+    if _grad_state.enabled and (a._requires_grad or b._requires_grad):  # (records(a, b))
         if name in ("add", "sub"):
             # backward needs no values: nothing saved, nothing to guard against in-place changes
             return wrap(out, BinaryNode((a, b), None, (), name))
