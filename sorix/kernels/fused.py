@@ -107,7 +107,7 @@ def _source_file(name, source):
     try:
         with open(path) as f:
             if f.read() == source:
-                return path  # unchanged: rewriting it would invalidate numba's cache
+                return path  # written by an earlier process: nothing to do
     except OSError:
         pass
     try:
@@ -115,9 +115,13 @@ def _source_file(name, source):
         # A private temporary name (two threads or processes may write the same kernel),
         # then an atomic rename: a reader sees all of the file or none of it.
         handle, partial = tempfile.mkstemp(suffix=".tmp", dir=folder)
-        with os.fdopen(handle, "w") as f:
-            f.write(source)
-        os.replace(partial, path)
+        try:
+            with os.fdopen(handle, "w") as f:
+                f.write(source)
+            os.replace(partial, path)
+        finally:
+            if os.path.exists(partial):  # (only when writing or renaming failed)
+                os.remove(partial)
         return path
     except OSError as exc:
         _source_dir_usable = False
