@@ -291,10 +291,16 @@ def sorix_mnist_step(p_drop=0.2):
 
     model, loss_fn, opt = sorix_mnist(p_drop)
     batches = [(sorix.tensor(xd), sorix.tensor(labels)) for xd, labels in ref.mnist_pool()]
+    return _warm(_training_step(model, loss_fn, opt, batches))
+
+
+def _training_step(model, loss_fn, opt, batches):
+    """One training step per call, cycling through ``batches``; the same code drives
+    sorix and PyTorch, whose module and optimizer APIs agree."""
     count = [0]
 
     def step():
-        x, y = batches[count[0] % ref.MNIST_POOL]
+        x, y = batches[count[0] % len(batches)]
         count[0] += 1
         opt.zero_grad()
         loss = loss_fn(model(x), y)
@@ -302,7 +308,7 @@ def sorix_mnist_step(p_drop=0.2):
         opt.step()
         return loss
 
-    return _warm(step)
+    return step
 
 
 def torch_mnist_step(torch, p_drop=0.2):
@@ -318,18 +324,7 @@ def torch_mnist_step(torch, p_drop=0.2):
     model = ref.mnist_torch_model(torch, params, p_drop).train()
     opt = torch.optim.RMSprop(model.parameters(), lr=ref.MNIST_LR)
     batches = [(torch.from_numpy(xd), torch.from_numpy(labels)) for xd, labels in ref.mnist_pool()]
-    count = [0]
-
-    def step():
-        x, y = batches[count[0] % ref.MNIST_POOL]
-        count[0] += 1
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return _warm(step)
+    return _warm(_training_step(model, loss_fn, opt, batches))
 
 
 def _mnist(impl):
