@@ -192,6 +192,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                     node.release()
             else:
                 input_grads = (None,) * len(node.inputs)
+            # (the test keeps the call off the common path: a binary node's two
+            # gradients are different arrays unless it is add)
             if len(input_grads) > 1 and (input_grads[0] is input_grads[1]
                                          or len(input_grads) > 2):
                 _count_repeats(node.inputs, input_grads, handed)
@@ -228,12 +230,6 @@ def _count_repeats(inputs, grads, handed):
     gradient, so a leaf served first must not keep it as its ``.grad`` (a later
     in-place accumulation into the leaf would change the pending gradient too).
     Leaves alone may share it: the second one sees the array counted twice and copies."""
-    if len(grads) == 2:  # (the common case, without the general loop)
-        g = grads[0]
-        if g is not None and g is grads[1] and (inputs[0].grad_fn is not None
-                                                or inputs[1].grad_fn is not None):
-            handed[id(g)] = handed.get(id(g), 0) + 1
-        return
     for k, g in enumerate(grads):
         if g is None:
             continue
