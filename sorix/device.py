@@ -1,4 +1,5 @@
 """``sorix.device``: where a tensor's storage lives ('cpu' or 'cuda[:N]')."""
+from .errors import DeviceError
 
 
 class device:
@@ -15,15 +16,16 @@ class device:
         if kind == "gpu":  # Sorix's spelling
             kind = "cuda"
         if kind not in ("cpu", "cuda"):
-            raise RuntimeError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+            raise DeviceError(f"Invalid device type: unknown device {spec!r}; expected 'cpu', "
+                              "'cuda' or 'cuda:N'")
         if number:
             if index is not None:
-                raise RuntimeError(f"device {spec!r} already names an index; do not pass index={index}")
+                raise DeviceError(f"device {spec!r} already names an index; do not pass index={index}")
             if not number.isdigit():
-                raise RuntimeError(f"invalid device index in {spec!r}: expected 'cuda:N' with N >= 0")
+                raise DeviceError(f"invalid device index in {spec!r}: expected 'cuda:N' with N >= 0")
             index = int(number)
         if kind == "cpu" and index not in (None, 0):
-            raise RuntimeError(f"cpu device has no index {index}")
+            raise DeviceError(f"cpu device has no index {index}")
         self.type = kind
         self.index = index if kind == "cuda" else None
 
@@ -31,7 +33,7 @@ class device:
         if isinstance(other, str):
             try:
                 other = device(other)
-            except (RuntimeError, TypeError):
+            except (DeviceError, TypeError):
                 return False
         if not isinstance(other, device):
             return NotImplemented
@@ -50,3 +52,6 @@ class device:
 
 
 CPU = device("cpu")
+
+#: Sorix's name for the class (``from sorix.tensor import Device``).
+Device = device

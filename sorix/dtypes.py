@@ -10,9 +10,9 @@ import numpy as np
 class DType:
     __slots__ = ("dtype", "name")
 
-    def __init__(self, np_dtype, name):
+    def __init__(self, np_dtype, name=None):
         self.dtype = np.dtype(np_dtype)
-        self.name = name
+        self.name = name or ("bool" if self.dtype == np.bool_ else self.dtype.name)
 
     @property
     def is_floating_point(self):

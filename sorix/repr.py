@@ -1,7 +1,7 @@
 """PyTorch-style text for tensors: ``tensor([1., 2.], requires_grad=True)``."""
 import numpy as np
 
-_DEFAULT_DTYPES = (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_))
+_DEFAULT_DTYPES = (np.dtype(np.float32), np.dtype(np.int64))  # bool is shown, as in Sorix
 
 
 def _float_formatter(values):

@@ -10,8 +10,9 @@ import numpy as np
 from . import dtypes as _dtypes
 from . import ops as _ops
 from .autograd import engine as _engine
-from .autograd.grad_mode import _state
-from .device import CPU, device as _device
+from .autograd.grad_mode import _state, no_grad as _no_grad
+from .device import CPU, Device, device as _device  # noqa: F401  (Sorix: sorix.tensor.Device)
+from .errors import ShapeMismatchError
 from .kernels import cpu as _cpu
 from .kernels.backend import common as _common, of as _of
 from .dtypes import (DType, bool_, float16, float32, float64, int8, int16,  # noqa: F401
@@ -74,7 +75,7 @@ def _to_array(data, dtype):
 class Tensor(MathMethods, ReductionMethods, ShapeMethods):
     """A multi-dimensional array that records the operations applied to it."""
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "__weakref__")
+    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version", "__weakref__")
     # NumPy defers to our reflected operators: ``ndarray * tensor`` gives a Tensor.
     __array_ufunc__ = None
 
@@ -82,7 +83,7 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
         """``device=None`` keeps the data where it is (host data on the CPU)."""
         arr = _to_array(data, _dtypes.numpy_dtype(dtype))
         self.data = arr if device is None else _move_array(arr, _device(device))
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._version = [0]
         self._requires_grad = False
@@ -93,7 +94,7 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
     def _wrap(cls, data, node=None):
         t = cls.__new__(cls)
         t.data = data
-        t.grad = None
+        t._grad = None
         t.grad_fn = node
         t._requires_grad = node is not None
         t._version = [0]
@@ -110,10 +111,46 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
         if self.grad_fn is not None and not flag:
             raise RuntimeError("requires_grad can only be turned off on a leaf; "
                                "use detach() to get a tensor outside the graph")
-        if flag and self.data.dtype.kind not in "fc":
-            raise RuntimeError(f"only floating point tensors can require gradients, "
-                               f"not {self.dtype}; convert with .float() first")
+        if flag and self.data.dtype.kind not in "fciu":
+            raise RuntimeError(f"only numeric tensors can require gradients, not {self.dtype}; "
+                               "convert with .float() first")
         self._requires_grad = flag
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a Tensor of this tensor's shape and dtype), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # Sorix code assigns arrays and numbers (``p.grad = np.array(...)``, ``x.grad = 0``):
+        # they become a gradient tensor of this tensor's dtype, so an optimizer never sees
+        # a gradient of another dtype or a bare array.
+        if value is None:
+            self._grad = None
+            return
+        data = self.data
+        B = _of(data)
+        if isinstance(value, Tensor):
+            array = value.data
+        elif isinstance(value, (int, float, np.number, np.bool_)) and not isinstance(value, bool):
+            self._grad = Tensor._wrap(B.full(data.shape, value, data.dtype))
+            return
+        elif isinstance(value, _ndarray) or _core.is_device_array(value):
+            array = value
+        elif isinstance(value, (list, tuple)):
+            array = np.asarray(value)
+        else:
+            raise TypeError(f"a gradient must be a Tensor, an array, a number or None, "
+                            f"not {type(value).__name__}")
+        if tuple(array.shape) != tuple(data.shape):
+            raise ShapeMismatchError(f"assigned grad has shape {tuple(array.shape)} but the tensor "
+                                     f"has shape {tuple(data.shape)}; they must match")
+        _common(data, array)
+        if array.dtype != data.dtype:
+            array = _of(array).astype(array, data.dtype)
+            value = array
+        self._grad = value if isinstance(value, Tensor) else Tensor._wrap(array)
 
     def requires_grad_(self, requires_grad=True):
         self.requires_grad = requires_grad
@@ -170,6 +207,36 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
     def mT(self):
         return self.transpose(-2, -1)
 
+    # ---- Sorix's graph introspection (its documentation draws graphs with them) ----
+    @property
+    def _prev(self):
+        """The tensors this one was computed from (empty for a leaf, or once backward has
+        freed the graph)."""
+        node = self.grad_fn
+        if node is None or node._released:
+            return ()
+        return tuple(t for t in node.inputs if t is not None)
+
+    @property
+    def _op(self):
+        """The name of the operation that made this tensor ('' for a leaf)."""
+        node = self.grad_fn
+        return "" if node is None else type(node).__name__.replace("Node", "").lower()
+
+    def _backward(self):
+        """Sorix's single backward step: push ``self.grad`` through the operation that made
+        this tensor into its inputs' ``.grad`` (leaves and computed tensors alike), keeping
+        the graph. ``backward()`` runs the whole graph; this is the one-step form."""
+        node = self.grad_fn
+        if node is None or self._grad is None:
+            return
+        grads = node.apply(self._grad.data, False)
+        for t, need, g in zip(node.inputs, node.needs, grads):
+            if need and g is not None:
+                g = _engine.sum_to(g, t.data.shape)
+                _engine._accumulate_leaf(t, g if g.dtype == t.data.dtype
+                                         else _of(g).astype(g, t.data.dtype), False)
+
     def retain_grad(self):
         if self.grad_fn is None:
             if not self._requires_grad:
@@ -179,10 +246,16 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
 
     # ---- conversion ----------------------------------------------------------
     def numpy(self):
-        """The data as a NumPy array: the array itself on the CPU, a host copy from a GPU."""
-        if self._requires_grad:
-            raise RuntimeError("numpy() on a tensor that requires grad: call .detach().numpy()")
+        """The data as a NumPy array: the array itself on the CPU (also for a tensor that
+        requires grad, as in Sorix: like ``.detach().numpy()``), a host copy from a GPU."""
         return _of(self.data).to_host(self.data)
+
+    def to_numpy(self, copy=False, dtype=None):
+        """The data as a NumPy array (Sorix): a copy when ``copy``, in ``dtype`` if given."""
+        array = _of(self.data).to_host(self.data)
+        if dtype is not None:
+            return array.astype(dtype, copy=copy or array.dtype != np.dtype(dtype))
+        return array.copy() if copy and array is self.data else array
 
     def __array__(self, dtype=None, copy=None):
         data = self.data
@@ -284,9 +357,12 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
     # ---- in-place ------------------------------------------------------------
     def _check_inplace(self):
         if self._requires_grad and _state.enabled:
-            kind = "a leaf tensor" if self.grad_fn is None else "a tensor"
-            raise RuntimeError(f"in-place operation on {kind} that requires grad while grad mode "
-                               "is on; wrap it in sorix.no_grad() or use the out-of-place form")
+            what = ("a leaf Variable that requires grad is being used in an in-place operation"
+                    if self.grad_fn is None else "a tensor that requires grad is being changed "
+                    "in place")
+            raise RuntimeError(f"In-place operations are not allowed on tensors that require "
+                               f"grad while grad mode is on ({what}); wrap the change in "
+                               "sorix.no_grad() or use the out-of-place form")
 
     def _other_data(self, other):
         """The array of ``other`` for an op with this tensor: a tensor's data (on this
@@ -408,17 +484,29 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
     def __abs__(self):
         return _ew.unary("abs", self)
 
+    # ``x -= lr * x.grad`` on a leaf that requires grad is the manual gradient step that
+    # Sorix's documentation teaches: it updates the values without recording, as under
+    # no_grad() (a graph that saved x still detects the change through its version).
+    # On a computed tensor that requires grad it is the differentiable ``x = x - v``.
+    def _augmented(self, name, other):
+        if not (self._requires_grad and _state.enabled):
+            return self._inplace(name, other)
+        if self.grad_fn is not None:
+            return _ew.binary(name, self, other)
+        with _no_grad():
+            return self._inplace(name, other)
+
     def __iadd__(self, other):
-        return self.add_(other)
+        return self._augmented("add", other)
 
     def __isub__(self, other):
-        return self.sub_(other)
+        return self._augmented("sub", other)
 
     def __imul__(self, other):
-        return self.mul_(other)
+        return self._augmented("mul", other)
 
     def __itruediv__(self, other):
-        return self.div_(other)
+        return self._augmented("div", other)
 
     # comparisons and logic: never differentiable
     def _compare(self, name, other):
@@ -462,11 +550,23 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
-    def any(self):
-        return Tensor._wrap(_of(self.data).any(self.data))
+    # (``out`` only so that np.all(t) and np.any(t), which pass it, work)
+    def any(self, axis=None, keepdims=False, dim=None, keepdim=False, out=None):
+        return self._logical_reduce("any", axis if dim is None else dim, keepdims or keepdim, out)
 
-    def all(self):
-        return Tensor._wrap(_of(self.data).all(self.data))
+    def all(self, axis=None, keepdims=False, dim=None, keepdim=False, out=None):
+        return self._logical_reduce("all", axis if dim is None else dim, keepdims or keepdim, out)
+
+    def _logical_reduce(self, name, axis, keepdims, out):
+        if out is not None:
+            raise NotImplementedError(f"{name}(out=...) is not supported; assign the result")
+        B = _of(self.data)
+        if axis is None and not keepdims:
+            return Tensor._wrap(getattr(B, name)(self.data))
+        if B is not _cpu:  # rare on a GPU: reduce the host copy and move the answer back
+            found = getattr(np, name)(B.to_host(self.data), axis=axis, keepdims=keepdims)
+            return Tensor._wrap(np.asarray(found)).to(self.device)
+        return Tensor._wrap(np.asarray(getattr(np, name)(self.data, axis=axis, keepdims=keepdims)))
 
     # (named maths, reductions and shapes: the mixins of sorix.tensor_methods)
 
@@ -493,7 +593,9 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
         return out.clone() if copy and out is self else out
 
     def astype(self, dtype):
-        return self.to(dtype)
+        """A copy converted to ``dtype`` (a sorix or NumPy dtype, a Python type or a name
+        such as 'uint8'); never a device change."""
+        return self.to(dtype=dtype)
 
     def type(self, dtype=None):
         if dtype is None:
@@ -564,7 +666,7 @@ def tensor(data, device=None, requires_grad=False, dtype=None):
 
 # `import sorix.tensor as m` binds the attribute `sorix.tensor`, which is this
 # factory (as in Sorix); give it the module's public names so `m.Tensor` works too.
-for _name in ("Tensor", "Size", "DType", "float32", "float64", "float16", "int8", "int16",
+for _name in ("Tensor", "Size", "DType", "Device", "float32", "float64", "float16", "int8", "int16",
               "int32", "int64", "uint8", "bool_"):
     setattr(tensor, _name, globals()[_name])
 del _name

@@ -21,6 +21,26 @@ def _axis_arg(axis, dim):
     return dim if axis is None else axis
 
 
+def _no_out(out, what):
+    if out is not None:
+        raise NotImplementedError(f"{what}(out=...) is not supported; assign the result instead")
+
+
+def _cast_result(result, dtype):
+    return result if dtype is None else result.to(dtype=dtype)
+
+
+def _one_dim(dim, axis, what):
+    """The dimension given as ``dim`` (PyTorch) or ``axis`` (Sorix)."""
+    if dim is None:
+        dim = axis
+    elif axis is not None:
+        raise TypeError(f"{what}() got both dim and axis; give one")
+    if dim is None:
+        raise TypeError(f"{what}() needs a dimension: dim (or axis)")
+    return dim
+
+
 def _keep_arg(keepdims, keepdim):
     return bool(keepdims or keepdim)
 
@@ -126,30 +146,45 @@ class ReductionMethods:
     """``sum``, ``mean``, ``max``, ``min``, ``var``, ``std``, ``argmax``, ``argmin``."""
     __slots__ = ()
 
-    def sum(self, axis=None, keepdims=False, dim=None, keepdim=False, dtype=None):
+    # ``out`` and ``dtype`` are accepted so that NumPy's functions (np.sum(t), np.mean(t) ...),
+    # which pass them, work on tensors.
+    def sum(self, axis=None, keepdims=False, dim=None, keepdim=False, dtype=None, out=None):
+        _no_out(out, "sum")
         return _red.sum(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim),
                         _dtypes.numpy_dtype(dtype))
 
-    def mean(self, axis=None, keepdims=False, dim=None, keepdim=False):
-        return _red.mean(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
+    def mean(self, axis=None, keepdims=False, dim=None, keepdim=False, dtype=None, out=None):
+        _no_out(out, "mean")
+        return _cast_result(_red.mean(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim)),
+                            dtype)
 
-    def max(self, axis=None, keepdims=False, dim=None, keepdim=False):
+    def max(self, axis=None, keepdims=False, dim=None, keepdim=False, out=None):
+        _no_out(out, "max")
         return _red.max(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
 
-    def min(self, axis=None, keepdims=False, dim=None, keepdim=False):
+    def min(self, axis=None, keepdims=False, dim=None, keepdim=False, out=None):
+        _no_out(out, "min")
         return _red.min(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
 
     def var(self, axis=None, keepdims=False, dim=None, keepdim=False, correction=1,
-            unbiased=None):
+            unbiased=None, dtype=None, out=None, ddof=None):
+        _no_out(out, "var")
+        if ddof is not None:  # NumPy's name for the correction
+            correction = ddof
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        return _red.var(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim), correction)
+        return _cast_result(_red.var(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim),
+                                     correction), dtype)
 
     def std(self, axis=None, keepdims=False, dim=None, keepdim=False, correction=1,
-            unbiased=None):
+            unbiased=None, dtype=None, out=None, ddof=None):
+        _no_out(out, "std")
+        if ddof is not None:
+            correction = ddof
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        return _red.std(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim), correction)
+        return _cast_result(_red.std(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim),
+                                     correction), dtype)
 
     def argmax(self, axis=None, keepdims=False, dim=None, keepdim=False):
         return _red.arg_extremum("max", self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))
@@ -210,7 +245,8 @@ class ShapeMethods:
                                "use transpose(dim0, dim1)")
         return self.transpose()
 
-    def unsqueeze(self, dim):
+    def unsqueeze(self, dim=None, axis=None):
+        dim = _one_dim(dim, axis, "unsqueeze")
         ndim = self.ndim + 1
         if not -ndim <= dim < ndim:
             raise IndexError(f"dimension {dim} is out of range for unsqueeze on {self.ndim} dims")
@@ -220,7 +256,8 @@ class ShapeMethods:
 
     expand_dims = unsqueeze
 
-    def squeeze(self, dim=None):
+    def squeeze(self, dim=None, axis=None):
+        dim = dim if axis is None else axis
         shape = self.data.shape
         if dim is None:
             return self.reshape(tuple(n for n in shape if n != 1))
@@ -240,9 +277,11 @@ class ShapeMethods:
         if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
             sizes = tuple(sizes[0])
         sizes = tuple(int(n) for n in sizes)
-        if len(sizes) < self.ndim:
-            raise RuntimeError(f"repeat needs at least {self.ndim} sizes for a {self.ndim}-d "
-                               f"tensor, got {len(sizes)}")
+        if not sizes:
+            raise ValueError("repeat needs at least one size")
+        if any(n < 0 for n in sizes):
+            raise ValueError(f"repeat sizes must be non-negative, got {sizes}")
+        sizes = (1,) * (self.ndim - len(sizes)) + sizes  # fewer sizes: leading ones (np.tile)
         shape = (1,) * (len(sizes) - self.ndim) + tuple(self.data.shape)
         # Interleave a size-1 axis before each dimension, expand it, then merge the pairs.
         paired = []

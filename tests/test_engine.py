@@ -452,12 +452,16 @@ def test_broadcast_mismatch_names_both_shapes():
         assert "(3, 4)" in msg and "(5,)" in msg
 
 
-def test_only_float_tensors_can_require_grad():
+def test_bool_tensors_cannot_require_grad_but_integer_tensors_can():
     with pytest.raises(RuntimeError):
-        tensor([1, 2], requires_grad=True)
-    t = tensor([1, 2])
+        tensor([True, False], requires_grad=True)
+    t = tensor([True])
     with pytest.raises(RuntimeError):
         t.requires_grad = True
+    x = tensor([3, -2], requires_grad=True)  # Sorix allows integer leaves
+    (x * x).sum().backward()
+    assert x.grad.dtype == x.dtype
+    np.testing.assert_array_equal(x.grad.data, [6, -4])
 
 
 # ---- dtypes ---------------------------------------------------------------------------

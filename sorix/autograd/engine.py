@@ -8,6 +8,7 @@ shape in one place (:func:`sum_to`), and accumulates into leaves.
 import numpy as np
 
 from .. import config
+from ..errors import ShapeMismatchError
 from ..kernels.backend import mixed_devices, of
 from . import fusion
 from .grad_mode import _state
@@ -70,8 +71,8 @@ def seed(output, gradient, create_graph, what="gradient"):
     else:
         given = B.to_device(np.asarray(given, dtype=data.dtype))
     if tuple(given.shape) != tuple(data.shape):
-        raise RuntimeError(f"{what} has shape {tuple(given.shape)} but the output has "
-                           f"shape {tuple(data.shape)}; they must match")
+        raise ShapeMismatchError(f"{what} has shape {tuple(given.shape)} but the output has "
+                                 f"shape {tuple(data.shape)}; they must match")
     if create_graph:
         return gradient if is_tensor else type(output)._wrap(given)
     return given if given.dtype == data.dtype else B.astype(given, data.dtype)
@@ -95,6 +96,28 @@ def _dependencies(roots):
     return deps
 
 
+def unreached(roots, tensors):
+    """The indices of ``tensors`` that no gradient from ``roots`` can reach: checked before
+    a backward runs, so that asking for one of them fails with the graph still intact."""
+    nodes = [r.grad_fn for r in roots if r.grad_fn is not None]
+    reached = set(nodes)
+    leaves = {id(r) for r in roots if r.grad_fn is None}
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        for tensor, need in zip(node.inputs, node.needs):
+            if not need:
+                continue
+            child = tensor.grad_fn
+            if child is None:
+                leaves.add(id(tensor))
+            elif child not in reached:
+                reached.add(child)
+                stack.append(child)
+    return [i for i, t in enumerate(tensors)
+            if (t.grad_fn not in reached if t.grad_fn is not None else id(t) not in leaves)]
+
+
 def _accumulate_leaf(leaf, grad, create_graph, fresh=False):
     """Add ``grad`` into ``leaf.grad``.
 
@@ -106,18 +129,19 @@ def _accumulate_leaf(leaf, grad, create_graph, fresh=False):
     if create_graph:
         if grad.dtype != leaf.dtype:
             grad = grad.to(leaf.dtype)
-        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+        leaf._grad = grad if leaf._grad is None else leaf._grad + grad
         return
     B = of(grad)
-    if leaf.grad is None:
+    current = leaf._grad
+    if current is None:
         if not (fresh and grad.dtype == leaf.data.dtype and B.owns_memory(grad)):
             grad = B.copy(grad, leaf.data.dtype)
-        leaf.grad = type(leaf)._wrap(grad)
-    elif leaf.grad.requires_grad:
-        leaf.grad = type(leaf)._wrap(B.binary("add", leaf.grad.data, grad))
+        leaf._grad = type(leaf)._wrap(grad)
+    elif current.requires_grad:
+        leaf._grad = type(leaf)._wrap(B.binary("add", current.data, grad))
     else:
-        B.inplace("add", leaf.grad.data, grad)
-        leaf.grad._version[0] += 1
+        B.inplace("add", current.data, grad)
+        current._version[0] += 1
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):

@@ -1,6 +1,6 @@
 """``sorix.autograd.grad``: gradients of outputs with respect to chosen inputs."""
 from ..kernels.backend import of
-from .engine import run_backward, seed
+from .engine import run_backward, seed, unreached
 
 
 def _as_list(x):
@@ -30,6 +30,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if not out.requires_grad:
             raise RuntimeError("an output of grad() does not require grad and has no grad_fn")
         seeds.append(seed(out, g, create_graph, what="grad_outputs entry"))
+    if not allow_unused:
+        missing = unreached(outputs, inputs)
+        if missing:
+            raise RuntimeError(f"the input at index {missing[0]} is not used to compute the "
+                               "outputs; pass allow_unused=True to get None for it")
     if retain_graph is None:
         retain_graph = create_graph
     found = run_backward(outputs, seeds, retain_graph, create_graph, targets=inputs)

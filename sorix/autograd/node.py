@@ -8,7 +8,8 @@ normally, tensors (a differentiable graph) under ``create_graph=True``.
 
 
 class Node:
-    __slots__ = ("inputs", "needs", "saved", "_versions", "_freed", "_retained", "__weakref__")
+    __slots__ = ("inputs", "needs", "saved", "_versions", "_freed", "_released", "_retained",
+                 "__weakref__")
 
     def __init__(self, inputs, saved=None, watch=()):
         self.inputs = inputs
@@ -18,6 +19,7 @@ class Node:
         # detect an in-place change before backward runs.
         self._versions = tuple([(t, t._version[0]) for t in watch]) if watch else ()
         self._freed = False
+        self._released = False  # a backward without retain_graph went through it
         self._retained = None
 
     @property
@@ -50,6 +52,7 @@ class Node:
 
     def release(self):
         """Drop what backward needed; a later apply raises instead of guessing."""
+        self._released = True
         if self.saved is not None or self._versions:
             self.saved = None
             self._versions = ()

@@ -1,0 +1,14 @@
+"""Exception types for errors that Sorix and PyTorch raise under different classes.
+
+Sorix raises ValueError where PyTorch raises RuntimeError for the same mistake
+(an unknown device, a gradient of the wrong shape). These classes derive from
+both, so code written for either library catches them.
+"""
+
+
+class DeviceError(RuntimeError, ValueError):
+    """A device name or index that does not exist or cannot be used here."""
+
+
+class ShapeMismatchError(RuntimeError, ValueError):
+    """Two shapes that must agree do not (a gradient and its tensor, a target and its input)."""
