@@ -205,7 +205,10 @@ def as_tensor(data, dtype=None, device=None):
 
 
 def from_numpy(array):
-    """A tensor over ``array`` itself: writes to one show in the other."""
+    """A tensor over ``array`` itself: writes to one show in the other. A tensor is
+    returned as it is (Sorix)."""
+    if isinstance(array, Tensor):
+        return array
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
     return Tensor(array)

@@ -19,61 +19,60 @@ def _tensor(x):
 
 # ---- joining and splitting --------------------------------------------------------
 
-def cat(tensors, dim=0):
-    return _shape.concat(list(tensors), dim, stacked=False)
+def _sequence(tensors, what):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) \
+            and not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{what}(): tensors must be tuple or list of tensors, got "
+                        f"{type(tensors).__name__}; wrap a single tensor in a list")
+    return list(tensors)
+
+
+def _no_out(out, what):
+    if out is not None:
+        raise NotImplementedError(f"{what}(..., out=...) is not supported; assign the result "
+                                  "instead")
+
+
+def cat(tensors, dim=0, *, out=None):
+    _no_out(out, "cat")
+    return _shape.concat(_sequence(tensors, "cat"), dim, stacked=False)
 
 
 concat = concatenate = cat
 
 
-def stack(tensors, dim=0):
-    return _shape.concat(list(tensors), dim, stacked=True)
+def stack(tensors, dim=0, *, out=None):
+    _no_out(out, "stack")
+    return _shape.concat(_sequence(tensors, "stack"), dim, stacked=True)
 
 
-def unbind(input, dim=0):
-    return _tensor(input).unbind(dim)
+# ---- shape: tensor methods on tensors; on arrays (Sorix), the same op's NumPy result --
+
+def _shape_function(method, doc):
+    def fn(input, *args, **kwargs):
+        if isinstance(input, Tensor):
+            return getattr(input, method)(*args, **kwargs)
+        out = getattr(Tensor(np.asarray(input)), method)(*args, **kwargs)
+        return tuple(o.data for o in out) if isinstance(out, tuple) else out.data
+    fn.__name__ = fn.__qualname__ = method
+    fn.__doc__ = doc
+    return fn
 
 
-def split(tensor, split_size_or_sections, dim=0):
-    return _tensor(tensor).split(split_size_or_sections, dim)
-
-
-def chunk(input, chunks, dim=0):
-    return _tensor(input).chunk(chunks, dim)
-
-
-# ---- shape ---------------------------------------------------------------------------
-
-def reshape(input, shape):
-    return _tensor(input).reshape(shape)
-
-
-def transpose(input, dim0, dim1):
-    return _tensor(input).transpose(dim0, dim1)
-
-
-def permute(input, *dims):
-    return _tensor(input).permute(*dims)
-
-
-def squeeze(input, dim=None):
-    return _tensor(input).squeeze(dim)
-
-
-def unsqueeze(input, dim):
-    return _tensor(input).unsqueeze(dim)
-
-
-def flatten(input, start_dim=0, end_dim=-1):
-    return _tensor(input).flatten(start_dim, end_dim)
-
-
-def t(input):
-    return _tensor(input).t()
-
-
-def repeat(input, *sizes):
-    return _tensor(input).repeat(*sizes)
+unbind = _shape_function("unbind", "unbind(input, dim=0): the slices along ``dim``.")
+split = _shape_function("split", "split(tensor, split_size_or_sections, dim=0): pieces of "
+                        "that size along ``dim`` (the last may be smaller), or of the given sizes.")
+chunk = _shape_function("chunk", "chunk(input, chunks, dim=0): that many nearly equal pieces.")
+reshape = _shape_function("reshape", "reshape(input, shape): the same elements in ``shape``.")
+transpose = _shape_function("transpose", "transpose(input, dim0, dim1): swap two dimensions.")
+permute = _shape_function("permute", "permute(input, *dims): reorder the dimensions.")
+squeeze = _shape_function("squeeze", "squeeze(input, dim=None): drop dimensions of size 1.")
+unsqueeze = _shape_function("unsqueeze", "unsqueeze(input, dim): insert a dimension of size 1.")
+flatten = _shape_function("flatten", "flatten(input, start_dim=0, end_dim=-1): merge the "
+                          "dimensions from start_dim to end_dim.")
+t = _shape_function("t", "t(input): transpose a tensor of at most 2 dimensions.")
+repeat = _shape_function("repeat", "repeat(input, *sizes): tile ``sizes[i]`` times along each "
+                         "dimension (missing leading sizes count as 1, as in np.tile).")
 
 
 def clamp(input, min=None, max=None):
