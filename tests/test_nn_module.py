@@ -33,7 +33,8 @@ class Model(nn.Module):
         self.layers = [nn.Linear(3, 3), nn.Linear(3, 3)]
         self.heads = {"score": nn.Linear(3, 1), "extra": [nn.Linear(3, 2)]}
         self.scale = sorix.tensor(np.ones((1, 3), np.float32), requires_grad=True)
-        self.constant = sorix.tensor([1.0])  # no grad: neither parameter nor buffer
+        self.constant = sorix.tensor([1.0])  # no grad: saved as state, as Sorix saves it
+        self._cache = sorix.tensor([2.0])  # private: not state
         self.register_buffer("steps", sorix.tensor(np.zeros(1, np.int64)))
 
     def forward(self, x):
@@ -56,9 +57,9 @@ def test_named_parameters_reach_attributes_lists_and_dicts():
     assert len(model.parameters()) == 13
     assert next(model.parameters()) is model.parameters()[0]  # Sorix's list, PyTorch's next()
     assert [n for n, _ in model.named_buffers()] == [
-        "steps", "block.norm.running_mean", "block.norm.running_var"]
+        "constant", "steps", "block.norm.running_mean", "block.norm.running_var"]
     assert sorted(model.state_dict()) == sorted(EXPECTED_PARAMETERS + [
-        "steps", "block.norm.running_mean", "block.norm.running_var"])
+        "constant", "steps", "block.norm.running_mean", "block.norm.running_var"])
     assert [n for n, _ in model.named_children()] == [
         "block", "layers.0", "layers.1", "heads.score", "heads.extra.0"]
     assert len(list(model.modules())) == 1 + 5 + 2 + 2  # model, Block tree, list, dict
@@ -142,12 +143,13 @@ def test_strict_loading_names_missing_and_unexpected_keys():
     before = layer.W.data.copy()
     state = {"W": np.ones((2, 3)), "bias": np.zeros(3)}
     with pytest.raises(RuntimeError) as info:
-        layer.load_state_dict(state)
+        layer.load_state_dict(state, strict=True)
     message = str(info.value)
     assert 'Missing key(s) in state_dict: "b"' in message
     assert 'Unexpected key(s) in state_dict: "bias"' in message
     np.testing.assert_array_equal(layer.W.data, before)  # nothing copied on error
-    result = layer.load_state_dict(state, strict=False)
+    with pytest.warns(UserWarning, match="missing key.*: b; unexpected key.*: bias"):
+        result = layer.load_state_dict(state)  # Sorix's default: skip them, but say so
     assert result == (["b"], ["bias"])
     assert result.missing_keys == ["b"] and result.unexpected_keys == ["bias"]
     np.testing.assert_array_equal(layer.W.data, np.ones((2, 3)))
@@ -252,7 +254,7 @@ def test_repr_is_nested_like_pytorch():
 
 
 def test_forward_is_required_and_training_works_end_to_end():
-    with pytest.raises(NotImplementedError, match="must define forward"):
+    with pytest.raises(NotImplementedError, match="must implement forward"):
         nn.Module()(t32(1))
     sorix.random.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))

@@ -94,8 +94,8 @@ def embedding(input, weight):
     count = weight.shape[0]
     if index.size and (index.min() < 0 or index.max() >= count):
         bad = index[(index < 0) | (index >= count)].reshape(-1)[0]
-        raise IndexError(f"embedding index {int(bad)} is out of range for {count} embeddings "
-                         f"(valid: 0 to {count - 1})")
+        raise IndexError(f"embedding index {int(bad)} is out of range: indices must be in "
+                         f"[0, {count}) for {count} embeddings (negative indices do not wrap)")
     return weight[index.astype(np.intp, copy=False)]
 
 
@@ -107,6 +107,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     the running estimates (if given) in place:
     running = (1 - momentum) running + momentum batch, with the unbiased
     variance M/(M-1) var for running_var (M values per feature), as PyTorch.
+    One value per feature (a batch of one) is allowed, as in Sorix: the output
+    is ``bias`` and running_var moves towards 0.
     Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
     """
     x = as_tensor(input)
@@ -126,8 +128,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 _blend(running_mean, mean, momentum)
             if running_var is not None:
                 B = of(var)
-                _blend(running_var, B.binary("mul", var, B.scalar_array(count / (count - 1),
-                                                                       var.dtype)), momentum)
+                # (one value per feature has no unbiased variance: its biased one, 0, is used)
+                unbias = count / (count - 1) if count > 1 else 1.0
+                _blend(running_var, B.binary("mul", var, B.scalar_array(unbias, var.dtype)),
+                       momentum)
         return out
     if running_mean is None or running_var is None:
         raise ValueError("batch norm in evaluation mode needs running_mean and running_var")

@@ -98,8 +98,8 @@ def calculate_fan_in_and_fan_out(tensor):
     """(fan_in, fan_out) = (shape[0], shape[1]) times the trailing dims' product ((in, out) layout)."""
     shape = tuple(tensor.shape)
     if len(shape) < 2:
-        raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, "
-                         f"got shape {shape}")
+        raise ValueError(f"fan in and fan out can not be computed for a tensor with fewer "
+                         f"than 2 dimensions, got shape {shape}")
     receptive = 1
     for n in shape[2:]:
         receptive *= n
@@ -111,9 +111,12 @@ _calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out  # PyTorch's spelli
 
 def _fan(tensor, mode):
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise ValueError(f"Mode {mode} not supported: mode must be 'fan_in' or 'fan_out'")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
+
+
+_calculate_correct_fan = _fan  # PyTorch's spelling
 
 
 def xavier_uniform_(tensor, gain=1.0):

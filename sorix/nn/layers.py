@@ -3,7 +3,6 @@
 Parameters are float32 tensors drawn from ``sorix.random.generator()``
 (seeded by ``sorix.manual_seed``), named and shaped as in Sorix.
 """
-import math
 
 import numpy as np
 
@@ -13,9 +12,9 @@ from . import functional as F
 from .module import Module, check_device
 
 
-def _count(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+def _count(value, name, least=0):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be >= {least} (an int), got {value!r}")
     return int(value)
 
 
@@ -42,12 +41,14 @@ class Linear(Module):
         neurons = _pick(neurons, out_features, "neurons", "out_features")
         features, neurons = _count(features, "features"), _count(neurons, "neurons")
         if init not in ("he", "xavier"):
-            raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
+            raise ValueError(f"Invalid initialization method {init!r}: use 'he' or 'xavier'")
         self.device = check_device(device)
         self.init = init
-        std = math.sqrt(2.0 / features) if init == "he" else math.sqrt(2.0 / (features + neurons))
+        #: the standard deviation W was drawn with (Sorix's attribute)
+        self.std_dev = (np.sqrt(2.0 / features) if init == "he"
+                        else np.sqrt(2.0 / (features + neurons))) if features else 0.0
         # drawn on the host (the same values on every device for one seed), then moved
-        self.W = Tensor(_normal((features, neurons), std if features else 0.0), requires_grad=True,
+        self.W = Tensor(_normal((features, neurons), float(self.std_dev)), requires_grad=True,
                         device=device)
         self.bias = bool(bias)  # Sorix keeps the flag here and the tensor in ``b``
         self.b = Tensor(np.zeros((1, neurons), np.float32), requires_grad=True,
@@ -216,16 +217,20 @@ class BatchNorm1d(Module):
 class Embedding(Module):
     """A lookup table: integer indices of any shape -> rows of ``W`` (num_embeddings, dim).
 
-    ``W`` starts from N(0, 1). Repeated indices accumulate their gradients.
+    ``W`` starts from U(-a, a) with a = sqrt(1 / num_embeddings) (Sorix's
+    initialisation). Repeated indices accumulate their gradients.
     """
 
     def __init__(self, num_embeddings, embedding_dim, device="cpu"):
         super().__init__()
-        self.num_embeddings = _count(num_embeddings, "num_embeddings")
-        self.embedding_dim = _count(embedding_dim, "embedding_dim")
+        self.num_embeddings = _count(num_embeddings, "num_embeddings", least=1)
+        self.embedding_dim = _count(embedding_dim, "embedding_dim", least=1)
         self.device = check_device(device)
-        self.W = Tensor(_normal((self.num_embeddings, self.embedding_dim), 1.0),
-                        requires_grad=True, device=device)
+        bound = np.float32(np.sqrt(1.0 / self.num_embeddings))
+        values = _random.generator().random((self.num_embeddings, self.embedding_dim),
+                                            dtype=np.float32)
+        values = values * (2 * bound) - bound
+        self.W = Tensor(values, requires_grad=True, device=device)
 
     @property
     def weight(self):

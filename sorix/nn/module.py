@@ -9,12 +9,17 @@ A module's state is found in its attributes, as Sorix users write it:
   one assigned to an attribute stays a parameter when it is later frozen
   (``requires_grad = False``), so freezing never changes ``state_dict``;
 - ``register_buffer`` declares state that is saved but not trained
-  (BatchNorm's running statistics).
+  (BatchNorm's running statistics); any other tensor held in a public
+  attribute is saved too, as Sorix saves it;
+- a plain object (not a Module) held in an attribute is looked into, as
+  Sorix does: its parameters are the model's, its tensors are state.
 
 Everything lives in the instance ``__dict__`` (attribute access is plain
 Python, and lists appended to after assignment are still seen); only the
 names of parameters and buffers are recorded when they are assigned.
 """
+import types
+import warnings
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -67,12 +72,27 @@ def _check_name(name, kind):
         raise KeyError(f"{kind} name {name!r} must be non-empty and contain no '.'")
 
 
+#: Objects that are never looked into for state: code, classes and Python modules.
+_OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+           types.MethodType, np.ndarray, np.generic)
+
+
+def _is_plain_object(value):
+    """A user's own object holding state in its ``__dict__`` (not a Module or container)."""
+    return hasattr(value, "__dict__") and not isinstance(value, _OPAQUE)
+
+
 def _walk_container(prefix, container, seen):
-    """(kind, dotted name, value) for modules and parameters inside lists, tuples and dicts."""
+    """(kind, dotted name, value) for modules and parameters inside lists, tuples and dicts,
+    and for modules, parameters and tensors (as buffers) in plain objects' public attributes."""
     if id(container) in seen:
         return
     seen.add(id(container))
-    items = container.items() if isinstance(container, dict) else enumerate(container)
+    plain = not isinstance(container, (list, tuple, dict))
+    if plain:
+        items = [(k, v) for k, v in vars(container).items() if not k.startswith("_")]
+    else:
+        items = container.items() if isinstance(container, dict) else enumerate(container)
     for key, value in items:
         name = f"{prefix}.{key}"
         if isinstance(value, Module):
@@ -80,7 +100,9 @@ def _walk_container(prefix, container, seen):
         elif isinstance(value, Tensor):
             if is_parameter(value):
                 yield "param", name, value
-        elif isinstance(value, (list, tuple, dict)):
+            elif plain:
+                yield "buffer", name, value
+        elif isinstance(value, (list, tuple, dict)) or _is_plain_object(value):
             yield from _walk_container(name, value, seen)
 
 
@@ -179,7 +201,11 @@ class Module:
                 yield "buffer", name, value
             elif isinstance(value, Module):
                 yield "module", name, value
-            elif isinstance(value, (list, tuple, dict)):
+            elif isinstance(value, Tensor):
+                if not name.startswith("_"):  # a public tensor attribute is state (Sorix)
+                    yield "buffer", name, value
+            elif isinstance(value, (list, tuple, dict)) or (
+                    _is_plain_object(value) and not name.startswith("_")):
                 yield from _walk_container(name, value, seen)
 
     def named_children(self):
@@ -262,22 +288,30 @@ class Module:
             out[key] = value if keep_vars else value.detach()
         return out
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict, strict=False):
         """Copy values into the existing arrays, in place (never rebinding ``.data``).
 
-        Shapes must match. With ``strict`` every key must match too; either
-        error lists every problem and nothing is copied. Returns
+        Shapes must match; a mismatch is an error that lists every problem, and
+        then nothing is copied. Keys that match nothing, on either side, are
+        skipped with a warning that names them (Sorix's default); with
+        ``strict=True`` they are an error too (PyTorch's default). Returns
         ``(missing_keys, unexpected_keys)``.
         """
         own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        errors, copies = [], []
+        errors, copies, skipped = [], [], []
         for key, target in own.items():
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            source = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if isinstance(value, Tensor):
+                source = value.data
+            elif isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
+                source = value
+            else:
+                skipped.append(key)
+                continue
             source = move_array(source, target.device)  # a checkpoint loads onto any device
             if source.shape != target.data.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape "
@@ -298,6 +332,18 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
+        problems = []
+        if missing:
+            problems.append("missing key(s): " + ", ".join(missing))
+        if unexpected:
+            problems.append("unexpected key(s), ignored: " + ", ".join(unexpected))
+        if skipped:
+            problems.append("key(s) whose value is not a tensor or array, ignored: "
+                            + ", ".join(skipped))
+        if problems:
+            warnings.warn(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)
+                          + " (pass strict=True to make this an error)", UserWarning,
+                          stacklevel=2)
         for target, source in copies:
             if source is not target.data:
                 of(target.data).assign(target.data, Ellipsis, source)
@@ -348,6 +394,11 @@ class Module:
         Each tensor keeps its identity (its array, and its gradient's, is replaced), so
         references to ``model.W`` stay valid; build optimizers after moving, so that
         their state is made on the new device."""
+        call_args, call_kwargs = args, {}
+        if device is not None:
+            call_kwargs["device"] = device
+        if dtype is not None:
+            call_kwargs["dtype"] = dtype
         for arg in args:
             if isinstance(arg, (str, _device)):
                 device = arg
@@ -355,26 +406,30 @@ class Module:
                 dtype = arg.dtype
             else:
                 dtype = arg
-        if device is not None:
-            name = check_device(device)
-            self._move(_device(device))
-            for module in self.modules():
-                object.__setattr__(module, "device", name)
+        target = None
         if dtype is not None:
             target = _dtypes.numpy_dtype(dtype)
             if target.kind != "f":
                 raise TypeError(f"Module.to only accepts floating dtypes, got {dtype}")
+        name = check_device(device) if device is not None else None
+        # Each child through its own to(), which a subclass may extend; then this
+        # module's own tensors (a tensor shared with a child is already moved: a no-op).
+        for child in self.children():
+            child.to(*call_args, **call_kwargs)
+        if name is not None:
+            self._move(_device(device))
+            object.__setattr__(self, "device", name)
+        if target is not None:
             self._cast_floating(target)
         return self
 
     def _state_tensors(self):
-        """Each parameter and buffer tensor of this module and its descendants, once."""
+        """Each parameter and buffer tensor held by this module itself (not its children), once."""
         seen = set()
-        for module in self.modules():
-            for kind, _, value in module._members():
-                if kind != "module" and id(value) not in seen:
-                    seen.add(id(value))
-                    yield value
+        for kind, _, value in self._members():
+            if kind != "module" and id(value) not in seen:
+                seen.add(id(value))
+                yield value
 
     def _move(self, device):
         for value in self._state_tensors():
@@ -414,7 +469,8 @@ class Module:
 
     # ---- calling and printing -----------------------------------------------------
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+        raise NotImplementedError(f"You must implement forward in the subclass: "
+                                  f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

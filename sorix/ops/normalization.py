@@ -95,9 +95,6 @@ def batch_norm_train(x, gamma, beta, eps):
         raise ValueError(f"batch norm expects input of shape (N, F) or (N, F, L), got {shape}")
     features = shape[1]
     shape3 = (shape[0], features, shape[2] if x.ndim == 3 else 1)
-    if shape3[0] * shape3[2] <= 1:
-        raise ValueError(f"batch norm needs more than one value per feature in training mode, "
-                         f"got input of shape {shape}; use a larger batch or call eval()")
     for name, p in (("gamma", gamma), ("beta", beta)):
         if p.data.size != features:
             raise ValueError(f"batch norm: {name} has {p.data.size} entries, expected {features}")
