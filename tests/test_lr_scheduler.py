@@ -72,11 +72,16 @@ PLATEAU_METRICS = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.2, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0
     {"patience": 0, "factor": 0.9, "eps": 0.005},
 ])
 def test_reduce_on_plateau_matches_torch_exactly(kwargs):
+    """Sorix's rule reduces once ``patience`` bad epochs have passed, PyTorch's after one
+    more, and Sorix's threshold is absolute by default: so ours with patience p is PyTorch's
+    with patience max(p - 1, 0) and threshold_mode='abs' unless one is given."""
     torch = pytest.importorskip("torch")
     opt = _sorix_optimizer()
     ours = _run(opt, ReduceLROnPlateau(opt, **kwargs), len(PLATEAU_METRICS), PLATEAU_METRICS)
+    theirs_kwargs = dict(kwargs, patience=max(kwargs.get("patience", 10) - 1, 0),
+                         threshold_mode=kwargs.get("threshold_mode", "abs"))
     topt = _torch_optimizer(torch)
-    theirs = _run(topt, torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kwargs),
+    theirs = _run(topt, torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **theirs_kwargs),
                   len(PLATEAU_METRICS), PLATEAU_METRICS)
     assert ours == theirs
 
@@ -126,9 +131,9 @@ def test_reduce_on_plateau_by_hand():
     for metric in [10.0, 9.0, 9.0, 9.0, 9.0, 8.0, 8.0, 8.0, 8.0]:
         sched.step(metric)
         seen.append(opt.param_groups[0]["lr"])
-    # Bad epochs: 3rd, 4th, 5th -> the third one (> patience) halves the lr; then
-    # 8.0 is an improvement and three more bad epochs halve it again.
-    assert seen == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25]
+    # Bad epochs: 3rd, 4th -> the second one (= patience, Sorix's rule) halves the lr;
+    # the 5th is bad again, 8.0 improves, and two more bad epochs halve it again.
+    assert seen == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25]
     assert sched.best == 8.0 and sched.last_epoch == 9
 
 

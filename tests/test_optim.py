@@ -485,10 +485,26 @@ def test_zero_grad_set_to_none():
     opt = SGD(params, lr=0.1)
     loss_fn(*params).backward()
     assert all(p.grad is not None for p in params)
-    opt.zero_grad()
+    opt.zero_grad(set_to_none=True)
     assert all(p.grad is None for p in params)
-    opt.zero_grad()  # nothing to do
+    opt.zero_grad(set_to_none=True)  # nothing to do
     assert all(p.grad is None for p in params)
+
+
+def test_zero_grad_zeroes_in_place_by_default():
+    params = sorix_params(init_arrays(np.float64))
+    opt = SGD(params, lr=0.1)
+    loss_fn(*params).backward()
+    arrays = [p.grad.data for p in params]
+    opt.zero_grad()  # Sorix's default: the same arrays, filled with zeros
+    for p, array in zip(params, arrays):
+        assert p.grad.data is array
+        assert not array.any()
+    loss_fn(*params).backward()  # accumulates into the zeros: equal to a fresh gradient
+    fresh = sorix_params(init_arrays(np.float64))
+    loss_fn(*fresh).backward()
+    for p, q in zip(params, fresh):
+        np.testing.assert_array_equal(p.grad.data, q.grad.data)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])

@@ -8,7 +8,14 @@ records ``initial_lr`` in every group and performs the initial step, so
 computes them -- recursively from the current lr -- so values agree with
 ``torch.optim.lr_scheduler`` to the last bit, and changes made to the lr
 from outside (e.g. by another scheduler) compose as they do there.
+
+Two points follow Sorix rather than PyTorch: ``load_state_dict`` also puts
+the saved learning rates back into the optimizer (a restored scheduler
+resumes at the lr it had), and ``ReduceLROnPlateau`` reduces once
+``patience`` bad epochs have passed (PyTorch waits for one more), with an
+absolute ``threshold`` by default.
 """
+import copy
 import math
 
 __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau"]
@@ -21,7 +28,7 @@ def _check_optimizer(optimizer):
 
 def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be >= 1 (an integer), got {value!r}")
 
 
 class LRScheduler:
@@ -76,11 +83,19 @@ class LRScheduler:
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self):
-        """Everything but the optimizer (save that with the optimizer's own state_dict)."""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+        """A copy of everything but the optimizer (save that with the optimizer's own
+        state_dict); later steps do not change it."""
+        return {key: copy.deepcopy(value) for key, value in self.__dict__.items()
+                if key != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
+        """Restore a :meth:`state_dict`, and the learning rates it recorded into the optimizer."""
+        self.__dict__.update({k: copy.deepcopy(v) for k, v in state_dict.items()
+                              if k != "optimizer"})
+        last = state_dict.get("_last_lr")
+        if last is not None and len(last) == len(self.optimizer.param_groups):
+            for group, lr in zip(self.optimizer.param_groups, last):
+                group["lr"] = lr
 
 
 class StepLR(LRScheduler):
@@ -159,16 +174,17 @@ class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by ``factor`` once ``metric`` has not improved for ``patience`` epochs.
 
     ``step(metric)`` after each validation. An improvement must beat the
-    best value by ``threshold`` (relative with ``threshold_mode='rel'``,
-    absolute with ``'abs'``); after a reduction, ``cooldown`` epochs pass
-    before bad epochs count again. Reductions smaller than ``eps`` are skipped.
+    best value by ``threshold`` (absolute by default, as in Sorix; relative
+    with ``threshold_mode='rel'``, PyTorch's default); after a reduction,
+    ``cooldown`` epochs pass before bad epochs count again. Reductions
+    smaller than ``eps`` are skipped.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, min_lr=0.0,
-                 threshold=1e-4, threshold_mode="rel", cooldown=0, eps=1e-8):
+                 threshold=1e-4, threshold_mode="abs", cooldown=0, eps=1e-8):
         _check_optimizer(optimizer)
         if factor >= 1.0:
-            raise ValueError(f"factor should be < 1.0, got {factor}")
+            raise ValueError(f"factor must be < 1.0, got {factor}")
         if patience < 0 or cooldown < 0:
             raise ValueError(f"patience and cooldown must be >= 0, got {patience} and {cooldown}")
         self.optimizer = optimizer
@@ -226,7 +242,7 @@ class ReduceLROnPlateau(LRScheduler):
         if self.in_cooldown:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0  # bad epochs during cooldown do not count
-        if self.num_bad_epochs > self.patience:
+        if self.num_bad_epochs >= max(self.patience, 1):  # (patience 0: every bad epoch)
             self._reduce_lr()
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0

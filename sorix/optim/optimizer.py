@@ -4,13 +4,21 @@ Subclasses give ``_update(p, grad, state, group)``, which runs one fused
 kernel over flat views of the parameter and its state. Parameters are
 always updated in place: the array a tensor holds is never replaced, so
 models, initialisers and other optimizers keep seeing the same storage.
+
+A subclass may instead follow Sorix's protocol for custom optimizers:
+``super().__init__(params, lr)`` and an override of ``_perform_step()``
+working on each group's flat buffers (see :mod:`.flat_buffers`).
 """
+import copy
+import numbers
+
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..kernels.backend import mixed_devices, of
 from ..ops import core
 from ..ops.transfer import move_array
+from . import flat_buffers
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -21,7 +29,17 @@ def _check(condition, message):
 
 
 class Optimizer:
-    def __init__(self, params, defaults):
+    def __init__(self, params, defaults=None, weight_decay=0.0, *, lr=None):
+        """``defaults``: the hyperparameters every group starts from (a dict), or, as in
+        Sorix's ``Optimizer(params, lr, weight_decay)``, the learning rate."""
+        if not isinstance(defaults, dict):
+            if defaults is not None and lr is not None:
+                raise TypeError("Optimizer got the learning rate twice (positionally and as lr=)")
+            lr = defaults if defaults is not None else (1e-3 if lr is None else lr)
+            if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+                raise TypeError(f"Optimizer(params, lr): lr must be a number, "
+                                f"got {type(lr).__name__}")
+            defaults = dict(lr=lr, weight_decay=weight_decay)
         self.defaults = dict(defaults)
         self.state = {}
         self.param_groups = []
@@ -65,19 +83,32 @@ class Optimizer:
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self._validate(group)
+        if self._uses_flat_buffers():
+            flat_buffers.attach(group)
         self.param_groups.append(group)
 
+    def _uses_flat_buffers(self):
+        return type(self)._perform_step is not Optimizer._perform_step
+
+    def _perform_step(self):
+        """Sorix's extension point: update ``group['_param_buffer']`` for every group."""
+        raise NotImplementedError
+
     # ---- stepping -------------------------------------------------------------
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none=False):
+        """Zero every gradient in place (Sorix's behaviour), or drop it with
+        ``set_to_none=True`` (PyTorch's default; backward then makes fresh arrays)."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 if set_to_none:
                     p.grad = None
+                elif p.grad.grad_fn is not None:  # a gradient built with create_graph=True
+                    p.grad = of(p.grad.data).zeros(p.grad.data.shape, p.grad.data.dtype)
                 else:
                     of(p.grad.data).assign(p.grad.data, Ellipsis, 0)
-                    p.grad.grad_fn = None
+                    p.grad._version[0] += 1
 
     def step(self, closure=None):
         """One update of every parameter with a gradient; returns ``closure()`` if given."""
@@ -85,6 +116,14 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if self._uses_flat_buffers():
+            with no_grad():
+                for group in self.param_groups:
+                    flat_buffers.gather(group)
+                self._perform_step()
+                for group in self.param_groups:
+                    flat_buffers.scatter(group)
+            return loss
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
@@ -162,7 +201,8 @@ class Optimizer:
         index = {}
         groups = []
         for group in self.param_groups:
-            packed = {k: v for k, v in group.items() if k != "params"}
+            packed = {k: (copy.deepcopy(v) if k == "state" else v) for k, v in group.items()
+                      if k != "params" and k not in flat_buffers.BUFFER_KEYS}
             packed["params"] = []
             for p in group["params"]:
                 index[id(p)] = len(index)
@@ -209,7 +249,12 @@ class Optimizer:
         new_groups = []
         for mine, theirs in zip(self.param_groups, groups):
             group = dict(theirs)
+            if "state" in group:  # a custom optimizer's statistics: its own copy
+                group["state"] = copy.deepcopy(group["state"])
             group["params"] = mine["params"]
+            for key in flat_buffers.BUFFER_KEYS:  # this optimizer's own buffers stay
+                if key in mine:
+                    group[key] = mine[key]
             new_groups.append(group)
         self.param_groups = new_groups
         self.state = new_state
