@@ -112,12 +112,47 @@ def test_cross_entropy_probabilities_match_torch(weighted, reduction, dtype):
     logits = (r.standard_normal((6, 4)) * 2).astype(dtype)
     target = probabilities(r, (6, 4), dtype)
     weight = r.random(4).astype(dtype) + 0.2 if weighted else None
+    label_mean = weighted and reduction == "mean"
+
+    def reference(x, t):
+        w = None if weight is None else torch.tensor(weight)
+        if not label_mean:
+            return torch.nn.functional.cross_entropy(x, t, weight=w, reduction=reduction)
+        # one_hot=True targets are labels: the weighted mean divides by the targets' total
+        # weight, as for class indices (PyTorch's soft-target mean divides by N)
+        total = torch.nn.functional.cross_entropy(x, t, weight=w, reduction="sum")
+        return total / (t * w).sum()
+
     run_both(lambda x, t: nn.CrossEntropyLoss(weight=weight, one_hot=True,
                                               reduction=reduction)(x, t),
-             lambda x, t: torch.nn.functional.cross_entropy(
-                 x, t, weight=None if weight is None else torch.tensor(weight),
-                 reduction=reduction),
-             [logits, target], dtype)
+             reference, [logits, target], dtype)
+    if weighted:  # a float target shaped like the input, without one_hot: PyTorch's mean
+        run_both(lambda x, t: nn.functional.cross_entropy(x, t, weight=weight,
+                                                          reduction=reduction),
+                 lambda x, t: torch.nn.functional.cross_entropy(
+                     x, t, weight=torch.tensor(weight), reduction=reduction),
+                 [logits, target], dtype)
+
+
+def test_weighted_one_hot_cross_entropy_equals_weighted_class_indices():
+    r = rng(16)
+    logits = r.standard_normal((9, 4))
+    labels = r.integers(0, 4, 9)
+    weight = r.random(4) + 0.1
+    a, b = leaf(logits), leaf(logits)
+    by_index = nn.CrossEntropyLoss(weight=weight)(a, sorix.tensor(labels))
+    by_one_hot = nn.CrossEntropyLoss(weight=weight, one_hot=True)(b,
+                                                                   sorix.tensor(np.eye(4)[labels]))
+    by_index.backward()
+    by_one_hot.backward()
+    # closed form: sum_i w_{y_i} (lse_i - x_{i,y_i}) / sum_i w_{y_i}
+    lse = np.log(np.exp(logits).sum(axis=1))
+    picked = logits[np.arange(9), labels]
+    w = weight[labels]
+    expected = np.sum(w * (lse - picked)) / w.sum()
+    np.testing.assert_allclose(by_one_hot.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(by_index.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12, atol=1e-15)
 
 
 def test_cross_entropy_one_hot_equals_class_indices():

@@ -11,6 +11,10 @@ shaped like the input, as PyTorch infers):
 
     loss_i = -sum_c w_c T_ic log softmax(x_i)_c,   mean = sum_i loss_i / N
 
+except that with ``one_hot=True`` and class weights the targets are labels,
+so the mean is weighted as for class indices: sum_i loss_i / sum_ic w_c T_ic
+(Sorix's definition; for one-hot rows it equals the class-index loss).
+
 Targets equal to ``ignore_index`` add nothing and are left out of the mean.
 Inputs (N, C, d1, ...) are handled by moving the class axis last and
 treating every position as a row, as PyTorch does.
@@ -153,6 +157,8 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
     if probs and target.data.shape != input.data.shape:
         raise ValueError(f"cross_entropy: probability targets of shape {tuple(target.shape)} "
                          f"must match the input's shape {tuple(input.shape)}")
+    if one_hot and weight is not None and reduction == "mean":
+        return _label_weighted_mean(input, target, weight, ignore_index)
     x_rows = _rows(input)
     rows, classes = x_rows.shape
     if classes == 0:
@@ -203,6 +209,22 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
         shape = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
         result = result.reshape(shape)
     return result
+
+
+def _label_weighted_mean(input, target, weight, ignore_index):
+    """The mean of weighted one-hot (label) rows: the summed loss over the rows' total
+    weight sum_ic w_c T_ic, composed of differentiable ops (the total depends on T)."""
+    total = cross_entropy(input, target, weight, "sum", ignore_index, one_hot=True)
+    dtype = total.data.dtype
+    w = as_tensor(weight, like=input.data)
+    w = (w if w.data.dtype == dtype else cast(w, dtype)).detach()  # class weights: constants
+    t = _rows(target)
+    t = t if t.data.dtype == dtype else cast(t, dtype)
+    classes = t.shape[-1]
+    if w.data.size != classes:
+        raise ValueError(f"cross_entropy: weight has {w.data.size} entries but the input has "
+                         f"{classes} classes")
+    return total / (t * w.reshape((1, classes))).sum()
 
 
 def _on_device(input, target, x_rows, probs, weight, reduction, ignore_index):
