@@ -106,27 +106,27 @@ def test_shuffle_covers_every_sample_once_and_reshuffles_each_epoch():
     assert orders[0] != orders[1] and orders[1] != orders[2]
 
 
-def test_manual_seed_makes_shuffling_reproducible_without_numpy_global_state():
+def test_shuffling_is_reproducible_under_manual_seed_and_under_numpy_seed():
     X, y = _xy(30, 1)
     loader = DataLoader(Dataset(X, y), batch_size=8, shuffle=True)
 
     def two_epochs():
         return [yb.data.tolist() for _ in range(2) for _, yb in loader]
 
-    np.random.seed(123)
-    numpy_state = np.random.get_state()[1].copy()
     manual_seed(7)
     first = two_epochs()
-    np.random.seed(999)  # NumPy's global seed plays no part
     manual_seed(7)
     assert two_epochs() == first
     manual_seed(8)
     assert two_epochs() != first
-    np.random.seed(123)
-    assert np.array_equal(np.random.get_state()[1], numpy_state)
-    expected = (np.random.default_rng(7).permutation(30) * 10)[:8].tolist()
-    manual_seed(7)
-    assert next(iter(loader))[1].data.tolist() == expected
+    np.random.seed(7)  # NumPy's global seed alone fixes sorix's draws too (Sorix scripts)
+    assert two_epochs() == first
+    # manual_seed seeds NumPy's global stream, as Sorix's does: data drawn with np.random
+    # after it repeats as well
+    manual_seed(5)
+    data = np.random.rand(3)
+    np.random.seed(5)
+    np.testing.assert_array_equal(np.random.rand(3), data)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, None, "4"])
