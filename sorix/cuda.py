@@ -6,9 +6,16 @@ installed and ``numba.cuda.is_available()`` says so; numba's simulator
 one GPU, which is how the CUDA tests run without hardware. numba.cuda is
 imported by the first question asked here, never by ``import sorix``.
 """
+import ctypes
 import importlib.util
+import os
+import sys
 
 _available = None
+_reason = None
+
+#: ``from sorix.cuda import cuda`` (Sorix's import path) gives this module itself.
+cuda = sys.modules[__name__]
 
 
 def _numba_cuda():
@@ -16,17 +23,56 @@ def _numba_cuda():
     return cuda
 
 
-def is_available():
-    """True when numba-cuda is installed and finds a usable GPU (or runs its simulator)."""
-    global _available
+def _driver_device_count():
+    """GPUs the NVIDIA driver reports, asked directly (milliseconds): None when the driver
+    library is missing or fails. Importing numba.cuda to find out takes seconds, which a
+    machine without a GPU should not pay for a yes/no question."""
+    names = {"win32": ("nvcuda.dll",), "darwin": ()}.get(sys.platform,
+                                                         ("libcuda.so.1", "libcuda.so"))
+    for name in names:
+        try:
+            driver = ctypes.CDLL(name)
+        except OSError:
+            continue
+        count = ctypes.c_int(0)
+        try:
+            if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+                return 0
+        except AttributeError:
+            return None
+        return count.value
+    return None
+
+
+def _probe():
+    """(usable, why not)."""
+    if importlib.util.find_spec("numba_cuda") is None:
+        return False, "numba-cuda is not installed (pip install 'sorix[cuda]')"
+    # (numba.cuda already loaded, or its simulator asked for: numba.cuda answers at once)
+    if "numba.cuda" not in sys.modules and os.environ.get("NUMBA_ENABLE_CUDASIM", "0") != "1":
+        count = _driver_device_count()
+        if count is None:
+            return False, "no NVIDIA driver was found"
+        if count == 0:
+            return False, "the NVIDIA driver reports no GPU"
+    try:
+        if _numba_cuda().is_available():
+            return True, None
+        return False, "numba-cuda finds no usable GPU"
+    except Exception as exc:  # a broken driver or toolkit install: no usable GPU
+        return False, f"numba-cuda failed to start: {exc}"
+
+
+def is_available(verbose=False):
+    """True when numba-cuda is installed and finds a usable GPU (or runs its simulator).
+
+    Answers in milliseconds on a machine without an NVIDIA driver. ``verbose=True``
+    prints the answer and, when False, why."""
+    global _available, _reason
     if _available is None:
-        if importlib.util.find_spec("numba_cuda") is None:
-            _available = False
-        else:
-            try:
-                _available = bool(_numba_cuda().is_available())
-            except Exception:  # a broken driver or toolkit install: no usable GPU
-                _available = False
+        _available, _reason = _probe()
+    if verbose:
+        print("CUDA GPU available" if _available else f"CUDA not available: {_reason}")
     return _available
 
 
