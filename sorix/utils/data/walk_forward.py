@@ -31,9 +31,10 @@ class WalkForwardSplit:
     * Expanding window (the default): fold ``k`` trains on every sample before
       its gap, so the training set grows from fold to fold.
     * Rolling window (``expanding=False``, or implied by giving ``train_size``):
-      fold ``k`` trains on the ``train_size`` samples just before its gap.
-      Without ``train_size`` the window is as long as the first fold's history,
-      so every fold trains on the same number of samples.
+      fold ``k`` trains on the ``train_size`` samples just before its gap (fewer
+      in early folds that have less history, as TimeSeriesSplit's
+      ``max_train_size``). Without ``train_size`` the window is as long as the
+      first fold's history, so every fold trains on the same number of samples.
 
     ``val_size`` defaults to ``len(X) // (n_splits + 1)``. ``split`` yields
     slices of the data itself (not index arrays as scikit-learn's
@@ -67,19 +68,17 @@ class WalkForwardSplit:
         val_size = self.val_size or max(1, n_samples // (self.n_splits + 1))
         first_val_start = n_samples - self.n_splits * val_size
         history = first_val_start - self.gap  # training samples available to the first fold
-        needed = 1 if self.expanding or self.train_size is None else self.train_size
-        if history < needed:
-            window = "" if needed == 1 else f" and a rolling window of train_size={needed}"
+        if history < 1:
             raise ValueError(
-                f"Not enough samples for {self.n_splits} chronological splits{window}: "
-                f"len(X)={n_samples} but {n_samples - history + needed} are required "
-                f"(n_splits * val_size + gap + {needed} = {self.n_splits} * {val_size} + "
-                f"{self.gap} + {needed}). Reduce n_splits, val_size, gap or train_size.")
+                f"Not enough samples for {self.n_splits} chronological splits: "
+                f"len(X)={n_samples} but {n_samples - history + 1} are required "
+                f"(n_splits * val_size + gap + 1 = {self.n_splits} * {val_size} + "
+                f"{self.gap} + 1). Reduce n_splits, val_size or gap.")
         window_length = self.train_size or history
         for k in range(self.n_splits):
             val_start = first_val_start + k * val_size
             train_stop = val_start - self.gap
-            train_start = 0 if self.expanding else train_stop - window_length
+            train_start = 0 if self.expanding else max(0, train_stop - window_length)
             yield train_start, train_stop, val_start, val_start + val_size
 
     def split(self, X, y=None):
