@@ -92,6 +92,7 @@ def test_confusion_matrix_and_accuracy_match_sklearn(seed):
                                                            rel=1e-15)
 
 
+@pytest.mark.filterwarnings("ignore:A single label was found")  # sklearn on labels=[1]
 @pytest.mark.parametrize("labels", [[2, 0], [1], [3, 0, 1, 2, 7]])
 def test_chosen_labels_match_sklearn(labels):
     skm = sk()
