@@ -61,7 +61,7 @@ def regression_report(y_true, y_pred):
             ("MSE", mean_squared_error(y_true, y_pred), "[0, inf)"),
             ("RMSE", root_mean_squared_error(y_true, y_pred), "[0, inf)"),
             ("MAPE", 100.0 * mean_absolute_percentage_error(y_true, y_pred), "[0, inf) %")]
-    header = f"{'Metric':<6} | {'Score':>9} | {'Range':<10}"
-    lines = [header, "-" * len(header)]
-    lines += [f"{name:<6} | {value:>9.4f} | {valid:<10}" for name, value, valid in rows]
+    header = f"{'Metric':<6} | {'Score':>9} | Range"
+    lines = [header, "-" * (len(header) + 5)]
+    lines += [f"{name:<6} | {value:>9.4f} | {valid}" for name, value, valid in rows]
     return "\n".join(lines)
