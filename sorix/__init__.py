@@ -37,7 +37,8 @@ bool = bool_  # noqa: A001
 # sorix.optim alone never pays for sorix.nn's modules, and the reverse.
 _LAZY = {"nn": ("sorix.nn", None), "optim": ("sorix.optim", None),
          "utils": ("sorix.utils", None), "load": ("sorix.serialization", "load"),
-         "save": ("sorix.serialization", "save")}
+         "save": ("sorix.serialization", "save"), "metrics": ("sorix.metrics", None),
+         "model_selection": ("sorix.model_selection", None)}
 
 
 def __getattr__(name):

@@ -59,6 +59,32 @@ def test_transforms_apply_per_sample():
     np.testing.assert_array_equal(yb.data, y + 1)
 
 
+def test_item_assignment_writes_features_and_targets():
+    X, y = _xy(4)
+    ds = Dataset(X.copy(), y.copy())
+    ds[1] = (np.array([-1.0, -2.0, -3.0]), np.array([7]))  # a one-element label fills a scalar
+    np.testing.assert_array_equal(ds.X[1], [-1.0, -2.0, -3.0])
+    assert ds.y[1] == 7 and ds.y.dtype == np.int32
+    np.testing.assert_array_equal(ds.X[[0, 2, 3]], X[[0, 2, 3]])
+    only_x = Dataset(X.copy())
+    only_x[0] = [5.0, 5.0, 5.0]
+    np.testing.assert_array_equal(only_x.X[0], [5.0, 5.0, 5.0])
+    t = Dataset(sorix.tensor(X), sorix.tensor(y))
+    t[2] = (np.zeros(3), 1)
+    assert t.X[2].tolist() == [0.0, 0.0, 0.0] and int(t.y[2]) == 1
+
+
+def test_failed_item_assignment_changes_nothing():
+    X, y = _xy(3)
+    ds = Dataset(X.copy(), y.copy())
+    with pytest.raises(ValueError, match=r"assign a pair"):
+        ds[0] = np.zeros(3)
+    with pytest.raises(ValueError):
+        ds[0] = (np.zeros(3), np.array([1, 2]))  # two labels for one slot
+    np.testing.assert_array_equal(ds.X, X)
+    np.testing.assert_array_equal(ds.y, y)
+
+
 # ---- DataLoader --------------------------------------------------------------------------
 @pytest.mark.parametrize("n, batch, drop_last, expected", [
     (10, 3, False, 4), (10, 3, True, 3), (9, 3, False, 3), (9, 3, True, 3), (2, 16, False, 1),

@@ -1,6 +1,7 @@
-"""Datasets and mini-batch loading (``sorix.utils.data``)."""
+"""Datasets, mini-batch loading and time-series splits (``sorix.utils.data``)."""
 from .collate import default_collate
 from .dataloader import DataLoader
 from .dataset import Dataset
+from .walk_forward import WalkForwardSplit
 
-__all__ = ["Dataset", "DataLoader", "default_collate"]
+__all__ = ["Dataset", "DataLoader", "default_collate", "WalkForwardSplit"]

@@ -27,6 +27,22 @@ def _as_column(values, name):
     return array
 
 
+def _copy_of(rows):
+    if isinstance(rows, Tensor):
+        return rows.detach().clone()
+    return np.array(rows, copy=True) if isinstance(rows, np.ndarray) else rows
+
+
+def _write(storage, index, value):
+    """``storage[index] = value``; an ndarray value of the slot's size takes its shape."""
+    if isinstance(storage, np.ndarray) and not isinstance(value, Tensor):
+        slot_shape = storage[index].shape
+        value = np.asarray(value)
+        if value.shape != slot_shape and value.size == int(np.prod(slot_shape)):
+            value = value.reshape(slot_shape)
+    storage[index] = value
+
+
 class Dataset:
     """``Dataset(X, y=None, transform=None, target_transform=None)``.
 
@@ -63,6 +79,27 @@ class Dataset:
         if self.target_transform is not None:
             y = self.target_transform(y)
         return x, y
+
+    def __setitem__(self, index, value):
+        """Overwrite samples in place: ``ds[i] = (x, y)``, or ``ds[i] = x`` without targets.
+
+        A value with as many elements as the slot is reshaped to it, so a label
+        given as ``np.array([1])`` fills a scalar slot. If writing ``y`` fails,
+        ``X`` is restored, so a failed assignment changes nothing.
+        """
+        if self.y is None:
+            _write(self.X, index, value)
+            return
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise ValueError("this dataset has targets: assign a pair, ds[i] = (x, y)")
+        x, y = value
+        saved = _copy_of(self.X[index])
+        _write(self.X, index, x)
+        try:
+            _write(self.y, index, y)
+        except Exception:
+            _write(self.X, index, saved)
+            raise
 
     def _gather(self, indices):
         """Whole batches by fancy indexing, or None when samples must be read one by one

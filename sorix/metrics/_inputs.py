@@ -1,0 +1,72 @@
+"""Turning metric inputs (Tensors, arrays, lists, pandas Series) into NumPy arrays.
+
+pandas is never imported: ``np.asarray`` already reads a Series, and a Tensor
+hands over its data (a host copy for a GPU tensor) through ``__array__``.
+"""
+import numpy as np
+
+_NUMERIC_KINDS = "biuf"
+
+
+def as_array(values, name):
+    """``values`` as a NumPy array, without copying a host array that is already one."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like (a Tensor, an array, a list or a "
+                        f"pandas Series), got {type(values).__name__}: {exc}") from exc
+    if array.ndim == 0:
+        raise ValueError(f"{name} must be a sequence of samples, got a scalar ({array!r})")
+    return array
+
+
+def _same_samples(y_true, y_pred):
+    """Check that both arrays hold the same samples; (N,) against (N, 1) is accepted."""
+    if y_true.shape == y_pred.shape:
+        return
+    n = len(y_true)
+    if {y_true.shape, y_pred.shape} == {(n,), (n, 1)}:
+        return  # a column vector against a flat one: the same N samples
+    raise ValueError(f"y_true and y_pred must have the same shape, got {y_true.shape} and "
+                     f"{y_pred.shape}: pass one prediction per target")
+
+
+def label_pair(y_true, y_pred):
+    """Flat label arrays of equal length, for classification metrics."""
+    y_true, y_pred = as_array(y_true, "y_true"), as_array(y_pred, "y_pred")
+    _same_samples(y_true, y_pred)
+    if y_true.size == 0:
+        raise ValueError("y_true and y_pred must not be empty")
+    y_true, y_pred = y_true.ravel(), y_pred.ravel()
+    check_comparable(y_true, y_pred, "y_true and y_pred")
+    return y_true, y_pred
+
+
+def target_pair(y_true, y_pred):
+    """float64 arrays of shape (N, outputs), for regression metrics.
+
+    A flat target is one output; a 2-D target has one output per column (deeper
+    shapes are flattened after the sample axis).
+    """
+    y_true, y_pred = as_array(y_true, "y_true"), as_array(y_pred, "y_pred")
+    _same_samples(y_true, y_pred)
+    if y_true.size == 0:
+        raise ValueError("y_true and y_pred must not be empty")
+    arrays = []
+    for name, array in (("y_true", y_true), ("y_pred", y_pred)):
+        if array.dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(f"{name} must be numeric for a regression metric, "
+                            f"got dtype {array.dtype}")
+        arrays.append(array.astype(np.float64, copy=False).reshape(len(array), -1))
+    if arrays[0].shape != arrays[1].shape:  # (N,) against (N, 1): both one column
+        arrays = [a.reshape(-1, 1) for a in arrays]
+    return arrays[0], arrays[1]
+
+
+def check_comparable(a, b, what):
+    """Refuse to compare numbers with strings: NumPy would turn 1 into '1' silently."""
+    kinds = {"number" if x.dtype.kind in _NUMERIC_KINDS else "text" if x.dtype.kind in "US"
+             else "object" for x in (a, b)}
+    if kinds == {"number", "text"}:
+        raise ValueError(f"{what} mix numeric and string labels ({a.dtype} and {b.dtype}): "
+                         f"use one type of label throughout")
