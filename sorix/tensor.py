@@ -23,7 +23,8 @@ from .ops import shape as _shape
 from .ops.linalg import matmul as _matmul
 from .ops.transfer import move_array as _move_array, to_device as _to_device
 from .repr import format_tensor
-from .tensor_methods import MathMethods, ReductionMethods, ShapeMethods
+from .tensor_internals import SorixInternals
+from .tensor_methods import ConversionMethods, MathMethods, ReductionMethods, ShapeMethods
 
 _ndarray = np.ndarray
 _DEVICES = {"cpu": CPU, "cuda:0": _device("cuda:0")}
@@ -72,7 +73,7 @@ def _to_array(data, dtype):
     return arr
 
 
-class Tensor(MathMethods, ReductionMethods, ShapeMethods):
+class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, SorixInternals):
     """A multi-dimensional array that records the operations applied to it."""
 
     __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version", "__weakref__")
@@ -207,36 +208,6 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
     def mT(self):
         return self.transpose(-2, -1)
 
-    # ---- Sorix's graph introspection (its documentation draws graphs with them) ----
-    @property
-    def _prev(self):
-        """The tensors this one was computed from (empty for a leaf, or once backward has
-        freed the graph)."""
-        node = self.grad_fn
-        if node is None or node._released:
-            return ()
-        return tuple(t for t in node.inputs if t is not None)
-
-    @property
-    def _op(self):
-        """The name of the operation that made this tensor ('' for a leaf)."""
-        node = self.grad_fn
-        return "" if node is None else type(node).__name__.replace("Node", "").lower()
-
-    def _backward(self):
-        """Sorix's single backward step: push ``self.grad`` through the operation that made
-        this tensor into its inputs' ``.grad`` (leaves and computed tensors alike), keeping
-        the graph. ``backward()`` runs the whole graph; this is the one-step form."""
-        node = self.grad_fn
-        if node is None or self._grad is None:
-            return
-        grads = node.apply(self._grad.data, False)
-        for t, need, g in zip(node.inputs, node.needs, grads):
-            if need and g is not None:
-                g = _engine.sum_to(g, t.data.shape)
-                _engine._accumulate_leaf(t, g if g.dtype == t.data.dtype
-                                         else _of(g).astype(g, t.data.dtype), False)
-
     def retain_grad(self):
         if self.grad_fn is None:
             if not self._requires_grad:
@@ -249,13 +220,6 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
         """The data as a NumPy array: the array itself on the CPU (also for a tensor that
         requires grad, as in Sorix: like ``.detach().numpy()``), a host copy from a GPU."""
         return _of(self.data).to_host(self.data)
-
-    def to_numpy(self, copy=False, dtype=None):
-        """The data as a NumPy array (Sorix): a copy when ``copy``, in ``dtype`` if given."""
-        array = _of(self.data).to_host(self.data)
-        if dtype is not None:
-            return array.astype(dtype, copy=copy or array.dtype != np.dtype(dtype))
-        return array.copy() if copy and array is self.data else array
 
     def __array__(self, dtype=None, copy=None):
         data = self.data
@@ -592,49 +556,6 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
             out = _to_device(out, _device(device))
         return out.clone() if copy and out is self else out
 
-    def astype(self, dtype):
-        """A copy converted to ``dtype`` (a sorix or NumPy dtype, a Python type or a name
-        such as 'uint8'); never a device change."""
-        return self.to(dtype=dtype)
-
-    def type(self, dtype=None):
-        if dtype is None:
-            return "sorix." + {"f": "Float", "i": "Long", "b": "Bool"}.get(
-                self.data.dtype.kind, "") + "Tensor"
-        return self.to(dtype)
-
-    def float(self):
-        return self.to(float32)
-
-    def double(self):
-        return self.to(float64)
-
-    def half(self):
-        return self.to(float16)
-
-    def int(self):
-        return self.to(int32)
-
-    def long(self):
-        return self.to(int64)
-
-    def bool(self):
-        return self.to(bool_)
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self, device=None):
-        return self.to(device or "cuda")
-
-    gpu = cuda
-
-    def is_floating_point(self):
-        return self.data.dtype.kind == "f"
-
-    def element_size(self):
-        return self.data.dtype.itemsize
-
 
 def _rebuild(data, requires_grad, device="cpu"):
     return Tensor(data, requires_grad=requires_grad, device=device)
@@ -666,7 +587,7 @@ def tensor(data, device=None, requires_grad=False, dtype=None):
 
 # `import sorix.tensor as m` binds the attribute `sorix.tensor`, which is this
 # factory (as in Sorix); give it the module's public names so `m.Tensor` works too.
-for _name in ("Tensor", "Size", "DType", "Device", "float32", "float64", "float16", "int8", "int16",
-              "int32", "int64", "uint8", "bool_"):
+for _name in ("Tensor", "Size", "DType", "Device", "float32", "float64", "float16", "int8",
+              "int16", "int32", "int64", "uint8", "bool_"):
     setattr(tensor, _name, globals()[_name])
 del _name

@@ -9,6 +9,8 @@ reads in one sitting. Every mixin has empty ``__slots__``: tensors keep no
 import numpy as np
 
 from . import dtypes as _dtypes
+from .dtypes import bool_, float16, float32, float64, int32, int64
+from .kernels.backend import of as _of
 from .ops import core as _core
 from .ops import elementwise as _ew
 from .ops import reduce as _red
@@ -333,3 +335,59 @@ class ShapeMethods:
         if not isinstance(value, _core.Tensor) and self.data.dtype.kind == "f":
             value = float(value)
         return _ew.where(mask, value, self)
+
+
+class ConversionMethods:
+    """``astype``, ``float``, ``long``, ``cpu``, ``cuda``, ``to_numpy`` ...: dtype and device
+    conversions, each a spelling of :meth:`Tensor.to`."""
+    __slots__ = ()
+
+    def to_numpy(self, copy=False, dtype=None):
+        """The data as a NumPy array (Sorix): a copy when ``copy``, in ``dtype`` if given."""
+        array = _of(self.data).to_host(self.data)
+        if dtype is not None:
+            return array.astype(dtype, copy=copy or array.dtype != np.dtype(dtype))
+        return array.copy() if copy and array is self.data else array
+
+    def astype(self, dtype):
+        """A copy converted to ``dtype`` (a sorix or NumPy dtype, a Python type or a name
+        such as 'uint8'); never a device change."""
+        return self.to(dtype=dtype)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return "sorix." + {"f": "Float", "i": "Long", "b": "Bool"}.get(
+                self.data.dtype.kind, "") + "Tensor"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def half(self):
+        return self.to(float16)
+
+    def int(self):
+        return self.to(int32)
+
+    def long(self):
+        return self.to(int64)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to(device or "cuda")
+
+    gpu = cuda
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
+    def element_size(self):
+        return self.data.dtype.itemsize
