@@ -32,7 +32,7 @@ class SorixInternals:
     def _op(self):
         """The name of the operation that made this tensor ('' for a leaf)."""
         node = self.grad_fn
-        return "" if node is None else type(node).__name__.replace("Node", "").lower()
+        return "" if node is None else node.name.replace("Backward", "").lower()
 
     def _backward(self):
         """Sorix's single backward step: push ``self.grad`` through the operation that made

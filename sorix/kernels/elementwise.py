@@ -61,8 +61,16 @@ def unary(name, x, params=()):
     return out
 
 
+def _in_float(*arrays):
+    """Integer arrays (a Sorix integer leaf's backward) as float64, the kernels' dtype; the
+    engine casts the gradients back to each input's dtype."""
+    return [a if a.dtype.char in _KERNEL_CHARS else a.astype(np.float64) for a in arrays]
+
+
 def unary_grad(name, g, x, y, params=()):
     """``g * dop/dx`` in one pass; ``y`` is the forward output."""
+    if x.dtype.char not in _KERNEL_CHARS or g.dtype != x.dtype:
+        g, x, y = _in_float(g, x, y)
     dtype = x.dtype
     gx = np.empty(x.shape, dtype)
     template = "unary%d_grad" % len(params)
@@ -114,6 +122,8 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
     The caller reduces a broadcast gradient to its operand's shape. An
     operand whose gradient is not needed gets None.
     """
+    if g.dtype.char not in _KERNEL_CHARS or not (a.dtype == b.dtype == y.dtype == g.dtype):
+        g, a, b, y = _in_float(g, a, b, y)
     shape = g.shape
     dtype = g.dtype
     which = "ab" if need_a and need_b else ("a" if need_a else "b")
@@ -142,6 +152,8 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
 def binary_grad_same(name, g, x, y):
     """The gradient of ``op(x, x)`` with respect to ``x``: ``g * (dop/da + dop/db)``, one pass
     instead of two gradients that the engine would then add."""
+    if g.dtype.char not in _KERNEL_CHARS or not (x.dtype == y.dtype == g.dtype):
+        g, x, y = _in_float(g, x, y)
     gx = np.empty(g.shape, g.dtype)
     if not (g.ndim == 1 and g.flags.c_contiguous and x.flags.c_contiguous):
         g, x, y = g.ravel(), x.ravel(), y.ravel()
