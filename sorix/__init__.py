@@ -38,6 +38,7 @@ bool = bool_  # noqa: A001
 _LAZY = {"nn": ("sorix.nn", None), "optim": ("sorix.optim", None),
          "utils": ("sorix.utils", None), "load": ("sorix.serialization", "load"),
          "save": ("sorix.serialization", "save")}
+_LAZY["clustering"] = ("sorix.clustering", None)
 
 
 def __getattr__(name):
