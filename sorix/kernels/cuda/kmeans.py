@@ -13,6 +13,9 @@
 Atomic float64 additions happen in no fixed order, so the sums may differ
 in their last bits from run to run; rounded to float32 centroids they
 almost never do.
+
+Conversions to float64 are written ``np.float64(v)``: numba-cuda types
+``float(v)`` of a float32 as float32.
 """
 import numpy as np
 
@@ -67,7 +70,7 @@ def centroid_sums_kernel(x, labels, sums, counts, copies):
         c = labels[i]
         cuda.atomic.add(counts, (where, c), 1)
         for j in range(d):
-            cuda.atomic.add(sums, (where, c, j), float(x[i, j]))
+            cuda.atomic.add(sums, (where, c, j), np.float64(x[i, j]))
 
 
 def finish_centroids_kernel(sums, counts, old, new, shift):
@@ -86,7 +89,7 @@ def finish_centroids_kernel(sums, counts, old, new, shift):
                 new[c, j] = total / count
             else:
                 new[c, j] = old[c, j]
-            e = float(new[c, j]) - float(old[c, j])
+            e = np.float64(new[c, j]) - np.float64(old[c, j])
             moved += e * e
         shift[c] = math.sqrt(moved)
 
