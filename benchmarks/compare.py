@@ -82,6 +82,12 @@ def format_seconds(s):
     return f"{s / 1e-9:.3g} ns"
 
 
+def format_ratio(r):
+    if r is None:
+        return "n/a"
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"  # two significant digits for small ratios
+
+
 LABELS = {"numpy": "numpy", "torch": "torch", "floor": "floor", "sklearn": "sklearn",
           "published": "Sorix (PyPI)"}
 FOOTNOTES = {
@@ -164,7 +170,7 @@ def main(argv=None):
     print("|---|" + "---:|" * (1 + 2 * len(others)))
     for name, times, ratios in rows:
         cells = [format_seconds(times[i]) for i in ("sorix", *others)]
-        cells += ["n/a" if ratios[i] is None else f"{ratios[i]:.2f}" for i in others]
+        cells += [format_ratio(ratios[i]) for i in others]
         print(f"| {name} | " + " | ".join(cells) + " |")
     print()
     for i in others:
