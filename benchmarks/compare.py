@@ -1,4 +1,4 @@
-"""Compare sorix with NumPy, PyTorch and the memory floor on the same cases.
+"""Compare sorix with NumPy, PyTorch, the memory floor and others on the same cases.
 
     python benchmarks/compare.py [--quick] [--case TEXT]
 
@@ -82,14 +82,43 @@ def format_seconds(s):
     return f"{s / 1e-9:.3g} ns"
 
 
+def format_ratio(r):
+    if r is None:
+        return "n/a"
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"  # two significant digits for small ratios
+
+
+LABELS = {"numpy": "numpy", "torch": "torch", "floor": "floor", "sklearn": "sklearn",
+          "published": "Sorix (PyPI)"}
+FOOTNOTES = {
+    "numpy": "multi-pass NumPy with hand-written backward passes (for the example, "
+             "hand-written gradients and no graph at all).",
+    "torch": "PyTorch on the CPU, with numba's thread count.",
+    "floor": "one threaded pass moving exactly the case's bytes (reads and writes), "
+             "no arithmetic.",
+    "sklearn": "scikit-learn's KMeans(algorithm='lloyd') from the same centroids, with its "
+               "own threads.",
+    "published": "the published Sorix from PyPI (benchmarks/published_sorix.py), in a "
+                 "worker process.",
+}
+
+
+def name_has(name, impl):
+    """Whether case ``name`` lists ``impl`` among its implementations."""
+    listed = cases.CASES[name][2:]
+    return impl in (listed[0] if listed else cases.CLASSIC)
+
+
 def measure_case(name, rounds, target_s, notes):
     """(medians, ratios) for case ``name``: median seconds per unit of the case for each
     implementation, and sorix's paired ratio to each other one (None: not run)."""
-    _, per_call = cases.CASES[name]
+    per_call = cases.CASES[name][1]
     steps = {}
     for impl in cases.IMPLEMENTATIONS:
         try:
             steps[impl] = cases.build(name, impl)
+        except cases.NotApplicable:
+            pass
         except cases.Unavailable as why:
             if impl != "floor":  # most cases have no floor; that needs no footnote
                 notes.append(f"{name}, {impl}: {why}")
@@ -123,7 +152,7 @@ def main(argv=None):
         rows.append((name,) + measure_case(name, rounds, target_s, notes))
         print(f"  {name}: {time.perf_counter() - case_start:.1f} s", file=sys.stderr, flush=True)
 
-    print("## sorix against NumPy, PyTorch and the memory floor\n")
+    print("## sorix against the reference implementations\n")
     print(f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs; "
           f"threads for numba and torch: {ref.threads()}")
     print(f"- {versions()}")
@@ -132,15 +161,20 @@ def main(argv=None):
     print(f"- load average (1 min) before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}")
     print(f"- times: medians of {rounds} interleaved rounds of about {target_s * 1e3:.0f} ms "
           "each; ratios: median of the per-round ratios (below 1: sorix is faster)\n")
-    print("| case | sorix | numpy | torch | floor | sorix/numpy | sorix/torch | sorix/floor |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    # a column for each implementation some measured case has
+    others = [i for i in cases.IMPLEMENTATIONS[1:]
+              if any(name_has(name, i) for name, _, _ in rows)]
+    heads = [LABELS[i] for i in others]
+    print("| case | sorix | " + " | ".join(heads) + " | "
+          + " | ".join(f"sorix/{h}" for h in heads) + " |")
+    print("|---|" + "---:|" * (1 + 2 * len(others)))
     for name, times, ratios in rows:
-        cells = [format_seconds(times[i]) for i in cases.IMPLEMENTATIONS]
-        cells += ["n/a" if r is None else f"{r:.2f}" for r in ratios.values()]
+        cells = [format_seconds(times[i]) for i in ("sorix", *others)]
+        cells += [format_ratio(ratios[i]) for i in others]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    print("\nnumpy: multi-pass NumPy with hand-written backward passes (for the example, "
-          "hand-written gradients and no graph at all). floor: one threaded pass moving "
-          "exactly the case's bytes (reads and writes), no arithmetic.")
+    print()
+    for i in others:
+        print(f"{LABELS[i]}: {FOOTNOTES[i]}")
     if notes:
         print()
         for note in notes:

@@ -108,12 +108,21 @@ def optimizers(dtype, rng):
            t(1), t(1), False)
 
 
+def kmeans(dtype, rng):
+    from sorix.kernels.cuda import kmeans as KM
+    x = C.to_device(rng.standard_normal((20, 3)).astype(dtype))
+    centroids = C.take(x, np.array([0, 5, 9]))
+    labels, _ = KM.assign_points(x, centroids)
+    KM.update_centroids(x, labels, centroids)
+    KM.squared_distances(x, centroids)
+
+
 def main():
     rng = np.random.default_rng(0)
     launches = build.record()
     for dtype in (np.float32, np.float64):
         for part in (elementwise, arrays, reductions, linalg_index_softmax, logic_and_writes,
-                     optimizers):
+                     optimizers, kmeans):
             part(dtype, rng)
     unique = {json.dumps(entry): entry for entry in launches}
     json.dump(sorted(unique.values(), key=json.dumps), sys.stdout)
