@@ -192,7 +192,6 @@ def test_more_clusters_than_points():
 def test_random_init_takes_distinct_rows_and_follows_manual_seed():
     rng = np.random.default_rng(11)
     x = rng.standard_normal((500, 3)).astype(np.float32)
-    numpy_state = np.random.get_state()[1].copy()
     sorix.manual_seed(42)
     first = Kmeans(8).fit(x, max_iters=0)
     sorix.manual_seed(42)
@@ -207,7 +206,8 @@ def test_random_init_takes_distinct_rows_and_follows_manual_seed():
     np.testing.assert_array_equal(again.labels.numpy(), same.labels.numpy())
     want_centroids, _, _ = ref.lloyd(x, rows, 10)
     np.testing.assert_allclose(again.centroids.numpy(), want_centroids, **tol(np.float32))
-    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)  # NumPy untouched
+    np.random.seed(42)  # NumPy's global seed alone repeats the start too (Sorix scripts)
+    np.testing.assert_array_equal(Kmeans(8).fit(x, max_iters=0).centroids.numpy(), rows)
 
 
 # ---- API surface ----------------------------------------------------------------------------

@@ -83,8 +83,8 @@ class Kmeans:
     """k-means clustering with ``n_clusters`` clusters.
 
     ``init`` chooses the starting centroids: ``'random'`` (the default)
-    takes ``n_clusters`` distinct rows of the data at random, drawn from
-    sorix's generator so that ``sorix.manual_seed`` makes fits repeatable;
+    takes ``n_clusters`` distinct rows of the data at random (``sorix.manual_seed``
+    or ``np.random.seed`` makes fits repeatable);
     an array or tensor of shape (n_clusters, n_features) gives them
     directly. With more clusters than rows, every row is taken and the
     remaining centroids repeat rows.
