@@ -15,8 +15,9 @@ Decisions shared by the three:
   with no division by zero. A constant column's center is its value exactly.
 - NaN or infinity in ``fit`` or ``transform`` is a ValueError naming the
   columns; ``inverse_transform`` passes them through.
-- Statistics are float64. Results keep a float32 or float64 input's dtype;
-  other inputs give float64. Results are NumPy arrays, as in Sorix; a 1-D
+- Statistics are float64 and the arithmetic runs in float64, rounded once
+  to the result's dtype: a float32 or float64 input keeps its dtype, other
+  inputs give float64. Results are NumPy arrays, as in Sorix; a 1-D
   input (one column) gives a 1-D result.
 - Using a scaler before ``fit`` raises a ValueError ("You must call fit()").
 """
@@ -85,11 +86,9 @@ class _Scaler:
         if values.shape[0]:
             column_range(values, self.numerical_features, self._owner(), "transform")
         center, scale = self._center_and_scale()
-        out = np.empty(values.shape, dtype=float_dtype(values))
-        # The arithmetic runs in float64 (the statistics' dtype) and rounds once into ``out``.
-        np.subtract(values, center, out=out, casting="same_kind")
-        np.divide(out, scale, out=out, casting="same_kind")
-        return out.reshape(-1) if was_1d else out
+        out = values - center  # float64, the statistics' dtype: a new array, never X itself
+        out /= scale
+        return _finish(out, values, was_1d)
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)
@@ -98,10 +97,9 @@ class _Scaler:
         """``X * scale + center`` per column, as a new array."""
         values, was_1d = self._read(X, "inverse_transform")
         center, scale = self._center_and_scale()
-        out = np.empty(values.shape, dtype=float_dtype(values))
-        np.multiply(values, scale, out=out, casting="same_kind")
-        np.add(out, center, out=out, casting="same_kind")
-        return out.reshape(-1) if was_1d else out
+        out = values * scale
+        out += center
+        return _finish(out, values, was_1d)
 
     def get_features_names(self):
         """The input column names (F0, F1, ... for unnamed data); a scaler keeps them."""
@@ -161,6 +159,12 @@ class _Scaler:
         if not self._is_fitted():
             return f"{self._owner()}()"
         return f"{self._owner()}(numerical_features={self.numerical_features})"
+
+
+def _finish(out, values, was_1d):
+    """Round the float64 result once to the input's float dtype; 1-D in gives 1-D out."""
+    out = out.astype(float_dtype(values), copy=False)
+    return out.reshape(-1) if was_1d else out
 
 
 def _safe_scale(scale):
