@@ -64,6 +64,16 @@ def test_integer_input_gives_float64_like_sklearn(ours, theirs):
 
 
 @pytest.mark.parametrize("ours, theirs", SCALERS, ids=SCALER_IDS)
+def test_boolean_input_and_empty_batches(ours, theirs):
+    B = np.random.default_rng(6).random((20, 3)) > 0.4
+    np.testing.assert_allclose(ours().fit_transform(B), theirs().fit_transform(B.astype(float)),
+                               rtol=1e-12)
+    fitted = ours().fit(B)
+    assert fitted.transform(np.ones((0, 3))).shape == (0, 3)
+    assert fitted.inverse_transform(np.ones((0, 3))).shape == (0, 3)
+
+
+@pytest.mark.parametrize("ours, theirs", SCALERS, ids=SCALER_IDS)
 @pytest.mark.parametrize("value", [1.0, 0.1, -3e7, 0.0])
 def test_constant_column_scales_by_one_like_sklearn(ours, theirs, value):
     X = np.column_stack([np.full(9, value), np.linspace(0.0, 1.0, 9)])
@@ -274,6 +284,17 @@ def test_column_transformer_matches_sklearn():
     city_codes, tier_codes = back[:, 3].astype(int), back[:, 4].astype(int)
     np.testing.assert_array_equal(mine.transformers[2][1].categories_[0][city_codes], frame["city"])
     np.testing.assert_array_equal(mine.transformers[2][1].categories_[1][tier_codes], frame["tier"])
+
+
+def test_column_transformer_empty_batch_and_series_input():
+    frame = pd.DataFrame({"x": [1.0, 2.0, 4.0], "c": ["a", "b", "a"]})
+    ct = ColumnTransformer([("s", MinMaxScaler(), "x"), ("e", OneHotEncoder(), ["c"])]).fit(frame)
+    np.testing.assert_allclose(ct.transform(frame), [[0, 1, 0], [1 / 3, 0, 1], [1, 1, 0]])
+    assert ct.transform(frame.iloc[:0]).shape == (0, 3)
+    assert ct.inverse_transform(np.ones((0, 3))).shape == (0, 2)
+    encoder = OneHotEncoder().fit(frame["c"])  # a Series is one named column
+    assert encoder.get_features_names() == ["c_a", "c_b"]
+    np.testing.assert_array_equal(encoder.transform(frame["c"]), [[1, 0], [0, 1], [1, 0]])
 
 
 def test_column_transformer_on_arrays_by_position():

@@ -97,6 +97,8 @@ def read_numeric(X, owner, fitted_names=None):
         X = select_frame(X, fitted_names, owner)
         names = list(X.columns)
         values = X.to_numpy()
+        if values.dtype.kind == "b":
+            values = values.astype(np.float64)
         if values.dtype.kind not in "biuf":
             bad = [c for c, dt in zip(names, X.dtypes) if getattr(dt, "kind", "O") not in "biuf"]
             try:  # object columns of numbers, pandas' nullable integers (NA becomes NaN)
@@ -113,6 +115,8 @@ def read_numeric(X, owner, fitted_names=None):
     if was_1d:
         values = values.reshape(-1, 1)
     _check_2d(values, owner)
+    if values.dtype.kind == "b":  # NumPy's quantiles cannot subtract booleans
+        return values.astype(np.float64), None, was_1d
     if values.dtype.kind not in "biuf":
         try:
             if values.dtype.kind not in "O":

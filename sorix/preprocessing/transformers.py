@@ -107,7 +107,7 @@ class ColumnTransformer:
         parts = []
         for _, tf, columns in self.transformers:
             part = np.asarray(tf.transform(_select(X, columns)))
-            parts.append(part.reshape(part.shape[0], -1))
+            parts.append(part.reshape(-1, 1) if part.ndim == 1 else part)
         return np.concatenate(parts, axis=1)
 
     def fit_transform(self, X):
@@ -129,7 +129,8 @@ class ColumnTransformer:
         parts, start = [], 0
         for (_, tf, _), width in zip(self.transformers, widths):
             part = np.asarray(tf.inverse_transform(values[:, start:start + width]))
-            parts.append(part.reshape(part.shape[0], -1).astype(np.float64, copy=False))
+            part = part.reshape(-1, 1) if part.ndim == 1 else part
+            parts.append(part.astype(np.float64, copy=False))
             start += width
         return np.concatenate(parts, axis=1)
 
