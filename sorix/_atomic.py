@@ -21,13 +21,16 @@ __all__ = ["atomic_write", "write_atomic"]
 def _create_temporary(folder, name):
     """Open a new file next to the target. Mode 0o666 lets the umask decide permissions,
     as a plain ``open(path, 'w')`` would (``tempfile.mkstemp`` would force 0o600)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+             | getattr(os, "O_CLOEXEC", 0))
     for _ in range(100):
         temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
         try:
             return os.open(temporary, flags, 0o666), temporary
         except FileExistsError:
             continue
+        except OSError as exc:  # name the file the caller asked for, not the temporary
+            raise type(exc)(exc.errno, exc.strerror, os.path.join(folder, name)) from None
     raise FileExistsError(f"could not create a temporary file in {folder!r}")
 
 

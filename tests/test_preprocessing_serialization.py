@@ -11,7 +11,6 @@ import zipfile
 import numpy as np
 import pytest
 
-import sorix
 from sorix import serialization
 from sorix.preprocessing import (ColumnTransformer, MinMaxScaler, OneHotEncoder, RobustScaler,
                                  StandardScaler)
@@ -23,7 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _frame(n=30, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"age": rng.integers(18, 90, n).astype(float), "income": rng.lognormal(9, 1, n),
+    return pd.DataFrame({"age": rng.integers(18, 90, n).astype(float),
+                         "income": rng.lognormal(9, 1, n),
                          "city": rng.choice(["NY", "LA", "SF"], n), "tier": rng.integers(1, 4, n)})
 
 

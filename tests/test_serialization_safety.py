@@ -366,3 +366,10 @@ def test_fuzzed_model_files_load_equal_or_raise(tmp_path, monkeypatch):
             signal.signal(signal.SIGALRM, old)
     # Most flips hit CRC-checked bytes; the rest (timestamps, attributes) change nothing.
     assert outcomes["error"] > len(data) and outcomes["equal"] > 0
+
+
+def test_save_into_a_missing_folder_names_the_target(tmp_path):
+    target = tmp_path / "no" / "such" / "folder" / "x.sorix"
+    with pytest.raises(FileNotFoundError) as info:
+        save(1, target)
+    assert info.value.filename == str(target)

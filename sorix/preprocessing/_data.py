@@ -44,7 +44,8 @@ def _as_array(X, owner):
         try:
             return np.asarray(X)
         except ValueError as exc:  # ragged rows
-            raise ValueError(f"{owner}: the rows of the list have different lengths ({exc})") from None
+            raise ValueError(f"{owner}: the rows of the list have different lengths "
+                             f"({exc})") from None
     raise TypeError(f"Input must be {_ACCEPTED}; {owner} got {type(X).__name__}.")
 
 

@@ -96,7 +96,8 @@ class OneHotEncoder:
 
     def __init__(self, handle_unknown="error"):
         if handle_unknown not in _HANDLE_UNKNOWN:
-            raise ValueError(f"handle_unknown must be one of {_HANDLE_UNKNOWN}, got {handle_unknown!r}")
+            raise ValueError(f"handle_unknown must be one of {_HANDLE_UNKNOWN}, "
+                             f"got {handle_unknown!r}")
         self.n_features = 0  # output columns once fitted
         self.features = {}
         self.handle_unknown = handle_unknown

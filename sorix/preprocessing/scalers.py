@@ -219,7 +219,7 @@ class MinMaxScaler(_Scaler):
 
 
 class StandardScaler(_Scaler):
-    """Standardizes each column: ``(x - mean_) / scale_``, ``scale_`` the ddof=0 standard deviation."""
+    """Standardizes each column: ``(x - mean_) / scale_``, ``scale_`` the (ddof=0) std."""
 
     _stats = ("mean", "std")
 

@@ -35,7 +35,8 @@ def _check_spec(transformers):
     names = [name for name, _, _ in spec]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"ColumnTransformer: transformer names must be unique, {duplicates} repeat")
+        raise ValueError(f"ColumnTransformer: transformer names must be unique, {duplicates} "
+                         "repeat")
     return spec
 
 
@@ -197,5 +198,6 @@ class ColumnTransformer:
         return ct
 
     def __repr__(self):
-        items = ", ".join(f"({name!r}, {tf!r}, {columns!r})" for name, tf, columns in self.transformers)
+        items = ", ".join(f"({name!r}, {tf!r}, {columns!r})"
+                          for name, tf, columns in self.transformers)
         return f"ColumnTransformer([{items}])"
