@@ -102,6 +102,9 @@ def jit_cached(fn, parallel):
     if config.CACHE_KERNELS:
         from . import cache
         cache.attach(compiled)
+    if parallel:
+        from . import threads
+        return threads.threaded(compiled)
     return compiled
 
 

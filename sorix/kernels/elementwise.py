@@ -7,7 +7,7 @@ other broadcasts expand the operands first.
 """
 import numpy as np
 
-from .. import config
+from . import threads
 from .build import kernel
 from .defs import BINARY, UNARY
 
@@ -22,7 +22,7 @@ def _kernel(template, name, dtype, n):
 
     A plain dict lookup on the hot path; the builder runs on a miss only.
     """
-    parallel = n >= config.PARALLEL_THRESHOLD
+    parallel = threads.use(n)
     key = (template, name, dtype.char, parallel)
     found = _compiled.get(key)
     if found is None:

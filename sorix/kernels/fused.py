@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import config
 from .._atomic import write_atomic
+from . import threads
 from .build import build_settings, definition_hash, jit_cached, scalar_function
 
 _compiled = {}
@@ -142,10 +143,7 @@ def _build(program, full, scalar_grad, dtype, parallel):
     fn = types.FunctionType(code, env, name)
     fn.__qualname__ = name
     fn.__module__ = __name__
-    if path is None:
-        from numba import njit
-        return njit(parallel=parallel, **config.NJIT_OPTIONS)(fn)
-    return jit_cached(fn, parallel)
+    return jit_cached(fn, parallel)  # (without a source file: compiled in memory)
 
 
 def run(program, arrays, params, grad):
@@ -155,7 +153,7 @@ def run(program, arrays, params, grad):
     shape, dtype, n = grad.shape, grad.dtype, grad.size
     full = tuple(a.size != 1 or n == 1 for a in arrays)
     scalar_grad = grad.size == 1 or all(s == 0 for s in grad.strides)
-    parallel = n >= config.PARALLEL_THRESHOLD
+    parallel = threads.use(n)
     key = (program, full, scalar_grad, dtype.char, parallel)
     kernel = _compiled.get(key)
     if kernel is None:

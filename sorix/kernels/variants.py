@@ -4,10 +4,11 @@ A kernel module defines plain functions that use ``prange`` (bound to
 ``range`` at module level so the module never imports numba). ``run``
 compiles the serial build for small inputs and the threaded build, under
 its own name and so its own disk-cache entry, from
-``config.PARALLEL_THRESHOLD`` elements on: below it, starting the thread
-pool costs more than it saves.
+``config.PARALLEL_THRESHOLD`` elements on (below it, starting the thread
+pool costs more than it saves) while cores are free (see
+:mod:`sorix.kernels.threads`).
 """
-from .. import config
+from . import threads
 from .build import jit_kernel
 
 _compiled = {}
@@ -25,4 +26,4 @@ def variant(fn, parallel):
 
 def run(fn, work, *args):
     """Call ``fn(*args)``, threaded when ``work`` (an element count) is large."""
-    return variant(fn, work >= config.PARALLEL_THRESHOLD)(*args)
+    return variant(fn, threads.use(work))(*args)
