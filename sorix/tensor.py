@@ -66,6 +66,7 @@ def _to_array(data, dtype):
         elif arr.dtype == np.object_:
             raise TypeError(f"cannot make a tensor from {type(data).__name__} holding "
                             "mixed or ragged values; give numbers or equal-length lists")
+    _dtypes.check_supported(arr.dtype)
     if dtype is not None and arr.dtype != dtype:
         arr = _of(arr).astype(arr, dtype)
     return arr
@@ -493,7 +494,7 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods):
         return out.clone() if copy and out is self else out
 
     def astype(self, dtype):
-        return self.to(dtype)
+        return self.to(dtype=dtype)  # (a name such as 'float64' is a dtype here, not a device)
 
     def type(self, dtype=None):
         if dtype is None:

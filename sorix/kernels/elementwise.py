@@ -2,7 +2,8 @@
 
 Inputs of one call share a float dtype (float32 or float64); the tensor
 layer casts before calling. Other dtypes go through each op's NumPy
-reference. Broadcasting: equal shapes and size-1 operands run directly;
+reference forward; float16 gradients are computed in float32 and rounded
+to float16 (numba has no float16 arithmetic on the CPU). Broadcasting: equal shapes and size-1 operands run directly;
 other broadcasts expand the operands first.
 """
 import numpy as np
@@ -61,9 +62,19 @@ def unary(name, x, params=()):
     return out
 
 
+def _in_float32(fn, out_dtype, *arrays):
+    """``fn`` applied to ``arrays`` converted to float32, its array results in ``out_dtype``."""
+    found = fn(*[a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in arrays])
+    if isinstance(found, tuple):
+        return tuple(None if r is None else r.astype(out_dtype) for r in found)
+    return found.astype(out_dtype)
+
+
 def unary_grad(name, g, x, y, params=()):
     """``g * dop/dx`` in one pass; ``y`` is the forward output."""
     dtype = x.dtype
+    if dtype.char not in _KERNEL_CHARS:
+        return _in_float32(lambda g, x, y: unary_grad(name, g, x, y, params), dtype, g, x, y)
     gx = np.empty(x.shape, dtype)
     template = "unary%d_grad" % len(params)
     _kernel(template, name, dtype, x.size)(g.ravel(), x.ravel(), y.ravel(), gx.reshape(-1),
@@ -116,6 +127,9 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
     """
     shape = g.shape
     dtype = g.dtype
+    if dtype.char not in _KERNEL_CHARS:
+        return _in_float32(lambda g, a, b, y: binary_grad(name, g, a, b, y, need_a, need_b),
+                           dtype, g, a, b, y)
     which = "ab" if need_a and need_b else ("a" if need_a else "b")
     empty = _NO_PARAMS[dtype.char]
     ga = np.empty(shape, dtype) if need_a else empty
@@ -142,6 +156,8 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
 def binary_grad_same(name, g, x, y):
     """The gradient of ``op(x, x)`` with respect to ``x``: ``g * (dop/da + dop/db)``, one pass
     instead of two gradients that the engine would then add."""
+    if g.dtype.char not in _KERNEL_CHARS:
+        return _in_float32(lambda g, x, y: binary_grad_same(name, g, x, y), g.dtype, g, x, y)
     gx = np.empty(g.shape, g.dtype)
     if not (g.ndim == 1 and g.flags.c_contiguous and x.flags.c_contiguous):
         g, x, y = g.ravel(), x.ravel(), y.ravel()

@@ -151,6 +151,10 @@ def run(program, arrays, params, grad):
     incoming gradient ``grad`` (possibly a broadcast view, of at least one element);
     returns the output gradients as new arrays of ``grad``'s shape and dtype."""
     shape, dtype, n = grad.shape, grad.dtype, grad.size
+    if dtype.char == "e":  # float16: computed in float32 (no float16 arithmetic in numba)
+        wide = run(program, [a.astype(np.float32) for a in arrays], params,
+                   grad.astype(np.float32))
+        return [w.astype(dtype) for w in wide]
     full = tuple(a.size != 1 or n == 1 for a in arrays)
     scalar_grad = grad.size == 1 or all(s == 0 for s in grad.strides)
     parallel = threads.use(n)
