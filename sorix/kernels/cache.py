@@ -294,7 +294,15 @@ def attach(dispatcher, target="cpu"):
     ``cache=True``) sorix's disk cache; without a usable folder it stays in memory.
     Returns the dispatcher."""
     try:
-        cache = _cache_class(target)(dispatcher.py_func)
+        cls = _cache_class(target)
+    except (ImportError, AttributeError):  # a numba(-cuda) whose cache classes differ
+        try:
+            dispatcher.enable_caching()  # its own cache, as cache=True would give
+        except RuntimeError:
+            pass
+        return dispatcher
+    try:
+        cache = cls(dispatcher.py_func)
     except RuntimeError:  # no locator: no folder, or a function without a source file
         return dispatcher
     dispatcher._cache = cache
