@@ -20,7 +20,6 @@ functions are not touched), because the default one fails in three ways:
   else nowhere (compiled in memory), with one warning saying which.
 """
 import hashlib
-import io
 import os
 import pickle
 import tempfile
