@@ -71,7 +71,7 @@ def _relative_error(got, want):
 @gpu_only
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cublas_products_match_numpy(dtype, rng):
-    limit = 1e-6 if dtype == np.float32 else 1e-14
+    limit = 1e-5 if dtype == np.float32 else 1e-13
     for a, b, da, db in _matmul_cases(dtype, rng):
         got = C.to_host(C.matmul(da, db))
         want = np.matmul(a.astype(np.float64), b.astype(np.float64))
@@ -86,13 +86,13 @@ def test_cublas_large_and_gradients(rng):
     g = rand(rng, (300, 129), np.float32)
     ga, gb = _gradients_without_copies(a, b, g)
     a64, b64, g64 = (v.astype(np.float64) for v in (a, b, g))
-    assert _relative_error(ga, g64 @ b64.T) < 1e-6
-    assert _relative_error(gb, a64.T @ g64) < 1e-6
+    assert _relative_error(ga, g64 @ b64.T) < 1e-5
+    assert _relative_error(gb, a64.T @ g64) < 1e-5
     ta = sorix.tensor(a, device="cuda", requires_grad=True)
     tb = sorix.tensor(b, device="cuda", requires_grad=True)
     (ta @ tb).backward(sorix.tensor(g, device="cuda"))
-    assert _relative_error(ta.grad.cpu().numpy(), g64 @ b64.T) < 1e-6
-    assert _relative_error(tb.grad.cpu().numpy(), a64.T @ g64) < 1e-6
+    assert _relative_error(ta.grad.cpu().numpy(), g64 @ b64.T) < 1e-5
+    assert _relative_error(tb.grad.cpu().numpy(), a64.T @ g64) < 1e-5
     assert blas.status().startswith("cublas"), blas.status()
 
 

@@ -19,6 +19,7 @@ kernels and products stay ordered without synchronising. One handle per
 host thread, created on first use (cuBLAS handles are not thread-safe).
 Products use cuBLAS's default math mode: full float32, no TF32.
 """
+import contextlib
 import os
 import threading
 import warnings
@@ -28,6 +29,8 @@ import numpy as np
 from . import runtime
 
 _local = threading.local()
+#: False while :func:`enabled` keeps products off cuBLAS.
+_wanted = True
 _bindings = None
 #: Why the cuBLAS path is off (None while it may be used).
 _disabled = None
@@ -62,15 +65,25 @@ def _handle():
         cublas = _bindings
         runtime.cuda().current_context()  # cuBLAS joins the primary context numba made current
         handle = cublas.create()
-        # numba launches every kernel on its default stream (int() of it is that handle)
-        cublas.set_stream(handle, int(runtime.cuda().default_stream()))
+        cublas.set_stream(handle, _default_stream())
         _local.handle = handle
     return handle
 
 
+def _default_stream():
+    """The handle of the stream numba launches kernels on when given none (0: the legacy
+    default stream, unless numba is set to use the per-thread one)."""
+    stream = runtime.cuda().default_stream()
+    try:
+        return int(stream)
+    except TypeError:  # a numba-cuda whose Stream has no __int__
+        handle = stream.handle
+        return int(getattr(handle, "value", handle) or 0)
+
+
 def _disable(reason):
     global _disabled
-    _disabled = reason
+    _disabled = reason = " ".join(reason.split())  # one line, for logs and tables
     warnings.warn(f"sorix: cuBLAS matmul failed, using the tiled kernel from now on ({reason})",
                   RuntimeWarning, stacklevel=4)
 
@@ -91,8 +104,20 @@ def status():
 
 
 def usable(dtype):
-    """Whether products of ``dtype`` may go to cuBLAS in this process."""
-    return np.dtype(dtype) in _ONE and _load() is not None and _disabled is None
+    """Whether products of ``dtype`` go to cuBLAS now."""
+    return _wanted and np.dtype(dtype) in _ONE and _load() is not None and _disabled is None
+
+
+@contextlib.contextmanager
+def enabled(flag):
+    """Within the block, send products to cuBLAS (if usable) or not (the tiled kernel):
+    for comparing the two in one process."""
+    global _wanted
+    previous, _wanted = _wanted, bool(flag)
+    try:
+        yield
+    finally:
+        _wanted = previous
 
 
 def operand_layout(rows, cols, row_stride, col_stride):
