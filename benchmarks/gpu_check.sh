@@ -13,13 +13,13 @@
 #               into a private folder put on PYTHONPATH. Without it, a real-GPU run
 #               fetches the same wheels from the package index (when it can).
 # --dry-run     no GPU needed: everything runs under numba's CUDA simulator on tiny
-#               sizes (a few CUDA test modules, the benchmark table in tiny sizes), in
-#               about two minutes. Its times mean nothing; it checks the plumbing.
+#               sizes (two CUDA test modules, the benchmark table in tiny sizes), in
+#               under two minutes. Its times mean nothing; it checks the plumbing.
 #
 # Without --dry-run it refuses to start when nvidia-smi sees no GPU. Every step runs
-# under a hard time limit and prints only the end of its log, so the whole check
-# ends within about six minutes on a fresh machine, whatever hangs. Environment:
-# PYTHON (default python3).
+# under a hard time limit (the tests and benchmarks share a 6-minute budget) and
+# prints only the end of its log, so the check ends in about six minutes at most,
+# whatever hangs. Environment: PYTHON (default python3).
 set -u -o pipefail
 
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -50,6 +50,17 @@ STEPS="$WORK/steps.tsv" SITE="$WORK/site"
 : >"$STEPS"
 START=$(date +%s)
 cd "$ROOT" || exit 2
+
+# The whole check's time budget (seconds): the tests and the benchmarks get what the set-up
+# leaves, each within its own limit and with at least 30 s.
+TOTAL=$([ "$DRY" = 1 ] && echo 240 || echo 360)
+# limit_for MAX RESERVE: MAX, or less so that RESERVE seconds stay for the steps after it.
+limit_for() {
+    local limit=$((START + TOTAL - $(date +%s) - $2))
+    [ "$limit" -le "$1" ] || limit="$1"
+    [ "$limit" -ge 30 ] || limit=30
+    echo "$limit"
+}
 
 # A log keeps its first 1 MiB and last 3 MiB: enough for any summary, bounded on disk.
 cap_log() {
@@ -100,7 +111,7 @@ if [ -z "$WHEELS" ] && [ "$DRY" = 0 ]; then
     # no wheels given: fetch nvmath-python and the requirements it may lack (no network: fails
     # fast, and matmul keeps sorix's tiled kernel)
     mkdir -p "$WORK/wheels"
-    run_step "download wheels" 90 "$SETUP_LOG" "$PY" -m pip download -q --no-deps \
+    run_step "download wheels" 60 "$SETUP_LOG" "$PY" -m pip download -q --no-deps \
         --only-binary=:all: --retries 0 --timeout 15 -d "$WORK/wheels" \
         nvmath-python cuda-core cuda-pathfinder && WHEELS="$WORK/wheels"
 fi
@@ -109,7 +120,7 @@ if [ -n "$WHEELS" ]; then
             2>>"$SETUP_LOG")"
     if [ -n "$PLAN" ]; then
         # shellcheck disable=SC2086  # one wheel path a line, no spaces (made by pip)
-        run_step "install wheels" 180 "$SETUP_LOG" "$PY" -m pip install -q --no-index \
+        run_step "install wheels" 90 "$SETUP_LOG" "$PY" -m pip install -q --no-index \
             --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" $PLAN
     else
         echo "gpu_check: nothing to install from $WHEELS" | tee -a "$SETUP_LOG"
@@ -117,37 +128,43 @@ if [ -n "$WHEELS" ]; then
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 if [ -d "$SITE" ]; then
+    # Keep the wheels unless numba-cuda works without them and fails with them (a newer
+    # copy of a package it shares with nvmath-python could do that).
     PROBE="from numba import cuda; assert cuda.is_available(), 'no GPU'; cuda.current_context()"
-    if [ "$DRY" = 1 ] || PYTHONPATH="$SITE:$PYTHONPATH" timeout 120 "$PY" -c "$PROBE" \
-            >>"$SETUP_LOG" 2>&1; then
-        export PYTHONPATH="$SITE:$PYTHONPATH"
-    else
+    probe() { timeout 60 "$PY" -c "$PROBE" >>"$SETUP_LOG" 2>&1; }
+    if [ "$DRY" = 0 ] && ! PYTHONPATH="$SITE:$PYTHONPATH" probe && probe; then
         echo "gpu_check: numba-cuda fails with the installed wheels on PYTHONPATH: running" \
              "without them (matmul falls back to sorix's tiled kernel)" | tee -a "$SETUP_LOG"
+    else
+        export PYTHONPATH="$SITE:$PYTHONPATH"
     fi
 fi
 
 # ---- environment ----------------------------------------------------------------------------
-run_step environment 150 "$SETUP_LOG" "$PY" benchmarks/gpu_env.py env
+run_step environment 90 "$SETUP_LOG" "$PY" benchmarks/gpu_env.py env
 sed -n '/^== environment (limit/,$p' "$SETUP_LOG" | grep '^- ' >"$WORK/env.md"
 
 # ---- the CUDA test modules on the device ---------------------------------------------------------
 if [ "$DRY" = 1 ]; then
-    TESTS=(tests/test_cuda_cublas.py tests/test_cuda_device_index.py) TEST_LIMIT=150
-    TEST_ENV=(env)
+    TESTS=(tests/test_cuda_cublas.py tests/test_cuda_device_index.py)
+    TEST_ENV=(env) TEST_LIMIT=$(limit_for 120 90)
 else
-    TESTS=(tests/test_cuda_*.py) TEST_LIMIT=240
-    TEST_ENV=(env SORIX_TEST_CUDA=gpu)
+    TESTS=(tests/test_cuda_*.py)
+    TEST_ENV=(env SORIX_TEST_CUDA=gpu) TEST_LIMIT=$(limit_for 210 150)
 fi
-PYTEST_OPTS=(-rfE --tb=short -p no:cacheprovider)  # (pyproject's addopts add -q)
-if "$PY" -c "import pytest_timeout" 2>/dev/null; then PYTEST_OPTS+=(--timeout=150); fi
-if [ "$DRY" = 0 ] && "$PY" -c "import xdist" 2>/dev/null; then PYTEST_OPTS+=(-n 4); fi
+# One line per test (-v, pyproject's -q dropped), so a run stopped by its time limit
+# still shows what passed and failed; a summary of failures at the end.
+PYTEST_OPTS=(-o addopts= -v -rfE --tb=short -p no:cacheprovider)
+if "$PY" -c "import pytest_timeout" 2>/dev/null; then PYTEST_OPTS+=(--timeout=90); fi
+# Workers compile their kernels in parallel (compilation is most of a first run's time).
+if [ "$DRY" = 0 ] && "$PY" -c "import xdist" 2>/dev/null; then PYTEST_OPTS+=(-n 8); fi
 run_step "CUDA tests" "$TEST_LIMIT" "$TEST_LOG" "${TEST_ENV[@]}" "$PY" -m pytest \
     "${PYTEST_OPTS[@]}" "${TESTS[@]}"
 
 # ---- benchmarks -------------------------------------------------------------------------------
 BENCH_OPTS=(--device cuda --out "$WORK/bench.md")
-if [ "$DRY" = 1 ]; then BENCH_OPTS+=(--dry-run); BENCH_LIMIT=120; else BENCH_LIMIT=200; fi
+if [ "$DRY" = 1 ]; then BENCH_OPTS+=(--dry-run); BENCH_LIMIT=$(limit_for 90 5)
+else BENCH_LIMIT=$(limit_for 180 5); fi
 run_step benchmarks "$BENCH_LIMIT" "$BENCH_LOG" "$PY" benchmarks/compare.py "${BENCH_OPTS[@]}"
 
 # ---- the report -------------------------------------------------------------------------------
@@ -169,9 +186,15 @@ FAILED=0
     echo
     echo "## CUDA tests (${TESTS[*]})"
     echo
-    SUMMARY="$(grep -E '[0-9]+ (passed|failed|error|errors|skipped)' "$TEST_LOG" | tail -n 1)"
-    echo "${SUMMARY:-no pytest summary line: see pytest.log}"
-    FAILURES="$(grep -E '^(FAILED|ERROR) ' "$TEST_LOG" | cut -c1-300)"
+    SUMMARY="$(grep -E '^=+ .*[0-9]+ (passed|failed|errors?|skipped)' "$TEST_LOG" | tail -n 1)"
+    if [ -n "$SUMMARY" ]; then
+        echo "$SUMMARY"
+        FAILURES="$(grep -E '^(FAILED|ERROR) ' "$TEST_LOG" | cut -c1-300)"
+    else  # stopped before pytest's summary: count the per-test lines
+        echo "no pytest summary (stopped?): $(grep -cE ' PASSED( |$)' "$TEST_LOG") passed," \
+             "$(grep -cE ' (FAILED|ERROR)( |$)' "$TEST_LOG") failed or errors so far"
+        FAILURES="$(grep -E ' (FAILED|ERROR)( |$)' "$TEST_LOG" | cut -c1-300)"
+    fi
     if [ -n "$FAILURES" ]; then
         echo
         echo '```'

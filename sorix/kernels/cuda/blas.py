@@ -20,13 +20,12 @@ host thread, created on first use (cuBLAS handles are not thread-safe).
 Products use cuBLAS's default math mode: full float32, no TF32.
 """
 import contextlib
-import os
 import threading
 import warnings
 
 import numpy as np
 
-from . import runtime
+from . import config, runtime
 
 _local = threading.local()
 #: False while :func:`enabled` keeps products off cuBLAS.
@@ -45,7 +44,7 @@ def _load():
     global _bindings, _disabled
     if _bindings is not None or _disabled is not None:
         return _bindings
-    if os.environ.get("SORIX_CUBLAS", "1") == "0":
+    if not config.USE_CUBLAS:
         _disabled = "SORIX_CUBLAS=0"
     elif runtime.simulated():
         _disabled = "numba's CUDA simulator has no cuBLAS"
@@ -53,7 +52,8 @@ def _load():
         try:
             from nvmath.bindings import cublas
         except Exception as exc:  # not installed, or its CUDA libraries cannot be found
-            _disabled = f"nvmath-python is unavailable ({type(exc).__name__}: {exc})"
+            message = " ".join(str(exc).split())
+            _disabled = f"nvmath-python is unavailable ({type(exc).__name__}: {message})"
         else:
             _bindings = cublas
     return _bindings
@@ -76,7 +76,7 @@ def _default_stream():
     stream = runtime.cuda().default_stream()
     try:
         return int(stream)
-    except TypeError:  # a numba-cuda whose Stream has no __int__
+    except (TypeError, AttributeError):  # a numba-cuda whose Stream has no __int__
         handle = stream.handle
         return int(getattr(handle, "value", handle) or 0)
 
