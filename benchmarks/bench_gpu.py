@@ -5,7 +5,7 @@ real CUDA GPU (numba's simulator does not count: its times mean nothing).
 Each timed call ends with a device synchronisation, so the kernels it queued are
 inside the time.
 """
-from . import gpu_cases
+from . import gpu_cases, gpu_table
 from .prepare import once_per_params
 
 CASES = list(gpu_cases.case_table())
@@ -54,8 +54,8 @@ class _Versus:
         self.steps = {"sorix": _build(case, "sorix"), "reference": _build(case, self.reference)}
 
     def track_ratio(self, case):
-        samples = gpu_cases.samples(self.steps, ROUNDS, SAMPLE_S)
-        return gpu_cases.cases.paired_ratio(samples, "sorix", "reference")
+        samples = gpu_table.samples(self.steps, ROUNDS, SAMPLE_S)
+        return gpu_table.cases.paired_ratio(samples, "sorix", "reference")
 
 
 class GpuVersusTorch(_Versus):

@@ -4,7 +4,7 @@
     python benchmarks/compare.py --device cuda [--quick] [--case TEXT] [--out FILE]
     NUMBA_ENABLE_CUDASIM=1 python benchmarks/compare.py --device cuda --dry-run
 
-With ``--device cuda`` the cases are gpu_cases.py's: sorix on the GPU
+With ``--device cuda`` the cases are gpu_cases.py's (timed by gpu_table.py): sorix on the GPU
 against PyTorch on the GPU and a device memory floor (``--dry-run``: tiny
 sizes, to check the code under numba's simulator).
 
@@ -48,11 +48,11 @@ def _import_as_asv_does():
 
 
 if __package__:
-    from . import cases, gpu_cases
+    from . import cases, gpu_cases, gpu_table
     from . import references as ref
 else:
     _import_as_asv_does()
-    from benchmarks import cases, gpu_cases
+    from benchmarks import cases, gpu_cases, gpu_table
     from benchmarks import references as ref
 
 
@@ -208,7 +208,7 @@ def gpu_main(args):
     print(f"## sorix on {'the simulator (dry run)' if args.dry_run else 'the GPU'} "
           "against PyTorch and the device memory floor\n")
     print(f"- {versions()}")
-    gpu_cases.table(args.dry_run, rounds, target_s, args.out, args.case)
+    gpu_table.table(args.dry_run, rounds, target_s, args.out, args.case)
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 

@@ -179,7 +179,11 @@ FAILED=0
     echo "| step | exit status | seconds |"
     echo "|---|---|---:|"
     while IFS=$'\t' read -r name rc seconds; do
-        case "$rc" in 0) status="ok" ;; 124|137) status="TIMED OUT ($rc)" ;; *) status="FAILED ($rc)" ;; esac
+        case "$rc" in
+            0) status="ok" ;;
+            124|137) status="TIMED OUT ($rc)" ;;
+            *) status="FAILED ($rc)" ;;
+        esac
         [ "$rc" = 0 ] || FAILED=1
         echo "| $name | $status | $seconds |"
     done <"$STEPS"
