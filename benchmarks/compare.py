@@ -1,6 +1,12 @@
 """Compare sorix with NumPy, PyTorch, the memory floor and others on the same cases.
 
     python benchmarks/compare.py [--quick] [--case TEXT]
+    python benchmarks/compare.py --device cuda [--quick] [--case TEXT] [--out FILE]
+    NUMBA_ENABLE_CUDASIM=1 python benchmarks/compare.py --device cuda --dry-run
+
+With ``--device cuda`` the cases are gpu_cases.py's (timed by gpu_table.py): sorix on the GPU
+against PyTorch on the GPU and a device memory floor (``--dry-run``: tiny
+sizes, to check the code under numba's simulator).
 
 Each case is built once per implementation (validated against the NumPy
 reference and warmed up, see cases.py), then all implementations of the
@@ -42,11 +48,11 @@ def _import_as_asv_does():
 
 
 if __package__:
-    from . import cases
+    from . import cases, gpu_cases, gpu_table
     from . import references as ref
 else:
     _import_as_asv_does()
-    from benchmarks import cases
+    from benchmarks import cases, gpu_cases, gpu_table
     from benchmarks import references as ref
 
 
@@ -138,7 +144,14 @@ def main(argv=None):
                         help="fewer and shorter rounds (under a minute with a warm kernel cache)")
     parser.add_argument("--case", default="",
                         help="only the cases whose name contains this text (e.g. 'chain')")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the GPU cases, against PyTorch on the GPU")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with --device cuda: tiny sizes (for numba's simulator)")
+    parser.add_argument("--out", help="with --device cuda: also append the table to this file")
     args = parser.parse_args(argv)
+    if args.device == "cuda":
+        return gpu_main(args)
     rounds, target_s = (3, 0.02) if args.quick else (21, 0.05)
 
     start = time.perf_counter()
@@ -179,6 +192,23 @@ def main(argv=None):
         print()
         for note in notes:
             print(f"- {note}")
+    print(f"\n({time.perf_counter() - start:.0f} s)")
+
+
+def gpu_main(args):
+    import sorix
+    if not sorix.cuda.is_available():
+        sys.exit("compare.py --device cuda: no usable CUDA GPU (set NUMBA_ENABLE_CUDASIM=1 "
+                 "with --dry-run to run under numba's simulator)")
+    if gpu_cases.simulated() and not args.dry_run:
+        sys.exit("compare.py --device cuda: numba's simulator is on; its times mean nothing "
+                 "(add --dry-run to check the code anyway)")
+    start = time.perf_counter()
+    rounds, target_s = (2, 0.0) if args.dry_run else (3, 0.05) if args.quick else (7, 0.1)
+    print(f"## sorix on {'the simulator (dry run)' if args.dry_run else 'the GPU'} "
+          "against PyTorch and the device memory floor\n")
+    print(f"- {versions()}")
+    gpu_table.table(args.dry_run, rounds, target_s, args.out, args.case)
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 

@@ -73,6 +73,11 @@ def linalg_index_softmax(dtype, rng):
     C.scatter_add((2, 3, 5), (1,), C.take(a, 1))
     C.scatter_add((2, 3, 5), np.array([1, 1]), C.take(a, np.array([1, 1])))
     C.where(C.to_device(np.array([True, False, True, False, True])), C.take(a, 0), C.take(a, 1))
+    rows, cols = C.to_device(np.array([1, 0, 1])), C.to_device(np.array([4, 0], np.int32))
+    C.scatter_add((2, 3, 5), rows, C.take(a, rows))
+    C.scatter_add((2, 3, 5), (slice(None), C.take(rows, slice(0, 2)), cols),
+                  C.take(a, (slice(None), C.take(rows, slice(0, 2)), cols)))
+    C.matmul(C.take(b, 0), C.matrix_transpose(C.take(b, 1)))
     C.softmax(a, 1), C.log_softmax(a, -1)
 
 
