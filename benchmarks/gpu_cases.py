@@ -36,9 +36,9 @@ FLOAT_BYTES = 4
 #: Sizes on a GPU, and for a dry run under the simulator.
 SIZES = {
     False: {"optimizer": (10**7, 10**8), "chain": 10**7, "matmul": 4096, "mnist_batch": 1024,
-            "copy": 10**8},
+            "copy": 10**8, "kmeans": (10**6, 16, 32)},
     True: {"optimizer": (10**3, 4 * 10**3), "chain": 10**3, "matmul": 8, "mnist_batch": 4,
-           "copy": 10**3},
+           "copy": 10**3, "kmeans": (64, 4, 3)},
 }
 
 
@@ -400,6 +400,44 @@ def _mnist(batch, impl, dry_run):
     return _warm(Step(cases._training_step(model, loss_fn, opt, batches)))
 
 
+# ---- k-means: one Lloyd iteration (assign, update, assign) on device data ------------------
+
+def _kmeans(shape, impl):
+    if impl == "floor":
+        raise NotApplicable("k-means is not one bandwidth-bound pass: no memory floor")
+    n, d, k = shape
+    x, c0 = ref.kmeans_inputs(n, d, k)
+    want = ref.kmeans_iteration_numpy(x, c0)
+    if impl == "sorix":
+        import sorix
+        from sorix.clustering import Kmeans
+        data = sorix.tensor(x, device="cuda")
+
+        def run():
+            return Kmeans(k, init=c0).fit(data, max_iters=1, eps=0.0)
+
+        model = run()
+        ref.check_kmeans("sorix", model.centroids.numpy(), model.labels.numpy(), want)
+        return _warm(Step(run))
+    torch = _torch_or_skip()
+    data, start = torch.tensor(x, device="cuda"), torch.tensor(c0, device="cuda")
+
+    def assign(centroids):
+        return torch.cdist(data, centroids).argmin(dim=1)
+
+    def run():
+        labels = assign(start)
+        sums = torch.zeros((k, d), dtype=torch.float64, device="cuda")
+        sums.index_add_(0, labels, data.double())
+        counts = torch.bincount(labels, minlength=k).unsqueeze(1)
+        centroids = torch.where(counts > 0, sums / counts.clamp(min=1), start.double())
+        return centroids, assign(centroids.float())
+
+    centroids, labels = run()
+    ref.check_kmeans("torch", centroids.cpu().numpy(), labels.cpu().numpy(), want)
+    return _warm(Step(run))
+
+
 # ---- the case table -------------------------------------------------------------------------
 
 def _count(n):
@@ -423,8 +461,9 @@ def case_table(dry_run=False):
     widths = "-".join(str(w) for w in MNIST_WIDTHS[dry_run])
     table[f"MNIST-net ({widths}) training step, batch {b}"] = (
         lambda impl: _mnist(b, impl, dry_run), ("torch", 1.5))
-    # k-means (sorix.clustering) goes here: its assignment + centroid update on device
-    # data, against the same step in PyTorch, as one more "name": (builder, goal) entry.
+    n, d, k = size["kmeans"]
+    table[f"k-means Lloyd iteration {_count(n)}x{d}, k={k}"] = (
+        lambda impl: _kmeans(size["kmeans"], impl), None)
     return table
 
 
