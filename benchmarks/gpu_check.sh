@@ -11,7 +11,9 @@
 # --wheels DIR  install nvmath-python (and those of its requirements the machine lacks
 #               or has too old) from the wheels in DIR, with pip --no-index --no-deps,
 #               into a private folder put on PYTHONPATH. Without it, a real-GPU run
-#               fetches the same wheels from the package index (when it can).
+#               fetches the same wheels from the package index (when it can). A numpy
+#               wheel in DIR is installed only when the machine's numba-cuda fails to
+#               import with its own numpy (a numpy newer than numba-cuda supports).
 # --dry-run     no GPU needed: everything runs under numba's CUDA simulator on tiny
 #               sizes (two CUDA test modules, the benchmark table in tiny sizes), in
 #               under two minutes. Its times mean nothing; it checks the plumbing.

@@ -73,6 +73,18 @@ def _installed(name):
         return None
 
 
+def _numba_cuda_import_error():
+    """None when ``import numba.cuda`` works in a fresh interpreter, else its last line."""
+    import subprocess
+    try:
+        done = subprocess.run([sys.executable, "-c", "import numba.cuda"], capture_output=True,
+                              text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return "timed out"
+    lines = done.stderr.strip().splitlines()
+    return None if done.returncode == 0 else (lines[-1][:200] if lines else "failed")
+
+
 def wheels(folder):
     found = sorted(glob.glob(os.path.join(folder, "*.whl")))
     nvmath = [w for w in found if _name(w)[0] == "nvmath-python"]
@@ -86,6 +98,11 @@ def wheels(folder):
         if name == "nvmath-python":
             keep = have != version
             why = f"installed: {have}" if have else "not installed"
+        elif name == "numpy":  # only to repair a numba-cuda that the installed numpy breaks
+            broken = _numba_cuda_import_error()
+            keep = broken is not None and have != version
+            why = (f"numba-cuda fails to import with numpy {have}: {broken}" if broken
+                   else f"numba-cuda imports with numpy {have}")
         else:
             spec = requirements.get(name, "")
             keep = have is None or not _satisfies(have, spec)
