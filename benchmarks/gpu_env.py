@@ -73,11 +73,24 @@ def _installed(name):
         return None
 
 
+_LAUNCH = """
+import numpy as np
+from numba import cuda
+@cuda.jit
+def one(a):
+    a[0] = 1
+a = cuda.to_device(np.zeros(1))
+one[1, 1](a)
+assert a.copy_to_host()[0] == 1
+"""
+
+
 def _numba_cuda_import_error():
-    """None when ``import numba.cuda`` works in a fresh interpreter, else its last line."""
+    """None when numba-cuda imports and launches a kernel in a fresh interpreter (with the
+    machine's numpy), else the error's last line."""
     import subprocess
     try:
-        done = subprocess.run([sys.executable, "-c", "import numba.cuda"], capture_output=True,
+        done = subprocess.run([sys.executable, "-c", _LAUNCH], capture_output=True,
                               text=True, timeout=120)
     except subprocess.TimeoutExpired:
         return "timed out"
@@ -101,8 +114,8 @@ def wheels(folder):
         elif name == "numpy":  # only to repair a numba-cuda that the installed numpy breaks
             broken = _numba_cuda_import_error()
             keep = broken is not None and have != version
-            why = (f"numba-cuda fails to import with numpy {have}: {broken}" if broken
-                   else f"numba-cuda imports with numpy {have}")
+            why = (f"numba-cuda fails with numpy {have}: {broken}" if broken
+                   else f"numba-cuda works with numpy {have}")
         else:
             spec = requirements.get(name, "")
             keep = have is None or not _satisfies(have, spec)
