@@ -165,6 +165,14 @@ def _matmul_path():
     return blas.status()
 
 
+def _allocator():
+    import sorix
+    sorix.zeros(4, device="cuda")  # makes the context, with the pool when sorix installs it
+    from sorix.kernels.cuda import memory
+    return ("the driver's stream-ordered pool (cuMemAllocAsync)" if memory.in_use()
+            else "numba-cuda's own (cuMemAlloc per array)")
+
+
 def env():
     import sorix
     print(f"- python {platform.python_version()} ({sys.executable}); sorix from "
@@ -173,6 +181,7 @@ def env():
     print(f"- device (numba-cuda): {_try('numba.cuda', _device)}")
     print(f"- {_try('torch', _torch)}")
     print(f"- sorix float32/float64 matmul: {_try('sorix.kernels.cuda.blas', _matmul_path)}")
+    print(f"- sorix device memory: {_try('sorix.kernels.cuda.memory', _allocator)}")
 
 
 if __name__ == "__main__":
