@@ -8,11 +8,12 @@ GPU (a 1e7-element elementwise op took 0.35 ms, of which the kernel is
 CUDA 11.2+) keeps freed blocks for reuse and orders each free after the work
 already queued on the stream, which is what a caching allocator does.
 
-This module is a numba-cuda External Memory Management plugin. It is
-installed by :func:`install` when sorix first loads numba.cuda on a real GPU
-(not under the simulator, which has no driver), unless the user chose a
-memory manager of their own (``NUMBA_CUDA_MEMORY_MANAGER``) or turned it off
-with ``SORIX_CUDA_POOL=0``. Memory is allocated and freed on the stream
+This module is a numba-cuda External Memory Management plugin. With
+``SORIX_CUDA_POOL=1`` it is installed by :func:`install` when sorix first
+loads numba.cuda on a real GPU (not under the simulator, which has no
+driver), unless the user chose a memory manager of their own
+(``NUMBA_CUDA_MEMORY_MANAGER``). It is opt-in until a real-GPU run of
+``benchmarks/gpu_check.sh`` has validated it. Memory is allocated and freed on the stream
 sorix launches its kernels on (the default stream), so a block is never
 reused while a kernel may still read it.
 """
@@ -51,10 +52,16 @@ def _plugin_class():
                 self.deallocations.clear()
                 ptr = drv.driver.cuMemAllocAsync(size, stream)
 
-            def free():
+            allocations = self.allocations
+
+            def free():  # (no reference to self: the manager outlives no pointer)
+                allocations.pop(ptr, None)
                 drv.driver.cuMemFreeAsync(ptr, stream)
 
             memory = drv.AutoFreePointer(weakref.proxy(self.context), ptr, size, finalizer=free)
+            # The manager holds the block while arrays own views of it, as numba's does:
+            # the finalizer runs when the last owner goes, and frees it in stream order.
+            allocations[ptr] = memory
             return memory.own()
 
         def get_memory_info(self):
@@ -69,14 +76,14 @@ def _plugin_class():
 
 
 def _stream_handle(binding):
-    """The driver handle of numba's default stream, where sorix launches its kernels (0,
-    the legacy default stream, unless numba uses per-thread default streams)."""
-    from numba import cuda
-    handle = cuda.default_stream().handle
-    try:
-        return binding.CUstream(int(getattr(handle, "value", handle) or 0))
-    except (TypeError, ValueError):
-        return binding.CUstream(0)
+    """The driver handle of numba's default stream, where sorix launches its kernels: 0
+    (the legacy default stream), or the per-thread default stream when numba is set to use
+    it. Read from numba's configuration: asking numba.cuda for its stream object here
+    would need the context that is being made."""
+    from numba.cuda.core import config
+    if getattr(config, "CUDA_PER_THREAD_DEFAULT_STREAM", 0):
+        return binding.CUstream(int(binding.CU_STREAM_PER_THREAD))
+    return binding.CUstream(0)
 
 
 def install(cuda):
@@ -85,7 +92,7 @@ def install(cuda):
     global _installed
     if _installed:
         return True
-    if os.environ.get("SORIX_CUDA_POOL", "1") == "0" \
+    if os.environ.get("SORIX_CUDA_POOL", "0") != "1" \
             or os.environ.get("NUMBA_CUDA_MEMORY_MANAGER", "default") != "default" \
             or cuda.jit.__module__.startswith("numba.cuda.simulator"):
         return False
@@ -98,5 +105,5 @@ def install(cuda):
 
 
 def in_use():
-    """Whether sorix installed the pool allocator in this process."""
+    """Whether sorix installed the pool allocator in this process (SORIX_CUDA_POOL=1)."""
     return _installed

@@ -42,7 +42,7 @@ def cuda():
             raise ImportError("sorix's CUDA kernels need numba-cuda: pip install 'sorix[cuda]' "
                               "(or numba-cuda[cu12] / numba-cuda[cu13])") from exc
         from .memory import install
-        install(module)  # device arrays from the driver's stream-ordered pool
+        install(module)  # with SORIX_CUDA_POOL=1: device arrays from the driver's pool
         _cuda = module
     return _cuda
 
