@@ -202,6 +202,16 @@ def test_ddp_on_two_ranks_matches_one_process_on_full_batches(ddp_ranks):
 
 
 @needs_mpi
+def test_ddp_exchange_starts_while_backward_still_runs(ddp_ranks):
+    for got in ddp_ranks:
+        starts = got["bucket_starts"]  # per bucket: (gradients final by then, in the callback)
+        assert len(starts) == int(got["bucket_count"])
+        # the first buckets (the last layers) start before the first layer's gradients exist
+        assert starts[0][0] < len(common.make_model(0).parameters())
+        assert not starts[:-1, 1].any()  # all but possibly the last start during backward
+
+
+@needs_mpi
 def test_ddp_no_sync_accumulates_locally_then_averages_everything(ddp_ranks):
     ranks = ddp_ranks
     trained = {k[len("trained/"):]: v for k, v in ranks[0].items() if k.startswith("trained/")}

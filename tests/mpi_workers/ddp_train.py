@@ -21,6 +21,25 @@ for key, value in model.state_dict().items():
     results[f"initial/{key}"] = value.numpy().copy()
 optimizer = common.make_optimizer(ddp.parameters())
 loss_fn = nn.CrossEntropyLoss()
+
+# When each bucket's exchange starts: how many gradients were final by then, and whether
+# backward was still running (the end-of-backward callback had not begun).
+reducer = ddp._reducer
+starts, in_callback = [], [False]
+start_bucket, finish = reducer._start, reducer.finish
+
+
+def recording_start(bucket):
+    starts.append((sum(sum(b.ready) for b in reducer.buckets), in_callback[0]))
+    start_bucket(bucket)
+
+
+def recording_finish():
+    in_callback[0] = True
+    finish()
+
+
+reducer._start, reducer.finish = recording_start, recording_finish
 for step, batch in enumerate(common.batches()):
     X, y = common.shard(batch, rank, size)
     optimizer.zero_grad()
@@ -29,6 +48,8 @@ for step, batch in enumerate(common.batches()):
     if step == 0:
         for key, p in model.named_parameters():
             results[f"first_grad/{key}"] = p.grad.numpy().copy()
+        results["bucket_starts"] = np.array(starts)
+        reducer._start, reducer.finish = start_bucket, finish
     optimizer.step()
 for key, value in model.state_dict().items():
     results[f"trained/{key}"] = value.numpy().copy()
