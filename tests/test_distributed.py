@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import numba
 import sorix
 from sorix import nn
+from sorix.distributed.process_group import THREAD_SETTINGS, threads_per_rank
 
 WORKERS = Path(__file__).parent / "mpi_workers"
 sys.path.insert(0, str(WORKERS))
@@ -88,6 +90,14 @@ def test_without_mpi4py_init_names_the_install_command(monkeypatch):
     assert not dist.is_initialized()
 
 
+def test_threads_per_rank_share_the_cores_unless_bound():
+    assert threads_per_rank(16, 16, 2) == 8
+    assert threads_per_rank(2, 2, 2) == 1
+    assert threads_per_rank(2, 2, 4) == 1   # more ranks than cores: one thread each
+    assert threads_per_rank(4, 16, 4) == 4  # the launcher bound each rank to 4 cores
+    assert threads_per_rank(16, 16, 1) == 16
+
+
 def test_errors_before_any_process_group():
     import sorix.distributed as dist
     with pytest.raises(ValueError, match="backend 'nccl' is not supported.*MPI"):
@@ -145,6 +155,11 @@ def test_collectives_against_numpy(tmp_path, calls):
         assert "not supported" in str(got["bad_backend_message"])
         assert "init_process_group" in str(got["uninitialized_message"])
         assert not bool(got["cuda_aware"])  # the mpich wheel: no CUDA support
+        if not any(os.environ.get(name) for name in THREAD_SETTINGS):
+            # both ranks run here, free to use every core: each gets half of them
+            cores = os.cpu_count()
+            share = threads_per_rank(len(os.sched_getaffinity(0)), cores, WORLD)
+            assert int(got["numba_threads"]) == min(share, numba.config.NUMBA_NUM_THREADS)
 
 
 # ---- DistributedDataParallel ------------------------------------------------------------------

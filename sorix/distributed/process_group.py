@@ -14,6 +14,15 @@ Two mechanisms, documented for users:
   every wait give up after that long with a RuntimeError (which, uncaught,
   aborts as above). Without it, waits block until the collective completes.
 
+Ranks started on one machine share its cores. Unless a thread count was
+set (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` or
+``NUMBA_NUM_THREADS``), ``init_process_group`` gives each rank its share:
+the cores this process may run on divided by the ranks on the machine (or
+all of them when the launcher already bound each rank to its own cores),
+for numba's threaded kernels and, through threadpoolctl when it is
+installed, for NumPy's BLAS. Without that, every rank would start one
+thread per core and they would slow each other down many times over.
+
 CUDA tensors go to MPI directly when the MPI library can read device
 memory ("CUDA-aware"), else through host memory. :func:`cuda_aware` decides,
 in this order: the environment variable ``SORIX_MPI_CUDA_AWARE`` (``1`` or
@@ -121,6 +130,7 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
                          "leave rank=-1")
     state = _Group(MPI, world.Dup(), seconds, None)
     state.cuda_aware = cuda_aware_from(MPI, world)
+    _share_cores(MPI, state.comm)
     _install_abort_hook(state)
     _group = state
 
@@ -165,6 +175,46 @@ def wait(state, request, what, timeout=None):
                 f"within {seconds:g} s: another rank failed, hangs or never reached it")
         time.sleep(pause)
         pause = min(pause * 2, 1e-3)
+
+
+# ---- threads per rank ----------------------------------------------------------------
+
+THREAD_SETTINGS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                   "NUMBA_NUM_THREADS")
+
+
+def threads_per_rank(available, machine_cores, ranks_here):
+    """The threads one rank should use: its share of the cores when every rank may run on
+    all of them, else the cores it was given (a launcher that binds ranks)."""
+    if ranks_here > 1 and available >= machine_cores:
+        return max(1, available // ranks_here)
+    return max(1, available)
+
+
+def _share_cores(MPI, comm):
+    if any(os.environ.get(name) for name in THREAD_SETTINGS):
+        return  # the user chose
+    here = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    ranks_here = here.Get_size()
+    here.Free()
+    if ranks_here == 1:
+        return
+    machine_cores = os.cpu_count() or 1
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else machine_cores
+    threads = threads_per_rank(available, machine_cores, ranks_here)
+    import numba
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        import threadpoolctl
+    except ImportError:
+        import warnings
+        warnings.warn(f"sorix.distributed: {ranks_here} ranks share this machine; set "
+                      f"OMP_NUM_THREADS={threads} before starting them (or pip install "
+                      "threadpoolctl) so that NumPy's BLAS threads do not compete",
+                      RuntimeWarning, stacklevel=3)
+        return
+    threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
 
 
 # ---- CUDA-aware MPI ------------------------------------------------------------------

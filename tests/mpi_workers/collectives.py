@@ -75,6 +75,8 @@ except ValueError as exc:
 dist.barrier()
 results["rank"], results["world_size"] = np.array(rank), np.array(size)
 results["cuda_aware"] = np.array(dist.cuda_aware())
+import numba  # noqa: E402
+results["numba_threads"] = np.array(numba.get_num_threads())
 dist.destroy_process_group()
 assert not dist.is_initialized()
 try:
