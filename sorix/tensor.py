@@ -68,6 +68,7 @@ def _to_array(data, dtype):
         elif arr.dtype == np.object_:
             raise TypeError(f"cannot make a tensor from {type(data).__name__} holding "
                             "mixed or ragged values; give numbers or equal-length lists")
+    _dtypes.check_supported(arr.dtype)
     if dtype is not None and arr.dtype != dtype:
         arr = _of(arr).astype(arr, dtype)
     return arr
