@@ -122,12 +122,22 @@ def kmeans(dtype, rng):
     KM.squared_distances(x, centroids)
 
 
+def gradient_buckets(dtype, rng):
+    from sorix.kernels.cuda import buckets
+    grad = C.to_device(rng.standard_normal((2, 3)).astype(dtype))
+    bucket = C.zeros(10, dtype)
+    buckets.pack(bucket, 4, grad)
+    buckets.unpack(bucket, 4, grad)
+    buckets.unpack_divided(bucket, 4, grad, 2)
+    buckets.divide(bucket, 2)
+
+
 def main():
     rng = np.random.default_rng(0)
     launches = build.record()
     for dtype in (np.float32, np.float64):
         for part in (elementwise, arrays, reductions, linalg_index_softmax, logic_and_writes,
-                     optimizers, kmeans):
+                     optimizers, kmeans, gradient_buckets):
             part(dtype, rng)
     unique = {json.dumps(entry): entry for entry in launches}
     json.dump(sorted(unique.values(), key=json.dumps), sys.stdout)
