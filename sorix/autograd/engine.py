@@ -14,6 +14,7 @@ from ..errors import ShapeMismatchError
 from ..kernels.backend import mixed_devices, of
 from . import fusion, hooks
 from .grad_mode import _state
+from .node import edges
 
 _ndarray = np.ndarray
 
@@ -104,18 +105,11 @@ def unreached(roots, tensors):
     nodes = [r.grad_fn for r in roots if r.grad_fn is not None]
     reached = set(nodes)
     leaves = {id(r) for r in roots if r.grad_fn is None}
-    stack = list(nodes)
-    while stack:
-        node = stack.pop()
-        for tensor, need in zip(node.inputs, node.needs):
-            if not need:
-                continue
-            child = tensor.grad_fn
-            if child is None:
-                leaves.add(id(tensor))
-            elif child not in reached:
-                reached.add(child)
-                stack.append(child)
+    for tensor, child in edges(nodes):
+        if child is None:
+            leaves.add(id(tensor))
+        else:
+            reached.add(child)
     return [i for i, t in enumerate(tensors)
             if (t.grad_fn not in reached if t.grad_fn is not None else id(t) not in leaves)]
 

@@ -21,6 +21,8 @@ import itertools
 import threading
 import weakref
 
+from .node import edges
+
 #: id(leaf) -> (weak reference to the leaf, {handle id: hook}). Hooks are held
 #: per live tensor: the entry goes when the tensor is collected.
 registry = {}
@@ -100,19 +102,9 @@ class HookedLeaves:
         remaining = {}
         for leaf in root_leaves:
             _count(remaining, leaf)
-        stack = list(root_nodes)
-        seen = set(stack)
-        while stack:
-            node = stack.pop()
-            for tensor, need in zip(node.inputs, node.needs):
-                if not need:
-                    continue
-                child = tensor.grad_fn
-                if child is None:
-                    _count(remaining, tensor)
-                elif child not in seen:
-                    seen.add(child)
-                    stack.append(child)
+        for tensor, child in edges(root_nodes):
+            if child is None:
+                _count(remaining, tensor)
         self.remaining = remaining
 
     def arrived(self, leaf, edges=1, received=True):
