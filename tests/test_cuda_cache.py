@@ -39,7 +39,7 @@ def _run(cache):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "SORIX_"))}
     # the parent's import path too: packages installed beside the checkout stay importable
     env.update(NUMBA_CACHE_DIR=str(cache),
-               PYTHONPATH=os.pathsep.join([ROOT] + [p for p in sys.path if p])))
+               PYTHONPATH=os.pathsep.join([ROOT] + [p for p in sys.path if p]))
     done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
                           text=True, timeout=600)
     if "CudaSupportError" in done.stderr or "no CUDA" in done.stderr:
