@@ -7,6 +7,7 @@ machine without editing the package:
 - ``SORIX_FUSION_THRESHOLD``: element count from which backward fuses elementwise
   regions into one generated loop (``0`` turns fusion off).
 - ``SORIX_KERNEL_CACHE``: set to ``0`` to compile kernels without the disk cache.
+- ``SORIX_CONV_COLUMNS_LIMIT``: the most values of one convolution column buffer.
 """
 import os
 
@@ -29,3 +30,8 @@ FUSION_THRESHOLD = int(os.environ.get("SORIX_FUSION_THRESHOLD", 65536))
 
 #: The most nodes one fused loop covers: the loop's compile time grows with it.
 FUSION_MAX_NODES = 32
+
+#: The most values one im2col column buffer of a convolution holds (the batch is cut
+#: into chunks that fit): 2**22 values is 16 MB in float32. When the whole batch fits,
+#: forward keeps the buffer for the weight gradient instead of building it again.
+CONV_COLUMNS_LIMIT = int(os.environ.get("SORIX_CONV_COLUMNS_LIMIT", 2 ** 22))
