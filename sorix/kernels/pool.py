@@ -148,8 +148,9 @@ def max_pool2d(x, out_hw, settings):
     return out, index
 
 
-def max_pool2d_backward(g, index, x_shape):
-    """dx of max pooling: ``g`` added at ``index`` in each plane of a (N, C, H, W) zero array."""
+def max_pool2d_backward(g, index, x_shape, settings=None):
+    """dx of max pooling: ``g`` added at ``index`` in each plane of a (N, C, H, W) zero array.
+    (``settings`` is for the GPU's version, which visits the windows around each input.)"""
     n, c, h, w = x_shape
     gx = np.empty((n, c, h * w), g.dtype)
     if gx.size:

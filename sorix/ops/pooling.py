@@ -81,15 +81,16 @@ def _window_args(name, x, kernel_size, stride, padding, dilation, ceil_mode):
 # ---- max pooling ----------------------------------------------------------------------------
 
 class MaxPoolNode(Node):
-    __slots__ = ("x_shape",)
+    __slots__ = ("x_shape", "settings")
 
-    def __init__(self, x, index):
+    def __init__(self, x, index, settings):
         super().__init__((x,), index)
-        self.x_shape = tuple(x.shape)
+        self.x_shape, self.settings = tuple(x.shape), settings
 
     def backward(self, grad):
         B = of(grad)
-        return (B.max_pool2d_backward(B.contiguous(grad), self.saved, self.x_shape),)
+        return (B.max_pool2d_backward(B.contiguous(grad), self.saved, self.x_shape,
+                                      self.settings),)
 
     def backward_graph(self, grad):
         # dx = g scattered to the argmax positions, as a differentiable index scatter
@@ -112,8 +113,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     kernel, stride, padding, dilation, out_hw = _window_args(
         "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
     data = _data(x)
-    out, index = of(data).max_pool2d(data, out_hw, kernel + stride + padding + dilation)
-    y = wrap(out, MaxPoolNode(x, index)) if records(x) else wrap(out)
+    settings = kernel + stride + padding + dilation
+    out, index = of(data).max_pool2d(data, out_hw, settings)
+    y = wrap(out, MaxPoolNode(x, index, settings)) if records(x) else wrap(out)
     y = _finish(y, unbatched)
     if return_indices:
         return y, _finish(wrap(index), unbatched)
