@@ -8,6 +8,7 @@ machine without editing the package:
   regions into one generated loop (``0`` turns fusion off).
 - ``SORIX_KERNEL_CACHE``: set to ``0`` to compile kernels without the disk cache.
 - ``SORIX_CONV_COLUMNS_LIMIT``: the most values of one convolution column buffer.
+- ``SORIX_CONV_WORKSPACE_BYTES``: the most bytes of column buffers kept for reuse.
 """
 import os
 
@@ -35,3 +36,7 @@ FUSION_MAX_NODES = 32
 #: into chunks that fit): 2**22 values is 16 MB in float32. When the whole batch fits,
 #: forward keeps the buffer for the weight gradient instead of building it again.
 CONV_COLUMNS_LIMIT = int(os.environ.get("SORIX_CONV_COLUMNS_LIMIT", 2 ** 22))
+
+#: How many bytes of convolution column buffers stay cached for reuse between calls
+#: (fresh multi-megabyte arrays cost page faults on every training step).
+CONV_WORKSPACE_BYTES = int(os.environ.get("SORIX_CONV_WORKSPACE_BYTES", 2 ** 26))

@@ -351,3 +351,32 @@ def test_empty_batch():
     y.sum().backward()
     assert tuple(x.grad.shape) == (0, 2, 5, 5)
     assert not layer.weight.grad.data.any() and not layer.bias.grad.data.any()
+
+
+def test_reused_column_buffers_never_overwrite_a_live_graph():
+    """Forward keeps its column buffer for the weight gradient; a second forward while the
+    first graph is alive must get its own buffer, and a training loop reuses one."""
+    from sorix.kernels import conv as kernels
+    w = random((3, 2, 3, 3), np.float32, 1)
+    x1, x2 = random((4, 2, 6, 6), np.float32, 2), random((4, 2, 6, 6), np.float32, 3)
+    tw = sorix.tensor(w, requires_grad=True)
+    y1 = F.conv2d(sorix.tensor(x1), tw, padding=1)
+    y2 = F.conv2d(sorix.tensor(x2), tw, padding=1)  # while y1's graph holds its columns
+    y1.sum().backward()
+    ref_w = torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(torch.tensor(x1), ref_w, padding=1).sum().backward()
+    close(tw.grad.data, ref_w.grad.numpy(), np.float32, "first graph's weight gradient")
+    del y1, y2
+    before = len(kernels._workspaces)
+    for _ in range(3):
+        tw.grad = None
+        F.conv2d(sorix.tensor(x1), tw, padding=1).sum().backward()
+    assert len(kernels._workspaces) == before  # one buffer, lent out again each time
+
+
+def test_workspace_cache_respects_its_byte_limit(monkeypatch):
+    from sorix.kernels import conv as kernels
+    monkeypatch.setattr(config, "CONV_WORKSPACE_BYTES", 4096)
+    monkeypatch.setattr(kernels, "_workspaces", type(kernels._workspaces)())
+    F.conv2d(sorix.zeros(8, 2, 16, 16), sorix.zeros(3, 2, 3, 3), padding=1)  # 10 KB of columns
+    assert sum(a.nbytes for a in kernels._workspaces.values()) <= 4096

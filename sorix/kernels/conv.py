@@ -7,28 +7,34 @@ groups (PyTorch's layouts), with stride s, zero padding and dilation d:
                                x[n, g C/G + c, p s_h - top + i d_h, q s_w - left + j d_w]
 
 where g = o // (O/G). The input is copied once into a zero-padded buffer,
-then ``im2col`` lays out every receptive field as a column:
+then ``im2col`` lays out every receptive field as a column, per sample n
+and group g:
 
-    cols[(c KH + i) KW + j, n, p OW + q] = x_padded[n, c, p s_h + i d_h, q s_w + j d_w]
+    cols[n, g, (c KH + i) KW + j, p OW + q] = x_padded[n, g C/G + c, p s_h + i d_h, q s_w + j d_w]
 
-so the convolution is one matrix product per group, rows = w2 @ cols, with
-w2 the weight as a (O, C KH KW) matrix and rows of shape (O, N OH OW): one
-large product that BLAS threads and blocks for the cache. Backward uses
-the same columns: dw = g_rows @ cols^T, dcols = w2^T @ g_rows, and
-``col2im`` adds dcols back onto the padded input's positions. Measured on
-the benchmark shape (batch 64, 1 -> 32 channels, 28x28, 3x3) this beat a
-direct numba loop over the output (which LLVM does not vectorise) by
-about 8x.
+followed by a row of ones. The convolution is then one matrix product per
+sample and group, y[n, g] = [w2_g | b_g] @ cols[n, g], with w2_g the
+group's weights as a (O/G, C/G KH KW) matrix: BLAS does the arithmetic,
+writes y in its final layout, and adds the bias through the ones row.
+Backward uses the same columns: [dw | db] = sum_n g[n] @ cols[n]^T (the
+bias gradient falls out of the ones row), dcols[n] = w2^T @ g[n], and
+``col2im`` adds dcols back onto the padded input's positions.
 
-The column buffer holds (C KH KW) x OH OW values per sample, so the batch
-is processed in chunks of at most ``config.CONV_COLUMNS_LIMIT`` values;
-when one chunk holds the whole batch, forward can keep its columns for the
-weight gradient instead of building them again.
+Measured on the benchmark shape (batch 64, 1 -> 32 channels, 28x28, 3x3,
+float32, one thread, a loaded machine) this took 0.7 ms forward where a
+direct numba loop over the output (which LLVM does not vectorise) took
+5.6 ms, so im2col + BLAS is used throughout.
 
-Every kernel is threaded over samples or channels (each thread writes its
+The column buffer holds (C KH KW + G) x OH OW values per sample, so the
+batch is processed in chunks of at most ``config.CONV_COLUMNS_LIMIT``
+values; when one chunk holds the whole batch, forward can keep its
+columns for the weight gradient instead of building them again.
+
+Every kernel is threaded over samples or planes (each thread writes its
 own rows, so there are no races) through :mod:`sorix.kernels.variants`.
 """
-from collections import namedtuple
+import sys
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -56,6 +62,10 @@ def output_shape(x_shape, w_shape, geometry):
 
 # ---- kernels ------------------------------------------------------------------------------
 
+# The innermost index is cast to an unsigned int: numba wraps negative signed indices,
+# and that check (which LLVM cannot drop unless it proves the index non-negative) turns
+# a contiguous row copy into a gather. Every index here is non-negative by construction.
+
 def pad_planes(x, out, top, left):
     """out = x surrounded by zeros: rows [top, top + H) and columns [left, left + W) hold x."""
     n_count, c_count, h, w = x.shape
@@ -71,19 +81,24 @@ def pad_planes(x, out, top, left):
                 for b in range(left):
                     out[n, c, a, b] = 0
                 for b in range(w):
-                    out[n, c, a, left + b] = x[n, c, a - top, b]
+                    out[n, c, a, np.uint64(left + b)] = x[n, c, a - top, b]
                 for b in range(left + w, wp):
-                    out[n, c, a, b] = 0
+                    out[n, c, a, np.uint64(b)] = 0
 
 
-def im2col(xp, cols, first, kh, kw, sh, sw, dil_h, dil_w, ow_count):
-    """cols[(c kh + i) kw + j, m, p OW + q] = xp[first + m, c, p sh + i dil_h, q sw + j dil_w]."""
+def im2col(xp, cols, first, cg, kh, kw, sh, sw, dil_h, dil_w, ow_count):
+    """cols[m, g, (c kh + i) kw + j, p OW + q] = xp[first + m, g cg + c, p sh + i dil_h,
+    q sw + j dil_w] for group g's channels c; a row of ones after each group's rows when
+    ``cols`` has room for it (it multiplies the bias column of the weight matrix)."""
     c_count = xp.shape[1]
-    m_count = cols.shape[1]
-    oh_count = cols.shape[2] // ow_count
+    m_count, rows = cols.shape[0], cols.shape[2]
+    oh_count = cols.shape[3] // ow_count
+    ones_row = cg * kh * kw
     for m in prange(m_count):
         n = first + m
-        for c in range(c_count):
+        for channel in range(c_count):
+            g = channel // cg
+            c = channel % cg
             for i in range(kh):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
@@ -93,23 +108,32 @@ def im2col(xp, cols, first, kh, kw, sh, sw, dil_h, dil_w, ow_count):
                         base = p * ow_count
                         if sw == 1:  # contiguous: LLVM vectorises this copy
                             for q in range(ow_count):
-                                cols[row, m, base + q] = xp[n, c, a, q + shift]
+                                cols[m, g, row, np.uint64(base + q)] = \
+                                    xp[n, channel, a, np.uint64(q + shift)]
                         else:
                             for q in range(ow_count):
-                                cols[row, m, base + q] = xp[n, c, a, q * sw + shift]
+                                cols[m, g, row, np.uint64(base + q)] = \
+                                    xp[n, channel, a, np.uint64(q * sw + shift)]
+        if rows > ones_row:
+            for g in range(cols.shape[1]):
+                for k in range(cols.shape[3]):
+                    cols[m, g, ones_row, k] = 1
 
 
 def col2im(cols, gxp, first, kh, kw, sh, sw, dil_h, dil_w, ow_count):
-    """The adjoint of im2col: gxp[first + m] = sum of cols over the positions each column read."""
+    """The adjoint of im2col: gxp[first + m] = the sum of cols (m, G, cg kh kw, OH OW)
+    over the positions each column read."""
     c_count, hp, wp = gxp.shape[1], gxp.shape[2], gxp.shape[3]
-    m_count = cols.shape[1]
-    oh_count = cols.shape[2] // ow_count
+    m_count, cg = cols.shape[0], cols.shape[2] // (kh * kw)
+    oh_count = cols.shape[3] // ow_count
     for m in prange(m_count):
         n = first + m
-        for c in range(c_count):
+        for channel in range(c_count):
+            g = channel // cg
+            c = channel % cg
             for a in range(hp):
                 for b in range(wp):
-                    gxp[n, c, a, b] = 0
+                    gxp[n, channel, a, b] = 0
             for i in range(kh):
                 for j in range(kw):
                     row = (c * kh + i) * kw + j
@@ -119,10 +143,12 @@ def col2im(cols, gxp, first, kh, kw, sh, sw, dil_h, dil_w, ow_count):
                         base = p * ow_count
                         if sw == 1:
                             for q in range(ow_count):
-                                gxp[n, c, a, q + shift] += cols[row, m, base + q]
+                                gxp[n, channel, a, np.uint64(q + shift)] += \
+                                    cols[m, g, row, np.uint64(base + q)]
                         else:
                             for q in range(ow_count):
-                                gxp[n, c, a, q * sw + shift] += cols[row, m, base + q]
+                                gxp[n, channel, a, np.uint64(q * sw + shift)] += \
+                                    cols[m, g, row, np.uint64(base + q)]
 
 
 def crop_planes(gxp, gx, top, left):
@@ -133,49 +159,10 @@ def crop_planes(gxp, gx, top, left):
         c = t % c_count
         for a in range(h):
             for b in range(w):
-                gx[n, c, a, b] = gxp[n, c, a + top, b + left]
-
-
-def rows_to_output(rows, bias, out, first):
-    """out[first + m, o, :] = rows[o, m, :] + bias[o] (no bias when ``bias`` is empty)."""
-    o_count, m_count, length = rows.shape
-    with_bias = bias.size > 0
-    for m in prange(m_count):
-        n = first + m
-        for o in range(o_count):
-            if with_bias:
-                shift = bias[o]
-                for k in range(length):
-                    out[n, o, k] = rows[o, m, k] + shift
-            else:
-                for k in range(length):
-                    out[n, o, k] = rows[o, m, k]
-
-
-def output_to_rows(g, rows, first, bias_sums):
-    """rows[o, m, :] = g[first + m, o, :], and bias_sums[o, :] += those rows (float64) when
-    ``bias_sums`` is not empty. Summing into a row of partial sums keeps the loop a
-    vectorised add; the caller sums each row at the end: dbias_o = sum_{n, k} g[n, o, k]."""
-    o_count, m_count, length = rows.shape
-    with_bias = bias_sums.size > 0
-    for o in prange(o_count):
-        for m in range(m_count):
-            n = first + m
-            if with_bias:
-                for k in range(length):
-                    v = g[n, o, k]
-                    rows[o, m, k] = v
-                    bias_sums[o, k] += v
-            else:
-                for k in range(length):
-                    rows[o, m, k] = g[n, o, k]
+                gx[n, c, a, b] = gxp[n, c, a + top, np.uint64(b + left)]
 
 
 # ---- array functions ------------------------------------------------------------------------
-
-_NO_BIAS = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0)}
-_NO_SUMS = np.zeros((0, 0))
-
 
 def _padded(x, geometry):
     top, bottom, left, right = geometry.padding
@@ -187,51 +174,83 @@ def _padded(x, geometry):
     return xp
 
 
-def _chunk(n, rows, length):
+def _chunk(n, values_per_sample):
     """Samples per column buffer: as many as fit in config.CONV_COLUMNS_LIMIT values."""
-    return max(1, min(n, config.CONV_COLUMNS_LIMIT // max(1, rows * length)))
+    return max(1, min(n, config.CONV_COLUMNS_LIMIT // max(1, values_per_sample)))
 
 
-def _columns(xp, first, count, w_shape, geometry, ow_count, length):
-    _, _, kh, kw = w_shape
-    (sh, sw), _, (dil_h, dil_w), _ = geometry
-    cols = np.empty((xp.shape[1] * kh * kw, count, length), xp.dtype)
-    run(im2col, cols.size, xp, cols, first, kh, kw, sh, sw, dil_h, dil_w, ow_count)
+_workspaces = OrderedDict()  # (shape, dtype) -> array, most recently used last
+
+
+def _workspace(shape, dtype):
+    """An uninitialised array of ``shape``, reusing a cached one that nobody else holds.
+
+    A column buffer is megabytes: a new one comes from fresh pages of the operating
+    system, and faulting them in cost more than im2col itself (a LeNet step spent 2 of
+    its 7 ms there). A cached array is lent out again once its only holders are the
+    cache and this function (a graph that kept it for backward holds another
+    reference). Under the GIL two callers cannot both see a buffer as free: each holds
+    a reference while it counts. At most config.CONV_WORKSPACE_BYTES stay cached.
+    """
+    key = (shape, dtype)
+    found = _workspaces.get(key)
+    if found is not None and sys.getrefcount(found) <= 3:  # the cache, ``found``, the call
+        _workspaces.move_to_end(key)
+        return found
+    found = np.empty(shape, dtype)
+    if found.nbytes <= config.CONV_WORKSPACE_BYTES:
+        _workspaces[key] = found
+        _workspaces.move_to_end(key)
+        total = sum(a.nbytes for a in _workspaces.values())
+        while total > config.CONV_WORKSPACE_BYTES:
+            _, dropped = _workspaces.popitem(last=False)
+            total -= dropped.nbytes
+    return found
+
+
+def _columns(xp, first, count, w_shape, geometry, out_hw, ones):
+    """The column buffer (count, G, C/G KH KW [+ 1 row of ones], OH OW) of samples
+    [first, first + count)."""
+    _, cg, kh, kw = w_shape
+    (sh, sw), _, (dil_h, dil_w), groups = geometry
+    rows = cg * kh * kw + (1 if ones else 0)
+    cols = _workspace((count, groups, rows, out_hw[0] * out_hw[1]), xp.dtype)
+    run(im2col, cols.size, xp, cols, first, cg, kh, kw, sh, sw, dil_h, dil_w, out_hw[1])
     return cols
 
 
-def _by_group(matrix, groups):
-    """A (rows, k) matrix as (groups, rows / groups, k); a plain 2-D matrix for one group."""
-    return matrix if groups == 1 else matrix.reshape(groups, matrix.shape[0] // groups, -1)
-
-
-def _swap_last(a):
-    return a.T if a.ndim == 2 else a.transpose(0, 2, 1)
+def _weight_matrix(w, bias, groups):
+    """w as (G, O/G, C/G KH KW), with the bias as one more column when given."""
+    o = w.shape[0]
+    w3 = w.reshape(groups, o // groups, -1)
+    if bias is None:
+        return w3
+    return np.concatenate([w3, bias.reshape(groups, o // groups, 1)], axis=2)
 
 
 def conv2d_forward(x, w, bias, geometry, keep_columns=False):
     """``(y, columns)``: the convolution (see the module doc) and, when ``keep_columns``
     and the batch fit in one column buffer, that buffer for :func:`conv2d_backward`
-    (else None). ``x``, ``w`` and ``bias`` (or None) are C-contiguous of one float dtype."""
+    (else None). ``x``, ``w`` and ``bias`` (or None) are C-contiguous of one float dtype.
+
+    Per sample and group, y = [w2 | bias] @ [cols; ones]: the bias rides in the product.
+    """
     shape = output_shape(x.shape, w.shape, geometry)
     n, o, oh, ow = shape
     out = np.empty(shape, x.dtype)
     if out.size == 0:
         return out, None
     groups = geometry.groups
-    length = oh * ow
     xp = _padded(x, geometry)
-    w2 = _by_group(w.reshape(o, -1), groups)
-    bias = _NO_BIAS[x.dtype] if bias is None else bias
-    out3 = out.reshape(n, o, length)
-    rows_k = x.shape[1] * w.shape[2] * w.shape[3]
-    chunk = _chunk(n, rows_k, length)
+    matrix = _weight_matrix(w, bias, groups)
+    out4 = out.reshape(n, groups, o // groups, oh * ow)
+    chunk = _chunk(n, matrix.shape[2] * groups * oh * ow)
     cols = None
     for first in range(0, n, chunk):
         count = min(chunk, n - first)
-        cols = _columns(xp, first, count, w.shape, geometry, ow, length)
-        rows = np.matmul(w2, _by_group(cols.reshape(rows_k, -1), groups))
-        run(rows_to_output, out.size, rows.reshape(o, count, length), bias, out3, first)
+        cols = None  # (frees the last chunk's buffer for reuse)
+        cols = _columns(xp, first, count, w.shape, geometry, (oh, ow), bias is not None)
+        np.matmul(matrix, cols, out=out4[first:first + count])
     return out, (cols if keep_columns and chunk >= n else None)
 
 
@@ -245,42 +264,40 @@ def conv2d_backward(g, x, w, geometry, x_shape, w_shape, need_x, need_w, need_b,
     not needed). ``x`` (or the forward's ``columns``) is read only for dw, ``w`` only for
     dx; their shapes come from ``x_shape`` and ``w_shape``.
 
-    dbias_o = sum g[:, o];  dw = g_rows @ cols^T;  dx = col2im(w2^T @ g_rows).
+    Per sample and group: [dw | dbias] = g @ [cols; ones]^T, dcols = w2^T @ g, and dx is
+    col2im(dcols). ``columns`` (forward's buffer) carries the row of ones when forward had
+    a bias; without it dbias is a plain sum of g.
     """
     dtype = g.dtype
     n, o, oh, ow = g.shape
-    length = oh * ow
     groups = geometry.groups
     _, c, h, wd = x_shape
-    _, _, kh, kw = w_shape
-    rows_k = c * kh * kw
+    _, cg, kh, kw = w_shape
+    k = cg * kh * kw
     top, bottom, left, right = geometry.padding
     (sh, sw), _, (dil_h, dil_w), _ = geometry
+    g4 = g.reshape(n, groups, o // groups, oh * ow)
     dx = dw = dbias = None
-    if need_b:
-        bias_sums = np.zeros((o, length))
-    else:
-        bias_sums = _NO_SUMS
+    with_ones = need_b and need_w and (columns is None or columns.shape[2] > k)
     if need_w:
-        dw = np.zeros((groups, o // groups, rows_k // groups) if groups > 1 else (o, rows_k),
-                       dtype)
+        dw = np.zeros((groups, o // groups, k + (1 if with_ones else 0)), dtype)
         xp = _padded(x, geometry) if columns is None else None
     if need_x:
-        w2t = _swap_last(_by_group(w.reshape(o, -1), groups))
+        w_t = w.reshape(groups, o // groups, k).transpose(0, 2, 1)
         gxp = np.empty((n, c, h + top + bottom, wd + left + right), dtype)
-    g3 = g.reshape(n, o, length)
-    chunk = n if columns is not None else _chunk(n, rows_k, length)
+    chunk = n if columns is not None else _chunk(n, (k + 1) * groups * oh * ow)
     for first in range(0, n, chunk):
         count = min(chunk, n - first)
-        rows = np.empty((o, count, length), dtype)
-        run(output_to_rows, rows.size, g3, rows, first, bias_sums)
-        g_rows = _by_group(rows.reshape(o, -1), groups)
+        g_part = g4[first:first + count]
         if need_w:
+            cols = None  # (frees the last chunk's buffer for reuse)
             cols = columns if columns is not None else \
-                _columns(xp, first, count, w_shape, geometry, ow, length)
-            dw += np.matmul(g_rows, _swap_last(_by_group(cols.reshape(rows_k, -1), groups)))
+                _columns(xp, first, count, w_shape, geometry, (oh, ow), with_ones)
+            if cols.shape[2] > dw.shape[2]:  # forward's ones row, unused here
+                cols = cols[:, :, :k]
+            dw += np.matmul(g_part, cols.transpose(0, 1, 3, 2)).sum(axis=0)
         if need_x:
-            dcols = np.matmul(w2t, g_rows).reshape(rows_k, count, length)
+            dcols = np.matmul(w_t, g_part)
             run(col2im, dcols.size, dcols, gxp, first, kh, kw, sh, sw, dil_h, dil_w, ow)
     if need_x:
         if top or bottom or left or right:
@@ -288,10 +305,13 @@ def conv2d_backward(g, x, w, geometry, x_shape, w_shape, need_x, need_w, need_b,
             run(crop_planes, dx.size, gxp, dx, top, left)
         else:
             dx = gxp
-    if need_w:
-        dw = dw.reshape(w_shape)
     if need_b:
-        dbias = bias_sums.sum(axis=1).astype(dtype)
+        if with_ones:
+            dbias = np.ascontiguousarray(dw[:, :, k]).reshape(o)
+        else:
+            dbias = g4.sum(axis=(0, 3), dtype=np.float64).astype(dtype).reshape(o)
+    if need_w:
+        dw = np.ascontiguousarray(dw[:, :, :k]).reshape(w_shape)
     return dx, dw, dbias
 
 
