@@ -367,11 +367,14 @@ def test_reused_column_buffers_never_overwrite_a_live_graph():
     torch.nn.functional.conv2d(torch.tensor(x1), ref_w, padding=1).sum().backward()
     close(tw.grad.data, ref_w.grad.numpy(), np.float32, "first graph's weight gradient")
     del y1, y2
-    before = len(kernels._workspaces)
+    def cached():
+        return sum(len(arrays) for arrays in kernels._workspaces.values())
+
+    before = cached()
     for _ in range(3):
         tw.grad = None
         F.conv2d(sorix.tensor(x1), tw, padding=1).sum().backward()
-    assert len(kernels._workspaces) == before  # one buffer, lent out again each time
+    assert cached() == before  # the buffers made above, lent out again
 
 
 def test_workspace_cache_respects_its_byte_limit(monkeypatch):
@@ -379,4 +382,50 @@ def test_workspace_cache_respects_its_byte_limit(monkeypatch):
     monkeypatch.setattr(config, "CONV_WORKSPACE_BYTES", 4096)
     monkeypatch.setattr(kernels, "_workspaces", type(kernels._workspaces)())
     F.conv2d(sorix.zeros(8, 2, 16, 16), sorix.zeros(3, 2, 3, 3), padding=1)  # 10 KB of columns
-    assert sum(a.nbytes for a in kernels._workspaces.values()) <= 4096
+    assert sum(a.nbytes for arrays in kernels._workspaces.values() for a in arrays) <= 4096
+
+
+CACHE_PROBE = """
+import json
+import numpy as np
+import sorix
+import sorix.nn.functional as F
+from sorix.kernels import variants
+x = sorix.tensor(np.ones((2, 2, 6, 6), np.float32), requires_grad=True)
+w = sorix.tensor(np.ones((3, 2, 3, 3), np.float32), requires_grad=True)
+y = F.conv2d(x, w, padding=1)
+(F.max_pool2d(y, 2).sum() + F.avg_pool2d(y, 2, padding=1).sum()).backward()
+hits = sum(sum(k.stats.cache_hits.values()) for k in variants._compiled.values())
+misses = sum(sum(k.stats.cache_misses.values()) for k in variants._compiled.values())
+print(json.dumps({"hits": hits, "misses": misses, "kernels": len(variants._compiled)}))
+"""
+
+
+def test_conv_and_pool_kernels_load_from_the_disk_cache(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=root)
+    runs = [json.loads(subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, check=True,
+                                      capture_output=True, text=True).stdout)
+            for _ in range(2)]
+    assert runs[0]["kernels"] >= 7 and runs[0]["misses"] == runs[0]["kernels"]
+    assert runs[1] == {"hits": runs[0]["kernels"], "misses": 0, "kernels": runs[0]["kernels"]}
+
+
+def test_layers_of_one_shape_each_keep_a_reused_buffer():
+    from sorix.kernels import conv as kernels
+    model = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1))
+    x = sorix.tensor(random((3, 2, 7, 7), np.float32, 0))
+    key = ((3, 1, 19, 49), np.dtype(np.float32))  # both layers' column buffers
+
+    def step():
+        model.zero_grad()
+        model(x).sum().backward()
+        return [id(a) for a in kernels._workspaces.get(key, [])]
+
+    first = step()
+    assert len(first) >= 2
+    assert step() == first and step() == first

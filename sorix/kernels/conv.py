@@ -179,7 +179,7 @@ def _chunk(n, values_per_sample):
     return max(1, min(n, config.CONV_COLUMNS_LIMIT // max(1, values_per_sample)))
 
 
-_workspaces = OrderedDict()  # (shape, dtype) -> array, most recently used last
+_workspaces = OrderedDict()  # (shape, dtype) -> arrays of it, most recently used key last
 
 
 def _workspace(shape, dtype):
@@ -189,22 +189,28 @@ def _workspace(shape, dtype):
     system, and faulting them in cost more than im2col itself (a LeNet step spent 2 of
     its 7 ms there). A cached array is lent out again once its only holders are the
     cache and this function (a graph that kept it for backward holds another
-    reference). Under the GIL two callers cannot both see a buffer as free: each holds
-    a reference while it counts. At most config.CONV_WORKSPACE_BYTES stay cached.
+    reference); layers of one shape each get their own. Under the GIL two callers
+    cannot both see an array as free: each holds a reference while it counts. At most
+    config.CONV_WORKSPACE_BYTES stay cached, the least recently used shapes going first.
     """
     key = (shape, dtype)
-    found = _workspaces.get(key)
-    if found is not None and sys.getrefcount(found) <= 3:  # the cache, ``found``, the call
+    cached = _workspaces.get(key)
+    if cached is not None:
         _workspaces.move_to_end(key)
-        return found
+        for found in cached:
+            if sys.getrefcount(found) <= 3:  # the list, ``found`` and the call's argument
+                return found
     found = np.empty(shape, dtype)
     if found.nbytes <= config.CONV_WORKSPACE_BYTES:
-        _workspaces[key] = found
+        _workspaces.setdefault(key, []).append(found)
         _workspaces.move_to_end(key)
-        total = sum(a.nbytes for a in _workspaces.values())
+        total = sum(a.nbytes for arrays in _workspaces.values() for a in arrays)
         while total > config.CONV_WORKSPACE_BYTES:
-            _, dropped = _workspaces.popitem(last=False)
+            oldest = next(iter(_workspaces))
+            dropped = _workspaces[oldest].pop(0)
             total -= dropped.nbytes
+            if not _workspaces[oldest]:
+                del _workspaces[oldest]
     return found
 
 

@@ -181,10 +181,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         "avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
     divisor = 0
     if divisor_override is not None:
-        if not isinstance(divisor_override, (int, np.integer)) or isinstance(divisor_override, bool) \
-                or divisor_override < 1:
-            raise ValueError(f"divisor_override must be a positive int, got {divisor_override!r}")
-        divisor = int(divisor_override)
+        divisor = tuple_of(divisor_override, 1, "divisor_override", 1)[0]
     settings = kernel + stride + padding + (False, bool(count_include_pad), divisor)
     return _finish(avg_pool(x, out_hw, settings), unbatched)
 
