@@ -50,6 +50,8 @@ class AvgPool2d(Module):
         self.padding = _checked(padding, "padding", 0)
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
+        if divisor_override is not None:
+            tuple_of(divisor_override, 1, "divisor_override", 1)
         self.divisor_override = divisor_override
 
     def forward(self, x):
