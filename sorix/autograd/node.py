@@ -66,3 +66,19 @@ class Node:
 
     def backward_graph(self, grad):
         raise NotImplementedError(f"{self.name} has no higher-order gradient")
+
+
+def edges(nodes):
+    """Each edge (input tensor, the node that made it or None for a leaf) that carries a
+    gradient in the graph below ``nodes``, visiting every node once."""
+    stack = list(nodes)
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for tensor, need in zip(node.inputs, node.needs):
+            if need:
+                child = tensor.grad_fn
+                yield tensor, child
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    stack.append(child)
