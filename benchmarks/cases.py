@@ -437,6 +437,13 @@ def _kmeans(impl):
     return _warm(step, 1)
 
 
+# ---- convolution (conv_cases.py) --------------------------------------------------------------
+
+def _conv(case, impl):
+    from . import conv_cases  # (it imports this module: loaded on first use)
+    return conv_cases.build(case, impl)
+
+
 # ---- the case table ---------------------------------------------------------------------
 # name -> (builder(impl), calls of the case per step callable[, implementations]). The
 # example callable runs 10 epochs; the table reports it per iteration. Without a list of
@@ -451,6 +458,10 @@ CASES = {
     "Adam step 1e6": (lambda impl: _optimizer("Adam", 10**6, impl), 1),
     "MNIST-net training step": (_mnist, 1),
     "matmul 512 fwd+bwd": (lambda impl: _matmul(512, impl), 1),
+    "Conv2d 64x1x28x28 -> 32, 3x3 fwd+bwd": (lambda impl: _conv("conv2d", impl), 1),
+    "Conv2d 64x1x28x28 -> 32, 3x3 fwd+bwd, input grad too":
+        (lambda impl: _conv("conv2d input grad", impl), 1),
+    "LeNet training step (batch 64)": (lambda impl: _conv("lenet", impl), 1),
     "k-means Lloyd iteration 1e6x16, k=32": (_kmeans, 1, ("sorix", "sklearn", "published")),
 }
 

@@ -10,6 +10,8 @@ machine without editing the package:
 - ``SORIX_LOAD_INTERVAL``: seconds between looks at how busy the cores are (``0``:
   never look; kernels above the threshold always use every thread).
 - ``SORIX_FREE_CORE_IDLE``: share of a core that must be idle for it to take a thread.
+- ``SORIX_CONV_COLUMNS_LIMIT``: the most values of one convolution column buffer.
+- ``SORIX_CONV_WORKSPACE_BYTES``: the most bytes of column buffers kept for reuse.
 """
 import os
 
@@ -41,3 +43,12 @@ FUSION_THRESHOLD = int(os.environ.get("SORIX_FUSION_THRESHOLD", 65536))
 
 #: The most nodes one fused loop covers: the loop's compile time grows with it.
 FUSION_MAX_NODES = 32
+
+#: The most values one im2col column buffer of a convolution holds (the batch is cut
+#: into chunks that fit): 2**22 values is 16 MB in float32. When the whole batch fits,
+#: forward keeps the buffer for the weight gradient instead of building it again.
+CONV_COLUMNS_LIMIT = int(os.environ.get("SORIX_CONV_COLUMNS_LIMIT", 2 ** 22))
+
+#: How many bytes of convolution column buffers stay cached for reuse between calls
+#: (fresh multi-megabyte arrays cost page faults on every training step).
+CONV_WORKSPACE_BYTES = int(os.environ.get("SORIX_CONV_WORKSPACE_BYTES", 2 ** 26))

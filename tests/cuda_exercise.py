@@ -132,6 +132,22 @@ def gradient_buckets(dtype, rng):
     buckets.divide(bucket, 2)
 
 
+def conv_and_pooling(dtype, rng):
+    from sorix.kernels.conv import Geometry
+    x = C.to_device(rng.standard_normal((2, 4, 5, 4)).astype(dtype))
+    w = C.to_device(rng.standard_normal((6, 2, 2, 3)).astype(dtype))
+    b = C.to_device(rng.standard_normal(6).astype(dtype))
+    geometry = Geometry((2, 1), (1, 0, 1, 1), (1, 2), 2)
+    y = C.conv2d(x, w, b, geometry)
+    C.conv2d(x, w, None, geometry)
+    C.conv2d_backward(y, x, w, geometry, tuple(x.shape), tuple(w.shape), True, True, True)
+    out, index = C.max_pool2d(x, (2, 2), (2, 2, 2, 2, 0, 0, 1, 1))
+    C.max_pool2d_backward(out, index, tuple(x.shape), (2, 2, 2, 2, 0, 0, 1, 1))
+    for settings in ((3, 3, 2, 2, 1, 1, False, True, 0), (1, 1, 1, 1, 0, 0, True, False, 0)):
+        out = C.avg_pool2d(x, (3, 2), settings)
+        C.avg_pool2d_backward(out, tuple(x.shape), settings)
+
+
 def main():
     rng = np.random.default_rng(0)
     launches = build.record()
@@ -139,6 +155,8 @@ def main():
         for part in (elementwise, arrays, reductions, linalg_index_softmax, logic_and_writes,
                      optimizers, kmeans, gradient_buckets):
             part(dtype, rng)
+    for dtype in (np.float32, np.float64):
+        conv_and_pooling(dtype, rng)
     unique = {json.dumps(entry): entry for entry in launches}
     json.dump(sorted(unique.values(), key=json.dumps), sys.stdout)
 

@@ -272,3 +272,9 @@ def clip(x, low, high, out=None):
 
 concatenate = np.concatenate
 stack = np.stack
+
+
+# ---- convolution and pooling: the CPU kernels themselves ------------------------------------
+from .conv import (conv2d, conv2d_backward, conv2d_forward, conv2d_input_grad,  # noqa: E402
+                   conv2d_weight_grad)
+from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward  # noqa: E402,F401

@@ -181,3 +181,9 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
     """Softmax cross-entropy of logits (N, C) against class indices (N,) or, with
     ``one_hot=True`` (or float targets shaped like the input), probabilities (N, C)."""
     return _cross_entropy(input, target, weight, reduction, ignore_index, one_hot)
+
+
+# ---- convolution, pooling and reshaping ---------------------------------------------------
+from ..ops.conv import conv1d, conv2d  # noqa: E402,F401
+from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402,F401
+from .shape import flatten, unflatten  # noqa: E402,F401

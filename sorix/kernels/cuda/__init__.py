@@ -18,6 +18,9 @@ layer dispatches on the array's type (:mod:`sorix.kernels.backend`):
 - ``matmul`` (cuBLAS when nvmath-python is installed), ``matrix_transpose`` (a
   view with the last two axes swapped); ``take``, ``scatter_add``, ``where``;
   ``softmax``, ``log_softmax``
+- convolution and pooling: ``conv2d``, ``conv2d_forward``, ``conv2d_backward``,
+  ``conv2d_input_grad``, ``conv2d_weight_grad``, ``max_pool2d``, ``avg_pool2d`` and their
+  ``*_backward`` (same signatures as :mod:`sorix.kernels.conv` and :mod:`sorix.kernels.pool`)
 - writes: ``assign`` (``dst[index] = value``), ``inplace`` (``+=`` ...), ``clip``,
   ``concatenate``, ``stack``
 - optimizer updates: ``sgd``, ``rmsprop``, ``adam``, ``run`` (same
@@ -56,3 +59,11 @@ __all__ = [
     "sgd", "shares_memory", "simulated", "softmax", "stack", "sum", "take", "to_device", "to_host",
     "transfer_counts", "transpose", "unary", "unary_grad", "where", "zeros",
 ]
+
+# convolution and pooling (the CPU's array functions of sorix.kernels.conv and .pool)
+from .conv import (conv2d, conv2d_backward, conv2d_forward, conv2d_input_grad,  # noqa: E402
+                   conv2d_weight_grad)
+from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward  # noqa: E402
+
+__all__ += ["avg_pool2d", "avg_pool2d_backward", "conv2d", "conv2d_backward", "conv2d_forward",
+            "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d", "max_pool2d_backward"]

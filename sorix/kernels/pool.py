@@ -1,0 +1,174 @@
+"""2-D max and average pooling on the CPU, one thread per (sample, channel) plane.
+
+Windows follow PyTorch. Along one axis of input size I, output position o
+of a pooling with kernel k, stride s and padding p reads the inputs
+[o s - p, o s - p + k) (with dilation d, every d-th of k (k - 1) d + 1 for
+max pooling), clipped to [0, I). An adaptive pooling to O outputs reads
+[floor(o I / O), ceil((o + 1) I / O)). Padding counts as -inf for max
+pooling and as 0 for average pooling; the average divides by the window
+size counted up to the padded edge (``count_include_pad``), by the inputs
+actually read, or by ``divisor_override``.
+
+Max pooling records the flat position (row W + column) of each window's
+maximum in its plane, PyTorch's ``indices``; backward adds each output
+gradient to that position. A NaN in a window wins, as in PyTorch.
+"""
+import numpy as np
+
+from .variants import run
+
+prange = range  # numba's prange is bound when a kernel is compiled
+
+
+def window(o, size, out_size, kernel, stride, pad, adaptive):
+    """(start, end, extent): the inputs [start, end) output position ``o`` reads along one
+    axis, and the window's length counting padding (the count_include_pad divisor)."""
+    if adaptive:
+        start = (o * size) // out_size
+        end = ((o + 1) * size + out_size - 1) // out_size
+        return start, end, end - start
+    start = o * stride - pad
+    end = start + kernel
+    if end > size + pad:
+        end = size + pad
+    extent = end - start
+    if start < 0:
+        start = 0
+    if end > size:
+        end = size
+    return start, end, extent
+
+
+JIT_HELPERS = ("window",)
+
+
+def max_pool(x, out, index, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
+    """out = the maximum of each window, index = its flat position in the plane."""
+    n_count, c_count, h, w = x.shape
+    oh_count, ow_count = out.shape[2], out.shape[3]
+    for t in prange(n_count * c_count):
+        n = t // c_count
+        c = t % c_count
+        for p in range(oh_count):
+            for q in range(ow_count):
+                best = x[n, c, 0, 0]
+                where = -1
+                for i in range(kh):
+                    a = p * sh - ph + i * dil_h
+                    if a < 0 or a >= h:
+                        continue
+                    for j in range(kw):
+                        b = q * sw - pw + j * dil_w
+                        if b < 0 or b >= w:
+                            continue
+                        v = x[n, c, a, b]
+                        if where < 0 or v > best or v != v:
+                            best = v
+                            where = a * w + b
+                out[n, c, p, q] = best
+                index[n, c, p, q] = where
+
+
+def max_pool_backward(g, index, gx):
+    """gx (planes flattened to (N, C, H W)) = each g added at its recorded position."""
+    n_count, c_count, size = gx.shape
+    oh_count, ow_count = g.shape[2], g.shape[3]
+    for t in prange(n_count * c_count):
+        n = t // c_count
+        c = t % c_count
+        for k in range(size):
+            gx[n, c, k] = 0
+        for p in range(oh_count):
+            for q in range(ow_count):
+                gx[n, c, index[n, c, p, q]] += g[n, c, p, q]
+
+
+def avg_pool(x, out, kh, kw, sh, sw, ph, pw, adaptive, include_pad, divisor):
+    """out = the sum of each window (in float64) over its divisor (see the module doc)."""
+    n_count, c_count, h, w = x.shape
+    oh_count, ow_count = out.shape[2], out.shape[3]
+    for t in prange(n_count * c_count):
+        n = t // c_count
+        c = t % c_count
+        for p in range(oh_count):
+            a0, a1, extent_h = window(p, h, oh_count, kh, sh, ph, adaptive)
+            for q in range(ow_count):
+                b0, b1, extent_w = window(q, w, ow_count, kw, sw, pw, adaptive)
+                total = 0.0
+                for a in range(a0, a1):
+                    for b in range(b0, b1):
+                        total += x[n, c, a, b]
+                if divisor > 0:
+                    count = divisor
+                elif include_pad:
+                    count = extent_h * extent_w
+                else:
+                    count = (a1 - a0) * (b1 - b0)
+                out[n, c, p, q] = total / count
+
+
+def avg_pool_backward(g, gx, kh, kw, sh, sw, ph, pw, adaptive, include_pad, divisor):
+    """gx = each g over its window's divisor, added to every input of the window."""
+    n_count, c_count, h, w = gx.shape
+    oh_count, ow_count = g.shape[2], g.shape[3]
+    for t in prange(n_count * c_count):
+        n = t // c_count
+        c = t % c_count
+        for a in range(h):
+            for b in range(w):
+                gx[n, c, a, b] = 0
+        for p in range(oh_count):
+            a0, a1, extent_h = window(p, h, oh_count, kh, sh, ph, adaptive)
+            for q in range(ow_count):
+                b0, b1, extent_w = window(q, w, ow_count, kw, sw, pw, adaptive)
+                if divisor > 0:
+                    count = divisor
+                elif include_pad:
+                    count = extent_h * extent_w
+                else:
+                    count = (a1 - a0) * (b1 - b0)
+                v = g[n, c, p, q] / count
+                for a in range(a0, a1):
+                    for b in range(b0, b1):
+                        gx[n, c, a, b] += v
+
+
+# ---- array functions ------------------------------------------------------------------------
+# ``settings`` are the pooling's ints, in the kernels' order: for max pooling
+# (kh, kw, sh, sw, ph, pw, dil_h, dil_w); for average pooling
+# (kh, kw, sh, sw, ph, pw, adaptive, include_pad, divisor), with divisor 0 for none.
+
+def max_pool2d(x, out_hw, settings):
+    """``(y, indices)`` of max pooling C-contiguous ``x`` (N, C, H, W) to ``out_hw``."""
+    shape = tuple(x.shape[:2]) + tuple(out_hw)
+    out = np.empty(shape, x.dtype)
+    index = np.empty(shape, np.int64)
+    if out.size:
+        run(max_pool, out.size * settings[0] * settings[1], x, out, index, *settings)
+    return out, index
+
+
+def max_pool2d_backward(g, index, x_shape, settings=None):
+    """dx of max pooling: ``g`` added at ``index`` in each plane of a (N, C, H, W) zero array.
+    (``settings`` is for the GPU's version, which visits the windows around each input.)"""
+    n, c, h, w = x_shape
+    gx = np.empty((n, c, h * w), g.dtype)
+    if gx.size:
+        run(max_pool_backward, gx.size + g.size, np.ascontiguousarray(g), index, gx)
+    return gx.reshape(x_shape)
+
+
+def avg_pool2d(x, out_hw, settings):
+    """Average pooling of C-contiguous ``x`` (N, C, H, W) to ``out_hw``."""
+    out = np.empty(tuple(x.shape[:2]) + tuple(out_hw), x.dtype)
+    if out.size:
+        run(avg_pool, x.size + out.size, x, out, *settings)
+    return out
+
+
+def avg_pool2d_backward(g, x_shape, settings):
+    """dx of average pooling for the output gradient ``g``."""
+    gx = np.empty(tuple(x_shape), g.dtype)
+    if gx.size:
+        run(avg_pool_backward, gx.size + g.size, np.ascontiguousarray(g), gx, *settings)
+    return gx
