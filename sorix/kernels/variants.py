@@ -7,10 +7,14 @@ its own name and so its own disk-cache entry, from
 ``config.PARALLEL_THRESHOLD`` elements on: below it, starting the thread
 pool costs more than it saves.
 """
+import threading
+
 from .. import config
 from .build import jit_kernel
 
 _compiled = {}
+_reassociating = set()
+_register_lock = threading.Lock()
 
 
 def variant(fn, parallel):
@@ -18,6 +22,7 @@ def variant(fn, parallel):
     key = (fn, parallel)
     found = _compiled.get(key)
     if found is None:
+        register_reassociating(fn.__globals__)
         name = fn.__name__ + ("_parallel" if parallel else "")
         found = _compiled[key] = jit_kernel(fn, parallel=parallel, name=name)
     return found
@@ -26,3 +31,23 @@ def variant(fn, parallel):
 def run(fn, work, *args):
     """Call ``fn(*args)``, threaded when ``work`` (an element count) is large."""
     return variant(fn, work >= config.PARALLEL_THRESHOLD)(*args)
+
+
+def register_reassociating(module_globals):
+    """Make the helpers a kernel module lists in ``REASSOCIATE`` callable from its kernels,
+    compiled with ``config.REASSOCIATE_OPTIONS``: sums whose order does not matter to
+    the result's accuracy (float64 row sums), which LLVM then vectorises.
+
+    The helper stays a plain function (what the module's own Python code calls);
+    numba compiles it with these options wherever a kernel calls it.
+    """
+    names = module_globals.get("REASSOCIATE", ())
+    if not names:
+        return
+    from numba.extending import register_jitable
+    with _register_lock:
+        for name in names:
+            helper = module_globals[name]
+            if helper not in _reassociating:
+                register_jitable(**config.REASSOCIATE_OPTIONS)(helper)
+                _reassociating.add(helper)
