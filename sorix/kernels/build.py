@@ -100,6 +100,7 @@ def jit_cached(fn, parallel):
     warning, where no cache location is writable)."""
     global _cache_usable
     from numba import njit
+    from . import compile_note  # noqa: F401  (importing it listens for compiles: a note on stderr)
     if _cache_usable:
         try:
             return njit(cache=True, parallel=parallel, **config.NJIT_OPTIONS)(fn)
