@@ -24,8 +24,9 @@ prange = range  # numba's prange is bound when a kernel is compiled
 
 L1, SMOOTH_L1, HUBER, BCE = 0, 1, 2, 3
 SUM_BLOCK = 4096
-#: PyTorch's floor under x (1 - x) in the BCE gradient, which is infinite at x = 0 or 1.
-BCE_EPSILON = 1e-12
+#: PyTorch's floor under x (1 - x) in the BCE gradient, which is infinite at x = 0 or 1:
+#: 1e-12 as a float32 constant, so float64 gradients at the clamp equal PyTorch's too.
+BCE_EPSILON = 9.999999960041972e-13
 
 
 def loss_value(kind, x, t, p):

@@ -75,17 +75,20 @@ def _combine(parts, kind, order):
         return max(parts) if not any(math.isnan(p) for p in parts) else math.nan
     if kind == K.MIN_ABS:
         return min(parts) if not any(math.isnan(p) for p in parts) else math.nan
-    total = math.fsum(parts)
     if kind == K.NONZERO:
-        return total
+        # PyTorch takes the norm of the per-gradient norms: for order 0, the number of
+        # gradients that are not all zero
+        return float(sum(1 for p in parts if p != 0))
+    total = math.fsum(parts)
     return math.sqrt(total) if kind == K.SQUARES else total ** (1.0 / order)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
                     foreach=None):
     """Scale the gradients of ``parameters`` in place so that their total norm (the norm
-    of all gradients as one vector, of order ``norm_type``; 'inf' for the largest |g|)
-    is at most ``max_norm``: each is multiplied by min(1, max_norm / (total + 1e-6)).
+    of all gradients as one vector, of order ``norm_type``; 'inf' for the largest |g|;
+    order 0 counts the gradients that are not all zero, as PyTorch) is at most
+    ``max_norm``: each is multiplied by min(1, max_norm / (total + 1e-6)).
 
     Returns the total norm before clipping, as a 0-d tensor in the gradients' dtype.
     A non-finite total raises a RuntimeError when ``error_if_nonfinite`` (else the
@@ -105,7 +108,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             "non-finite norm anyway, set `error_if_nonfinite=False`")
     coefficient = min(max_norm / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
     if coefficient != 1.0:  # (NaN too: the gradients become NaN, as PyTorch's)
-        with no_grad():
+        with no_grad(), np.errstate(invalid="ignore"):  # (inf * 0 is the NaN asked for)
             for g in grads:
                 g.mul_(coefficient)
     first = grads[0].data

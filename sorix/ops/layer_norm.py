@@ -41,11 +41,12 @@ def normalized_shape_tuple(normalized_shape):
     """``normalized_shape`` (an int or a sequence of ints) as a tuple."""
     if isinstance(normalized_shape, (int, np.integer)) and not isinstance(normalized_shape, bool):
         normalized_shape = (normalized_shape,)
-    try:
-        shape = tuple(int(n) for n in normalized_shape)
-    except TypeError:
+    if isinstance(normalized_shape, (str, bytes)) or not hasattr(normalized_shape, "__iter__") \
+            or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                       for n in normalized_shape):
         raise TypeError(f"normalized_shape must be an int or a sequence of ints, got "
-                        f"{normalized_shape!r}") from None
+                        f"{normalized_shape!r}")
+    shape = tuple(int(n) for n in normalized_shape)
     if any(n < 0 for n in shape):
         raise ValueError(f"normalized_shape must not hold negative sizes, got {shape}")
     return shape

@@ -108,7 +108,7 @@ class PairLossNode(Node):
         need_x, need_t = self.needs
         gx = np.empty(self.shape, dtype) if need_x else np.empty(0, dtype)
         gt = np.empty(self.shape, dtype) if need_t else np.empty(0, dtype)
-        weight = self.weight if self.weight is not None else np.empty(0, dtype)
+        weight = self.weight.reshape(-1) if self.weight is not None else np.empty(0, dtype)
         upstream = np.ascontiguousarray(grad, dtype=dtype).reshape(-1)
         run(K.pair_grad, x.size, self.kind, x, t, dtype.type(self.p), weight, upstream,
             dtype.type(self._scale()), gx.reshape(-1), gt.reshape(-1))
