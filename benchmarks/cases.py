@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from . import layer_norm_case
 from . import references as ref
 
 IMPLEMENTATIONS = ("sorix", "numpy", "torch", "floor")
@@ -394,6 +395,7 @@ CASES = {
     "MNIST-net training step": (_mnist, 1),
     "matmul 512 fwd+bwd": (lambda impl: _matmul(512, impl), 1),
 }
+CASES["LayerNorm 4096x1024 fwd+bwd"] = (lambda impl: layer_norm_case.build(impl), 1)
 
 
 def build(case, impl):
