@@ -1,6 +1,12 @@
-"""Compare sorix with NumPy, PyTorch and the memory floor on the same cases.
+"""Compare sorix with NumPy, PyTorch, the memory floor and others on the same cases.
 
     python benchmarks/compare.py [--quick] [--case TEXT]
+    python benchmarks/compare.py --device cuda [--quick] [--case TEXT] [--out FILE]
+    NUMBA_ENABLE_CUDASIM=1 python benchmarks/compare.py --device cuda --dry-run
+
+With ``--device cuda`` the cases are gpu_cases.py's (timed by gpu_table.py): sorix on the GPU
+against PyTorch on the GPU and a device memory floor (``--dry-run``: tiny
+sizes, to check the code under numba's simulator).
 
 Each case is built once per implementation (validated against the NumPy
 reference and warmed up, see cases.py), then all implementations of the
@@ -42,11 +48,11 @@ def _import_as_asv_does():
 
 
 if __package__:
-    from . import cases
+    from . import cases, gpu_cases, gpu_table
     from . import references as ref
 else:
     _import_as_asv_does()
-    from benchmarks import cases
+    from benchmarks import cases, gpu_cases, gpu_table
     from benchmarks import references as ref
 
 
@@ -82,14 +88,43 @@ def format_seconds(s):
     return f"{s / 1e-9:.3g} ns"
 
 
+def format_ratio(r):
+    if r is None:
+        return "n/a"
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"  # two significant digits for small ratios
+
+
+LABELS = {"numpy": "numpy", "torch": "torch", "floor": "floor", "sklearn": "sklearn",
+          "published": "Sorix (PyPI)"}
+FOOTNOTES = {
+    "numpy": "multi-pass NumPy with hand-written backward passes (for the example, "
+             "hand-written gradients and no graph at all).",
+    "torch": "PyTorch on the CPU, with numba's thread count.",
+    "floor": "one threaded pass moving exactly the case's bytes (reads and writes), "
+             "no arithmetic.",
+    "sklearn": "scikit-learn's KMeans(algorithm='lloyd') from the same centroids, with its "
+               "own threads.",
+    "published": "the published Sorix from PyPI (benchmarks/published_sorix.py), in a "
+                 "worker process.",
+}
+
+
+def name_has(name, impl):
+    """Whether case ``name`` lists ``impl`` among its implementations."""
+    listed = cases.CASES[name][2:]
+    return impl in (listed[0] if listed else cases.CLASSIC)
+
+
 def measure_case(name, rounds, target_s, notes):
     """(medians, ratios) for case ``name``: median seconds per unit of the case for each
     implementation, and sorix's paired ratio to each other one (None: not run)."""
-    _, per_call = cases.CASES[name]
+    per_call = cases.CASES[name][1]
     steps = {}
     for impl in cases.IMPLEMENTATIONS:
         try:
             steps[impl] = cases.build(name, impl)
+        except cases.NotApplicable:
+            pass
         except cases.Unavailable as why:
             if impl != "floor":  # most cases have no floor; that needs no footnote
                 notes.append(f"{name}, {impl}: {why}")
@@ -109,7 +144,14 @@ def main(argv=None):
                         help="fewer and shorter rounds (under a minute with a warm kernel cache)")
     parser.add_argument("--case", default="",
                         help="only the cases whose name contains this text (e.g. 'chain')")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the GPU cases, against PyTorch on the GPU")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with --device cuda: tiny sizes (for numba's simulator)")
+    parser.add_argument("--out", help="with --device cuda: also append the table to this file")
     args = parser.parse_args(argv)
+    if args.device == "cuda":
+        return gpu_main(args)
     rounds, target_s = (3, 0.02) if args.quick else (21, 0.05)
 
     start = time.perf_counter()
@@ -123,7 +165,7 @@ def main(argv=None):
         rows.append((name,) + measure_case(name, rounds, target_s, notes))
         print(f"  {name}: {time.perf_counter() - case_start:.1f} s", file=sys.stderr, flush=True)
 
-    print("## sorix against NumPy, PyTorch and the memory floor\n")
+    print("## sorix against the reference implementations\n")
     print(f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs; "
           f"threads for numba and torch: {ref.threads()}")
     print(f"- {versions()}")
@@ -132,19 +174,41 @@ def main(argv=None):
     print(f"- load average (1 min) before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}")
     print(f"- times: medians of {rounds} interleaved rounds of about {target_s * 1e3:.0f} ms "
           "each; ratios: median of the per-round ratios (below 1: sorix is faster)\n")
-    print("| case | sorix | numpy | torch | floor | sorix/numpy | sorix/torch | sorix/floor |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    # a column for each implementation some measured case has
+    others = [i for i in cases.IMPLEMENTATIONS[1:]
+              if any(name_has(name, i) for name, _, _ in rows)]
+    heads = [LABELS[i] for i in others]
+    print("| case | sorix | " + " | ".join(heads) + " | "
+          + " | ".join(f"sorix/{h}" for h in heads) + " |")
+    print("|---|" + "---:|" * (1 + 2 * len(others)))
     for name, times, ratios in rows:
-        cells = [format_seconds(times[i]) for i in cases.IMPLEMENTATIONS]
-        cells += ["n/a" if r is None else f"{r:.2f}" for r in ratios.values()]
+        cells = [format_seconds(times[i]) for i in ("sorix", *others)]
+        cells += [format_ratio(ratios[i]) for i in others]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    print("\nnumpy: multi-pass NumPy with hand-written backward passes (for the example, "
-          "hand-written gradients and no graph at all). floor: one threaded pass moving "
-          "exactly the case's bytes (reads and writes), no arithmetic.")
+    print()
+    for i in others:
+        print(f"{LABELS[i]}: {FOOTNOTES[i]}")
     if notes:
         print()
         for note in notes:
             print(f"- {note}")
+    print(f"\n({time.perf_counter() - start:.0f} s)")
+
+
+def gpu_main(args):
+    import sorix
+    if not sorix.cuda.is_available():
+        sys.exit("compare.py --device cuda: no usable CUDA GPU (set NUMBA_ENABLE_CUDASIM=1 "
+                 "with --dry-run to run under numba's simulator)")
+    if gpu_cases.simulated() and not args.dry_run:
+        sys.exit("compare.py --device cuda: numba's simulator is on; its times mean nothing "
+                 "(add --dry-run to check the code anyway)")
+    start = time.perf_counter()
+    rounds, target_s = (2, 0.0) if args.dry_run else (3, 0.05) if args.quick else (7, 0.1)
+    print(f"## sorix on {'the simulator (dry run)' if args.dry_run else 'the GPU'} "
+          "against PyTorch and the device memory floor\n")
+    print(f"- {versions()}")
+    gpu_table.table(args.dry_run, rounds, target_s, args.out, args.case)
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 

@@ -375,3 +375,60 @@ def floor_read4_write3(p, g, exp_avg, exp_avg_sq):
         p[i] = max(g[i], exp_avg[i])
         exp_avg[i] = exp_avg_sq[i]
         exp_avg_sq[i] = old
+
+
+# ---- k-means: one Lloyd iteration -------------------------------------------------------
+# n points of d float32 features around k centres; the starting centroids are k of the
+# points. One iteration assigns each point to its nearest centroid, moves each centroid
+# to its points' mean, then (as sorix's and scikit-learn's fit do) labels the points
+# again for the new centroids.
+
+KMEANS_SHAPE = (10**6, 16, 32)  # n, d, k
+
+
+def kmeans_inputs(n=KMEANS_SHAPE[0], d=KMEANS_SHAPE[1], k=KMEANS_SHAPE[2], seed=SEED):
+    """(x, c0): float32 points in overlapping blobs, and k distinct points as centroids."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-4, 4, (k, d))
+    x = (centres[rng.integers(0, k, n)] + rng.standard_normal((n, d))).astype(np.float32)
+    c0 = x[rng.choice(n, k, replace=False)].copy()
+    return x, c0
+
+
+def kmeans_assign_numpy(x, centroids, rows=8192):
+    """(labels, inertia) from float64 direct differences, a block of rows at a time."""
+    c = centroids.astype(np.float64)
+    labels = np.empty(len(x), np.int64)
+    inertia = 0.0
+    for start in range(0, len(x), rows):
+        block = x[start:start + rows].astype(np.float64)
+        dist = ((block[:, None, :] - c[None, :, :]) ** 2).sum(axis=-1)
+        labels[start:start + rows] = dist.argmin(axis=1)
+        inertia += float(dist.min(axis=1).sum())
+    return labels, inertia
+
+
+def kmeans_iteration_numpy(x, c0):
+    """A dict: labels0 (for c0), centroids (their means; float64, an empty cluster keeps
+    its centroid), labels and inertia (for the new centroids, rounded to x's dtype)."""
+    labels0, _ = kmeans_assign_numpy(x, c0)
+    k, d = c0.shape
+    counts = np.bincount(labels0, minlength=k)
+    sums = np.zeros((k, d))
+    np.add.at(sums, labels0, x.astype(np.float64))
+    centroids = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], c0)
+    labels, inertia = kmeans_assign_numpy(x, centroids.astype(x.dtype))
+    return {"labels0": labels0, "centroids": centroids, "labels": labels, "inertia": inertia}
+
+
+def check_kmeans(who, centroids, labels, want, labels_key="labels", inertia=None):
+    """Centroids to float32 rounding, labels equal but for the rare float32 near-tie
+    (at most 1 point in 10^5), inertia to 1e-4."""
+    assert_close(np.asarray(centroids, np.float64), want["centroids"], f"{who} k-means centroids",
+                 rtol=1e-4, atol=1e-4)
+    differ = int((np.asarray(labels) != want[labels_key]).sum())
+    if differ > max(1, len(labels) // 10**5):
+        raise AssertionError(f"{who} k-means: {differ} of {len(labels)} labels differ from "
+                             "the NumPy reference")
+    if inertia is not None:
+        assert_close(inertia, want["inertia"], f"{who} k-means inertia", rtol=1e-4)

@@ -39,7 +39,10 @@ bool = bool_  # noqa: A001
 _LAZY = {"nn": ("sorix.nn", None), "optim": ("sorix.optim", None),
          "utils": ("sorix.utils", None), "load": ("sorix.serialization", "load"),
          "save": ("sorix.serialization", "save"), "metrics": ("sorix.metrics", None),
-         "model_selection": ("sorix.model_selection", None)}
+         "model_selection": ("sorix.model_selection", None),
+         "clustering": ("sorix.clustering", None),
+         "preprocessing": ("sorix.preprocessing", None),
+         "distributed": ("sorix.distributed", None)}
 
 
 def __getattr__(name):

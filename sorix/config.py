@@ -7,12 +7,24 @@ machine without editing the package:
 - ``SORIX_FUSION_THRESHOLD``: element count from which backward fuses elementwise
   regions into one generated loop (``0`` turns fusion off).
 - ``SORIX_KERNEL_CACHE``: set to ``0`` to compile kernels without the disk cache.
+- ``SORIX_LOAD_INTERVAL``: seconds between looks at how busy the cores are (``0``:
+  never look; kernels above the threshold always use every thread).
+- ``SORIX_FREE_CORE_IDLE``: share of a core that must be idle for it to take a thread.
 """
 import os
 
 #: Below this many elements a serial loop beats spreading work over threads:
 #: starting numba's thread pool costs a few microseconds per call.
 PARALLEL_THRESHOLD = int(os.environ.get("SORIX_PARALLEL_THRESHOLD", 131072))
+
+#: A threaded kernel waits for its slowest thread, and a thread that shares its core
+#: with a busy process is slow: kernels use only the cores other processes leave free
+#: (serial when fewer than two are), measured at most this often, in seconds
+#: (:mod:`sorix.kernels.threads`). 0 turns the check off.
+LOAD_CHECK_INTERVAL = float(os.environ.get("SORIX_LOAD_INTERVAL", 0.5))
+
+#: The share of a core that must be idle (over the last interval) for it to count as free.
+FREE_CORE_IDLE = float(os.environ.get("SORIX_FREE_CORE_IDLE", 0.75))
 
 #: Options shared by every CPU kernel. ``error_model='numpy'`` removes the
 #: division-by-zero branch that stops LLVM from vectorising loops.

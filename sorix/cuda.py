@@ -69,11 +69,16 @@ def is_available(verbose=False):
     Answers in milliseconds on a machine without an NVIDIA driver. ``verbose=True``
     prints the answer and, when False, why."""
     global _available, _reason
-    if _available is None:
-        _available, _reason = _probe()
+    available = _available
+    if available is None:
+        available, _reason = _probe()
+        # numba.cuda's answer is final for the process; the driver probe's "no" is cheap and
+        # is asked again, so that loading numba's simulator later in a process is seen
+        if "numba.cuda" in sys.modules:
+            _available = available
     if verbose:
-        print("CUDA GPU available" if _available else f"CUDA not available: {_reason}")
-    return _available
+        print("CUDA GPU available" if available else f"CUDA not available: {_reason}")
+    return available
 
 
 def device_count():

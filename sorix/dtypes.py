@@ -76,10 +76,20 @@ def as_dtype(spec):
     except TypeError:
         raise TypeError(f"dtype {spec!r} is not understood; use sorix.float32, sorix.int64, "
                         "a NumPy dtype or a name such as 'float32'") from None
+    check_supported(np_dtype)
     found = _BY_NUMPY.get(np_dtype)
     if found is None:
         found = DType(np_dtype, np_dtype.name)
     return found
+
+
+def check_supported(np_dtype):
+    """Refuse complex dtypes: no op has complex rules (``exp`` would keep the real part,
+    ``abs(1+2j)`` would give 1), so a complex tensor would give wrong answers silently."""
+    if np_dtype.kind == "c":
+        raise TypeError(f"complex tensors are not supported (got {np_dtype}); keep the real "
+                        "and imaginary parts as two float tensors, e.g. z.real and z.imag")
+    return np_dtype
 
 
 def numpy_dtype(spec):

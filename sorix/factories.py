@@ -19,14 +19,24 @@ from .tensor import Tensor
 _FLOAT = np.dtype(np.float32)
 
 
+def _whole(value, what):
+    """``value`` as an int: Python and NumPy integers, or a one-element integer tensor or
+    array. A float (even 2.0) or a bool is refused, as PyTorch does."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iu":
+        value = value.reshape(()).item()
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    raise TypeError(f"{what} must be an integer, got {value!r} of type "
+                    f"{type(value).__name__}; pass int(...) if a whole count was meant")
+
+
 def _size(size):
-    """``zeros(2, 3)`` and ``zeros((2, 3))`` alike."""
+    """``zeros(2, 3)`` and ``zeros((2, 3))`` alike; every entry an integer."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    try:
-        size = tuple(int(n) for n in size)
-    except TypeError:
-        raise TypeError(f"size must be ints or one tuple of ints, got {size!r}") from None
+    size = tuple(_whole(n, "each entry of size") for n in size)
     if any(n < 0 for n in size):
         raise ValueError(f"negative dimension in size {size}")
     return size
@@ -79,6 +89,8 @@ def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
+    n = _whole(n, "eye: n")
+    m = None if m is None else _whole(m, "eye: m")
     return _make(np.eye(n, m, dtype=_float(dtype)), None, device, requires_grad)
 
 
@@ -115,12 +127,14 @@ def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=Fals
 
 
 def linspace(start, end, steps=100, dtype=None, device="cpu", requires_grad=False):
-    return _make(np.linspace(start, end, int(steps)).astype(_float(dtype)), None, device,
+    steps = _whole(steps, "linspace: steps")
+    return _make(np.linspace(start, end, steps).astype(_float(dtype)), None, device,
                  requires_grad)
 
 
 def logspace(start, end, steps=100, base=10.0, dtype=None, device="cpu", requires_grad=False):
-    return _make(np.logspace(start, end, int(steps), base=base).astype(_float(dtype)), None,
+    steps = _whole(steps, "logspace: steps")
+    return _make(np.logspace(start, end, steps, base=base).astype(_float(dtype)), None,
                  device, requires_grad)
 
 
@@ -145,12 +159,14 @@ def randint(low, high=None, size=None, dtype=None, device="cpu", requires_grad=F
     if high is None:
         low, high = 0, low
     size = _size((size,))
+    low, high = _whole(low, "randint: low"), _whole(high, "randint: high")
     array = _random.generator().integers(low, high, size, dtype=np.int64)
     return _make(array, dtype, device, requires_grad)
 
 
 def randperm(n, dtype=None, device="cpu", requires_grad=False):
-    return _make(_random.generator().permutation(int(n)).astype(np.int64), dtype, device,
+    n = _whole(n, "randperm: n")
+    return _make(_random.generator().permutation(n).astype(np.int64), dtype, device,
                  requires_grad)
 
 

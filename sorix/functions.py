@@ -98,6 +98,13 @@ def gather(input, dim, index):
     if idx.ndim != x.ndim:
         raise RuntimeError(f"gather: index has {idx.ndim} dimensions, input has {x.ndim}")
     dim = dim % x.ndim
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must hold integers, got {idx.dtype}")
+    size = x.shape[dim]
+    bad = (idx < 0) | (idx >= size)
+    if bad.any():  # NumPy would wrap a negative index around; PyTorch refuses it
+        raise IndexError(f"gather: index {int(idx[bad].flat[0])} is out of range for dimension "
+                         f"{dim} of size {size} (valid indices: 0 to {size - 1})")
     grid = list(np.indices(idx.shape, sparse=True))
     grid[dim] = idx
     return x[tuple(grid)]

@@ -8,10 +8,21 @@ Layout of a saved file::
 
 Every node in ``meta.json`` is a dict with a ``"type"``; containers hold
 nodes, tensors and arrays name their ``.npy`` entry. Loading a file that
-holds only tensors, arrays, numbers, strings and containers reads JSON and
-``.npy`` data with ``allow_pickle=False``: nothing in the file can make
-Python run code. Pickled entries are refused unless the caller opts in with
-``weights_only=False``, which is only safe for files from a trusted source.
+holds only tensors, arrays, numbers, strings, containers and instances of
+registered safe classes (:func:`register_safe_class`, e.g. the fitted
+transformers of ``sorix.preprocessing``) reads JSON and ``.npy`` data with
+``allow_pickle=False``: nothing in the file can make Python run code. Pickled
+entries are refused unless the caller opts in with ``weights_only=False``,
+which is only safe for files from a trusted source.
+
+What ``save`` guarantees: to a path, the archive is written to a temporary
+file in the same folder, fsynced, then renamed over the target, so an error,
+Ctrl-C or a kill mid-write leaves the previous file intact. What ``load``
+refuses before allocating anything: compressed or encrypted entries (``save``
+writes stored entries only, so a small file cannot inflate into a huge
+array), a ``meta.json`` over :data:`MAX_META_BYTES`, arrays whose size
+disagrees with their ``.npy`` header, and entries that together claim more
+bytes than the file holds (overlapping entries).
 """
 import base64
 import io
@@ -26,11 +37,14 @@ from collections import OrderedDict
 import numpy as np
 
 from . import dtypes as _dtypes
+from ._atomic import atomic_write
+from .device import device as _device
 from .tensor import Size, Tensor
 
 FORMAT = "sorix.save"
 VERSION = 1
 META = "meta.json"
+MAX_META_BYTES = 16 * 2 ** 20  # a model's description is kilobytes; arrays are separate entries
 _TRUST_HINT = ("Pass weights_only=False only if you trust the file's source: unpickling "
                "can run arbitrary code.")
 
@@ -41,6 +55,64 @@ class SerializationError(RuntimeError, ValueError):
 
 class WeightsOnlyError(SerializationError, pickle.UnpicklingError):
     """The file needs unpickling, which ``weights_only=True`` refuses."""
+
+
+# ---- classes that load without pickle -------------------------------------------------------
+_SAFE_CLASSES = {}  # saved name -> class
+_SAFE_NAMES = {}    # class -> saved name (exact type: a subclass is not covered)
+# sorix classes in modules that ``import sorix`` does not load. A file naming one of these
+# makes ``load`` import that sorix module (which registers the class), and nothing else.
+_SAFE_MODULES = {f"sorix.preprocessing.{name}": "sorix.preprocessing"
+                 for name in ("MinMaxScaler", "StandardScaler", "RobustScaler", "OneHotEncoder",
+                              "ColumnTransformer")}
+
+
+def register_safe_class(cls=None, *, name=None):
+    """Let ``load(weights_only=True)`` rebuild instances of ``cls`` from data alone.
+
+    Use as ``register_safe_class(cls)`` or as a decorator. An instance is saved as
+    ``name`` (default ``module.QualName``) plus its state, ``obj._sorix_state()`` if the
+    class defines it, else ``obj.state_dict()``: a dict of what ``save`` stores without
+    pickle (tensors, arrays, numbers, strings, containers, other registered objects).
+    Loading rebuilds it with ``cls._sorix_from_state(state)`` if defined, else ``cls()``
+    followed by ``load_state_dict(state)``; those must validate the state, since it comes
+    from the file. A file can only name registered classes, never import others.
+    """
+    def register(klass):
+        if not isinstance(klass, type):
+            raise TypeError(f"register_safe_class expects a class, got {klass!r}")
+        key = name or f"{klass.__module__}.{klass.__qualname__}"
+        _SAFE_CLASSES[key] = klass
+        _SAFE_NAMES[klass] = key
+        return klass
+    return register if cls is None else register(cls)
+
+
+def _safe_class(name):
+    cls = _SAFE_CLASSES.get(name)
+    if cls is None and name in _SAFE_MODULES:
+        import importlib
+        importlib.import_module(_SAFE_MODULES[name])
+        cls = _SAFE_CLASSES.get(name)
+    if cls is None:
+        raise _bad(f"the file names class {name!r}, which is not registered as safe to load "
+                   "(see sorix.serialization.register_safe_class)")
+    return cls
+
+
+def _rebuild(cls, name, state):
+    try:
+        builder = getattr(cls, "_sorix_from_state", None)
+        if builder is not None:
+            return builder(state)
+        obj = cls()
+        obj.load_state_dict(state)
+        return obj
+    except SerializationError:
+        raise
+    except Exception as exc:  # the state is data from the file: any refusal is a bad file
+        raise _bad(f"cannot rebuild {name} from its saved state ({type(exc).__name__}: "
+                   f"{exc})") from None
 
 
 # ---- saving ------------------------------------------------------------------------------
@@ -102,16 +174,33 @@ class _Writer:
             return {"type": "bytes", "value": base64.b64encode(obj).decode("ascii")}
         if isinstance(obj, Tensor):
             return self._tensor(obj)
-        if kind is np.ndarray and not obj.dtype.hasobject:
-            return {"type": "ndarray", "entry": self._array_entry(obj),
-                    "dtype": obj.dtype.str, "shape": list(obj.shape)}
+        if kind in (np.ndarray, np.memmap) and not obj.dtype.hasobject:
+            array = obj if kind is np.ndarray else np.asarray(obj)  # a memmap is plain data
+            return {"type": "ndarray", "entry": self._array_entry(array),
+                    "dtype": array.dtype.str, "shape": list(array.shape)}
         if isinstance(obj, np.generic) and not obj.dtype.hasobject:
             return {"type": "numpy_scalar", "entry": self._array_entry(np.asarray(obj))}
         if isinstance(obj, _dtypes.DType):
             return {"type": "dtype", "value": obj.dtype.str}
         if kind in (list, tuple, Size, dict, OrderedDict):
             return self._container(obj, kind)
+        if kind in _SAFE_NAMES:
+            return self._object(obj, _SAFE_NAMES[kind])
         return self._pickle(obj)
+
+    def _object(self, obj, name):
+        if id(obj) in self._open:
+            raise ValueError("cannot save an object that contains itself")
+        self._open.add(id(obj))
+        try:
+            getter = getattr(obj, "_sorix_state", None)
+            state = getter() if getter is not None else obj.state_dict()
+            if type(state) not in (dict, OrderedDict):
+                raise TypeError(f"{name} gave a state of type {type(state).__name__}, not a dict")
+            self._keep.append(state)  # its arrays may be temporaries: keep their ids unique
+            return {"type": "object", "class": name, "state": self.encode(state)}
+        finally:
+            self._open.discard(id(obj))
 
     def _container(self, obj, kind):
         if id(obj) in self._open:
@@ -129,12 +218,16 @@ class _Writer:
 
 
 def save(obj, f):
-    """Save ``obj`` to ``f`` (a path or a binary file opened for writing)."""
+    """Save ``obj`` to ``f`` (a path or a binary file opened for writing).
+
+    A path is replaced atomically: the archive goes to a temporary file in the same
+    folder, is fsynced and renamed over ``f``, so a failure leaves the old file intact.
+    """
     writer = _Writer()
     # Encode everything first, so an unsaveable object fails before the file is touched.
     meta = {"format": FORMAT, "version": VERSION, "root": writer.encode(obj)}
     if isinstance(f, (str, os.PathLike)):
-        with open(f, "wb") as fh:
+        with atomic_write(f) as fh:  # the old file survives any failure mid-write
             _write_archive(fh, meta, writer.entries)
     else:
         if not hasattr(f, "write"):
@@ -165,21 +258,42 @@ def _field(node, name, types):
     return value
 
 
+def _check_entry(info, limit, what):
+    """Refuse an entry before reading it if it could expand past what the file holds."""
+    if info.flag_bits & 0x1:
+        raise _bad(f"entry {info.filename!r} is encrypted")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise _bad(f"entry {info.filename!r} is compressed; sorix writes uncompressed entries "
+                   "only and does not inflate data it did not write")
+    if info.file_size != info.compress_size:
+        raise _bad(f"entry {info.filename!r} claims {info.file_size} bytes but stores "
+                   f"{info.compress_size}")
+    if info.file_size > limit:
+        raise _bad(f"{what} {info.filename!r} holds {info.file_size} bytes, more than the "
+                   f"{limit} allowed")
+
+
 class _Reader:
     """Rebuilds objects from JSON nodes, reading arrays with ``allow_pickle=False``."""
 
-    def __init__(self, archive, weights_only, map_location):
+    def __init__(self, archive, weights_only, map_location, size):
         self.archive = archive
         self.names = set(archive.namelist())
         self.weights_only = weights_only
         self.map_location = map_location
+        # Entries are read at most once each, and honest entries do not overlap, so all of
+        # them together fit in the file: this bounds what overlapping entries can allocate.
+        self._budget = size
         self._arrays = {}
         self._tensors = {}
 
     def _info(self, entry):
         if not isinstance(entry, str) or entry not in self.names:
             raise _bad(f"meta.json refers to a missing entry {entry!r}")
-        return self.archive.getinfo(entry)
+        info = self.archive.getinfo(entry)
+        _check_entry(info, self._budget, "entry")
+        self._budget -= info.file_size
+        return info
 
     def _array(self, entry):
         if entry in self._arrays:
@@ -191,17 +305,28 @@ class _Reader:
                 version = fmt.read_magic(fh)
                 read_header = {(1, 0): fmt.read_array_header_1_0,
                                (2, 0): fmt.read_array_header_2_0}.get(version)
-                if read_header is not None:
-                    shape, _, dtype = read_header(fh)
-                    needed = math.prod(shape) * dtype.itemsize
-                    if needed > info.file_size - fh.tell():
-                        raise _bad(f"entry {entry!r} is truncated: its header promises "
-                                   f"{needed} bytes of data")
+                if read_header is None:
+                    raise _bad(f"entry {entry!r} is not a readable array: .npy format "
+                               f"version {version} is not one sorix reads")
+                shape, _, dtype = read_header(fh)
+                if dtype.hasobject:
+                    raise _bad(f"entry {entry!r} is not a readable array: it holds Python "
+                               f"objects ({dtype}), which would need unpickling")
+                if dtype.itemsize == 0:
+                    raise _bad(f"entry {entry!r} is not a readable array: its dtype {dtype} "
+                               "has size 0")
+                needed = math.prod(shape) * dtype.itemsize
+                if needed != info.file_size - fh.tell():
+                    raise _bad(f"entry {entry!r} is truncated or padded: its header promises "
+                               f"{needed} bytes of data, the entry holds "
+                               f"{info.file_size - fh.tell()}")
             with self.archive.open(info) as fh:
                 array = fmt.read_array(fh, allow_pickle=False)
+                if fh.read(1):  # (also reaches the end, where zipfile checks the CRC)
+                    raise _bad(f"entry {entry!r} has data past its array")
         except SerializationError:
             raise
-        except Exception as exc:  # bad magic/header, object arrays, short data, CRC errors
+        except Exception as exc:  # bad magic/header, short data, CRC errors
             raise _bad(f"entry {entry!r} is not a readable array ({exc})") from None
         self._arrays[entry] = array
         return array
@@ -228,18 +353,32 @@ class _Reader:
             if array.dtype.kind not in "fc":
                 raise _bad(f"a {array.dtype} tensor cannot require grad")
             t.requires_grad = True
-        device = self.map_location if self.map_location is not None else node.get("device", "cpu")
-        if str(device) != "cpu":
-            t = t.to(device)
+        device = self.map_location if self.map_location is not None else _saved_device(node)
+        if device.type != "cpu":
+            try:
+                t = t.to(device)
+            except RuntimeError as exc:
+                raise SerializationError(
+                    f"the file holds a tensor on {device}, which is not available here "
+                    f"({exc}); pass map_location='cpu' to load it on the CPU") from None
         self._tensors[key] = t
         return t
 
+    def meta(self):
+        if META not in self.names:
+            raise _bad(f"the archive has no {META}")
+        info = self.archive.getinfo(META)
+        _check_entry(info, min(self._budget, MAX_META_BYTES), "the description")
+        self._budget -= info.file_size
+        with self.archive.open(info) as fh:
+            return fh.read()
+
     def _pickled(self, node):
-        info = self._info(_field(node, "entry", str))
         if self.weights_only:
             raise WeightsOnlyError(
                 f"the file holds a pickled object ({node.get('class', 'unknown class')}), which "
                 f"weights_only=True does not load. {_TRUST_HINT}")
+        info = self._info(_field(node, "entry", str))
         return pickle.loads(self.archive.read(info))
 
     def decode(self, node):
@@ -281,9 +420,26 @@ class _Reader:
             return array[()]
         if kind == "dtype":
             return _dtypes.as_dtype(np.dtype(_field(node, "value", str)))
+        if kind == "object":
+            name = _field(node, "class", str)
+            cls = _safe_class(name)
+            state = self.decode(_field(node, "state", dict))
+            if type(state) not in (dict, OrderedDict):
+                raise _bad(f"the state of {name} is not a dict")
+            return _rebuild(cls, name, state)
         if kind == "pickle":
             return self._pickled(node)
         raise _bad(f"unknown node type {kind!r}")
+
+
+def _saved_device(node):
+    spec = node.get("device", "cpu")
+    try:
+        if not isinstance(spec, str):
+            raise TypeError(f"not a string: {spec!r}")
+        return _device(spec)
+    except (RuntimeError, TypeError) as exc:
+        raise _bad(f"unknown device {str(spec)[:40]!r} ({exc})") from None
 
 
 def _tensor_class(name):
@@ -313,6 +469,8 @@ def load(f, weights_only=True, map_location=None):
     ``weights_only=False``. That also reads plain pickle files (such as
     those the original Sorix wrote), and is only safe for trusted files.
     """
+    if map_location is not None:
+        map_location = _device(map_location)  # a bad value is the caller's error, not the file's
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as fh:
             return _load_stream(fh, weights_only, map_location)
@@ -337,21 +495,22 @@ def _load_stream(fh, weights_only, map_location):
         if head[:1] == b"\x80":
             raise WeightsOnlyError(f"the file is a plain pickle, not a sorix archive. {_TRUST_HINT}")
         raise _bad("it is not a zip archive")
+    size = fh.seek(0, os.SEEK_END) - start
+    fh.seek(start)
     try:
         with zipfile.ZipFile(fh) as archive:
-            return _read_archive(archive, weights_only, map_location)
+            return _read_archive(_Reader(archive, weights_only, map_location, size))
     except SerializationError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
-            NotImplementedError, RecursionError) as exc:
+            NotImplementedError, RecursionError, RuntimeError) as exc:
+        # (RuntimeError: what zipfile raises for a password-protected entry)
         raise _bad(f"{type(exc).__name__}: {exc}") from None
 
 
-def _read_archive(archive, weights_only, map_location):
-    if META not in archive.namelist():
-        raise _bad(f"the archive has no {META}")
+def _read_archive(reader):
     try:
-        meta = json.loads(archive.read(META).decode("utf-8"))
+        meta = json.loads(reader.meta().decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise _bad(f"{META} is not valid JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -361,12 +520,10 @@ def _read_archive(archive, weights_only, map_location):
         raise _bad(f"unsupported format version {version!r} (this sorix reads up to {VERSION})")
     if "root" not in meta:
         raise _bad(f"{META} has no root object")
-    reader = _Reader(archive, weights_only, map_location)
     try:
         return reader.decode(meta["root"])
     except (SerializationError, pickle.UnpicklingError, zipfile.BadZipFile):
         raise
     except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
-        # e.g. an unhashable dict key or a bad dtype string. (RuntimeError passes through:
-        # it is what moving a tensor to a missing CUDA device raises, not a bad file.)
+        # e.g. an unhashable dict key or a bad dtype string
         raise _bad(f"{type(exc).__name__}: {exc}") from None

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import dtypes as _dtypes
 from . import ops as _ops
-from .autograd import engine as _engine
+from .autograd import engine as _engine, hooks as _hooks
 from .autograd.grad_mode import _state, no_grad as _no_grad
 from .device import CPU, Device, device as _device  # noqa: F401  (Sorix: sorix.tensor.Device)
 from .errors import ShapeMismatchError
@@ -68,6 +68,7 @@ def _to_array(data, dtype):
         elif arr.dtype == np.object_:
             raise TypeError(f"cannot make a tensor from {type(data).__name__} holding "
                             "mixed or ragged values; give numbers or equal-length lists")
+    _dtypes.check_supported(arr.dtype)
     if dtype is not None and arr.dtype != dtype:
         arr = _of(arr).astype(arr, dtype)
     return arr
@@ -312,11 +313,14 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
             from .autograd.functional import grad as _grad
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             found = _grad([self], inputs, [gradient], retain_graph, create_graph, allow_unused=True)
-            for t, g in zip(inputs, found):
-                if g is not None:
-                    _engine._accumulate_leaf(t, g if create_graph else g.data, create_graph)
+            _engine.accumulate_into(inputs, found, create_graph)
             return
         _engine.run_backward([self], [gradient], retain_graph, create_graph)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after each backward pass has added its last contribution to
+        this leaf's ``.grad``; returns a handle whose ``remove()`` unregisters it."""
+        return _hooks.register_post_accumulate_grad_hook(self, hook)
 
     # ---- in-place ------------------------------------------------------------
     def _check_inplace(self):

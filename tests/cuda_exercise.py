@@ -73,6 +73,11 @@ def linalg_index_softmax(dtype, rng):
     C.scatter_add((2, 3, 5), (1,), C.take(a, 1))
     C.scatter_add((2, 3, 5), np.array([1, 1]), C.take(a, np.array([1, 1])))
     C.where(C.to_device(np.array([True, False, True, False, True])), C.take(a, 0), C.take(a, 1))
+    rows, cols = C.to_device(np.array([1, 0, 1])), C.to_device(np.array([4, 0], np.int32))
+    C.scatter_add((2, 3, 5), rows, C.take(a, rows))
+    C.scatter_add((2, 3, 5), (slice(None), C.take(rows, slice(0, 2)), cols),
+                  C.take(a, (slice(None), C.take(rows, slice(0, 2)), cols)))
+    C.matmul(C.take(b, 0), C.matrix_transpose(C.take(b, 1)))
     C.softmax(a, 1), C.log_softmax(a, -1)
 
 
@@ -108,12 +113,31 @@ def optimizers(dtype, rng):
            t(1), t(1), False)
 
 
+def kmeans(dtype, rng):
+    from sorix.kernels.cuda import kmeans as KM
+    x = C.to_device(rng.standard_normal((20, 3)).astype(dtype))
+    centroids = C.take(x, np.array([0, 5, 9]))
+    labels, _ = KM.assign_points(x, centroids)
+    KM.update_centroids(x, labels, centroids)
+    KM.squared_distances(x, centroids)
+
+
+def gradient_buckets(dtype, rng):
+    from sorix.kernels.cuda import buckets
+    grad = C.to_device(rng.standard_normal((2, 3)).astype(dtype))
+    bucket = C.zeros(10, dtype)
+    buckets.pack(bucket, 4, grad)
+    buckets.unpack(bucket, 4, grad)
+    buckets.unpack_divided(bucket, 4, grad, 2)
+    buckets.divide(bucket, 2)
+
+
 def main():
     rng = np.random.default_rng(0)
     launches = build.record()
     for dtype in (np.float32, np.float64):
         for part in (elementwise, arrays, reductions, linalg_index_softmax, logic_and_writes,
-                     optimizers):
+                     optimizers, kmeans, gradient_buckets):
             part(dtype, rng)
     unique = {json.dumps(entry): entry for entry in launches}
     json.dump(sorted(unique.values(), key=json.dumps), sys.stdout)

@@ -50,21 +50,26 @@ def test_second_process_loads_kernels_instead_of_compiling(tmp_path):
     np.testing.assert_allclose(first["grad"], expected, rtol=1e-6)
 
 
-def test_no_writable_cache_location_falls_back_with_a_warning(monkeypatch):
-    from numba.core import caching
+def test_no_writable_cache_location_falls_back_with_a_warning(tmp_path, monkeypatch):
+    from numba.core import config as numba_config
 
-    from sorix.kernels import build
-    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
-    monkeypatch.setattr(build, "_cache_usable", True)
+    from sorix.kernels import build, cache
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(numba_config, "CACHE_DIR", str(blocker / "numba"))
+    monkeypatch.setattr(cache, "user_folder", lambda: str(blocker / "user"))
+    monkeypatch.setattr(cache, "_folder_decided", False)
+    monkeypatch.setattr(cache, "_folder", None)
+    monkeypatch.setattr(cache, "_warned", set())
     monkeypatch.setattr(build, "_kernel_cache", {})
-    with pytest.warns(RuntimeWarning, match="without a disk cache"):
+    with pytest.warns(RuntimeWarning, match="compiled in memory"):
         k = build.kernel("unary0", "exp", {"F": build_defs().UNARY["exp"].forward},
                          np.float64, False)
     x = np.array([0.0, 1.0, -2.0])
     out = np.empty_like(x)
     k(x, out, np.zeros(0))
     np.testing.assert_allclose(out, np.exp(x), rtol=1e-15)
-    assert build._cache_usable is False
+    assert cache.folder() is None and blocker.read_text() == "not a folder"
 
 
 def build_defs():

@@ -86,6 +86,7 @@ def rng():
 def threaded(monkeypatch):
     """Lower the threading threshold so THREADED_SIZE arrays take the parallel kernels."""
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 64)
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     assert THREADED_SIZE >= config.PARALLEL_THRESHOLD
 
 

@@ -243,6 +243,7 @@ def test_threaded_kernels_match_serial(monkeypatch):
 
     serial = everything()
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     threaded = everything()
     for (v1, g1), (v2, g2) in zip(serial, threaded):
         np.testing.assert_allclose(v1, v2, rtol=1e-5)

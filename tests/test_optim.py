@@ -986,6 +986,7 @@ def test_parallel_path_matches_serial(cls, kwargs, dtype, monkeypatch):
     assert used and not any(used)
     used.clear()
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 16)
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     parallel = run()
     assert used and all(used)  # every update took the threaded kernel
     for s, p in zip(serial, parallel):
@@ -1004,6 +1005,7 @@ def test_parallel_path_matches_serial(cls, kwargs, dtype, monkeypatch):
 
 def test_parallel_path_non_contiguous(monkeypatch):
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 16)
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     rng = np.random.default_rng(9)
     base = rng.standard_normal((24, 40)) * 0.3
     W_arr = base.T

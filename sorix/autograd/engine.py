@@ -3,14 +3,16 @@
 It orders the graph with an explicit stack (a chain of 100,000 operations
 backpropagates without recursion), runs each node once all the nodes that
 feed it a gradient have run, reduces broadcast gradients to their input's
-shape in one place (:func:`sum_to`), and accumulates into leaves.
+shape in one place (:func:`sum_to`), and accumulates into leaves. Leaves with
+post-accumulate hooks and callbacks queued for the end of a backward are
+served through :mod:`sorix.autograd.hooks`.
 """
 import numpy as np
 
 from .. import config
 from ..errors import ShapeMismatchError
 from ..kernels.backend import mixed_devices, of
-from . import fusion
+from . import fusion, hooks
 from .grad_mode import _state
 
 _ndarray = np.ndarray
@@ -144,12 +146,40 @@ def _accumulate_leaf(leaf, grad, create_graph, fresh=False):
         current._version[0] += 1
 
 
+def accumulate_into(tensors, grads, create_graph):
+    """``backward(inputs=...)``: add each gradient found (None: skipped) into its tensor's
+    ``.grad``, run the tensors' post-accumulate hooks, then the callbacks they queued."""
+    outer_callbacks = hooks.open_queue()
+    completed = False
+    try:
+        for tensor, g in zip(tensors, grads):
+            if g is not None:
+                _accumulate_leaf(tensor, g if create_graph else g.data, create_graph)
+                if hooks.registry:
+                    hooks.run_post_accumulate_hooks(tensor)
+        completed = True
+    finally:
+        hooks.close_queue(outer_callbacks, completed)
+
+
 def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
     """Backpropagate ``root_grads`` from ``roots``.
 
     With ``targets`` (a list of tensors), gradients are returned for them
-    instead of accumulated into ``.grad``.
+    instead of accumulated into ``.grad``. Callbacks queued during the pass
+    (:func:`sorix.autograd.hooks.queue_callback`) run once it completes.
     """
+    outer_callbacks = hooks.open_queue()
+    completed = False
+    try:
+        captured = _backpropagate(roots, root_grads, retain_graph, create_graph, targets)
+        completed = True
+    finally:
+        hooks.close_queue(outer_callbacks, completed)
+    return captured
+
+
+def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
     captured = None
     target_nodes = {}
     if targets is not None:
@@ -169,15 +199,22 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
     for g in root_grads:
         handed[id(g)] = 2
 
-    def deliver_leaf(leaf, grad, fresh=False):
+    hooked = None  # the leaves with post-accumulate hooks, when there are any
+
+    def deliver_leaf(leaf, grad, fresh=False, edges=1):
         if captured is None:
             _accumulate_leaf(leaf, grad, create_graph, fresh)
+            if hooked is not None:
+                hooked.arrived(leaf, edges)
             return
         for i in leaf_slots.get(id(leaf), ()):
             captured[i] = grad if captured[i] is None else _add(captured[i], grad)
 
     root_nodes = []
     pending = {}
+    if hooks.registry and captured is None:
+        hooked = hooks.HookedLeaves([r for r in roots if r.grad_fn is None],
+                                    {r.grad_fn for r in roots if r.grad_fn is not None})
     for root, grad in zip(roots, root_grads):
         node = root.grad_fn
         if node is None:
@@ -236,6 +273,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, targets=None):
                 if child is None:
                     if g is not None:
                         deliver_leaf(tensor, g, count == 1)
+                    elif hooked is not None:
+                        hooked.arrived(tensor, 1, received=False)
                     continue
                 if g is not None:
                     before = pending.get(child)
@@ -271,7 +310,7 @@ def _run_region(members, grad, retain_graph, pending, deps, ready, handed, deliv
         handed[id(g)] = 1
         child = tensor.grad_fn
         if child is None:
-            deliver_leaf(tensor, g, True)
+            deliver_leaf(tensor, g, True, edges)
             continue
         before = pending.get(child)
         pending[child] = g if before is None else _add(before, g)

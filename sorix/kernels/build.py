@@ -17,7 +17,6 @@ scalars of that dtype.
 import hashlib
 import math
 import types
-import warnings
 
 import numpy as np
 
@@ -26,7 +25,6 @@ from . import scalar, templates
 
 _scalar_cache = {}
 _kernel_cache = {}
-_cache_usable = config.CACHE_KERNELS
 
 
 def _typed_constants(code, dtype):
@@ -96,20 +94,19 @@ def scalar_function(fn, dtype):
 
 
 def jit_cached(fn, parallel):
-    """``fn`` compiled with the shared options and numba's disk cache (in memory, with a
-    warning, where no cache location is writable)."""
-    global _cache_usable
+    """``fn`` compiled with the shared options and sorix's disk cache
+    (:mod:`sorix.kernels.cache`: in memory, with one warning, where no cache folder
+    is usable; a damaged entry is recompiled)."""
     from numba import njit
     from . import compile_note  # noqa: F401  (importing it listens for compiles: a note on stderr)
-    if _cache_usable:
-        try:
-            return njit(cache=True, parallel=parallel, **config.NJIT_OPTIONS)(fn)
-        except RuntimeError as exc:  # no writable cache location
-            _cache_usable = False
-            warnings.warn(f"sorix: kernels are compiled without a disk cache ({exc}); "
-                          "set NUMBA_CACHE_DIR to a writable folder to keep them",
-                          RuntimeWarning, stacklevel=3)
-    return njit(parallel=parallel, **config.NJIT_OPTIONS)(fn)
+    compiled = njit(parallel=parallel, **config.NJIT_OPTIONS)(fn)
+    if config.CACHE_KERNELS:
+        from . import cache
+        cache.attach(compiled)
+    if parallel:
+        from . import threads
+        return threads.threaded(compiled)
+    return compiled
 
 
 def kernel(template_name, op_name, bindings, dtype, parallel):

@@ -102,6 +102,10 @@ def transpose(x, axes=None):
     return x.transpose(axes)
 
 
+def matrix_transpose(x):
+    return np.swapaxes(x, -1, -2)
+
+
 broadcast_to = np.broadcast_to
 
 

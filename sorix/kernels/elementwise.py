@@ -2,12 +2,13 @@
 
 Inputs of one call share a float dtype (float32 or float64); the tensor
 layer casts before calling. Other dtypes go through each op's NumPy
-reference. Broadcasting: equal shapes and size-1 operands run directly;
+reference forward; float16 gradients are computed in float32 and rounded
+to float16 (numba has no float16 arithmetic on the CPU). Broadcasting: equal shapes and size-1 operands run directly;
 other broadcasts expand the operands first.
 """
 import numpy as np
 
-from .. import config
+from . import threads
 from .build import kernel
 from .defs import BINARY, UNARY
 
@@ -22,7 +23,7 @@ def _kernel(template, name, dtype, n):
 
     A plain dict lookup on the hot path; the builder runs on a miss only.
     """
-    parallel = n >= config.PARALLEL_THRESHOLD
+    parallel = threads.use(n)
     key = (template, name, dtype.char, parallel)
     found = _compiled.get(key)
     if found is None:
@@ -61,16 +62,31 @@ def unary(name, x, params=()):
     return out
 
 
-def _in_float(*arrays):
-    """Integer arrays (a Sorix integer leaf's backward) as float64, the kernels' dtype; the
-    engine casts the gradients back to each input's dtype."""
-    return [a if a.dtype.char in _KERNEL_CHARS else a.astype(np.float64) for a in arrays]
+def _widened(g, *arrays):
+    """The float dtype the kernels compute in when ``g`` and ``arrays`` are not all float32 or
+    all float64: float32 for float16 (stored back as float16), else float64 (integer leaves
+    of Sorix, or integer operands beside a float gradient). None when no widening is needed."""
+    if g.dtype.char in _KERNEL_CHARS and all(a.dtype == g.dtype for a in arrays):
+        return None
+    if all(a.dtype.char in "ef" for a in (g,) + arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _in_dtype(work, fn, out_dtype, *arrays):
+    """``fn`` applied to ``arrays`` converted to ``work``, its array results in ``out_dtype``."""
+    found = fn(*[a.astype(work) if isinstance(a, np.ndarray) else a for a in arrays])
+    if isinstance(found, tuple):
+        return tuple(None if r is None else r.astype(out_dtype) for r in found)
+    return found.astype(out_dtype)
 
 
 def unary_grad(name, g, x, y, params=()):
     """``g * dop/dx`` in one pass; ``y`` is the forward output."""
-    if x.dtype.char not in _KERNEL_CHARS or g.dtype != x.dtype:
-        g, x, y = _in_float(g, x, y)
+    work = _widened(g, x, y)
+    if work is not None:
+        return _in_dtype(work, lambda g, x, y: unary_grad(name, g, x, y, params), g.dtype,
+                         g, x, y)
     dtype = x.dtype
     gx = np.empty(x.shape, dtype)
     template = "unary%d_grad" % len(params)
@@ -122,8 +138,10 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
     The caller reduces a broadcast gradient to its operand's shape. An
     operand whose gradient is not needed gets None.
     """
-    if g.dtype.char not in _KERNEL_CHARS or not (a.dtype == b.dtype == y.dtype == g.dtype):
-        g, a, b, y = _in_float(g, a, b, y)
+    work = _widened(g, a, b, y)
+    if work is not None:
+        return _in_dtype(work, lambda g, a, b, y: binary_grad(name, g, a, b, y, need_a, need_b),
+                         g.dtype, g, a, b, y)
     shape = g.shape
     dtype = g.dtype
     which = "ab" if need_a and need_b else ("a" if need_a else "b")
@@ -152,8 +170,9 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
 def binary_grad_same(name, g, x, y):
     """The gradient of ``op(x, x)`` with respect to ``x``: ``g * (dop/da + dop/db)``, one pass
     instead of two gradients that the engine would then add."""
-    if g.dtype.char not in _KERNEL_CHARS or not (x.dtype == y.dtype == g.dtype):
-        g, x, y = _in_float(g, x, y)
+    work = _widened(g, x, y)
+    if work is not None:
+        return _in_dtype(work, lambda g, x, y: binary_grad_same(name, g, x, y), g.dtype, g, x, y)
     gx = np.empty(g.shape, g.dtype)
     if not (g.ndim == 1 and g.flags.c_contiguous and x.flags.c_contiguous):
         g, x, y = g.ravel(), x.ravel(), y.ravel()

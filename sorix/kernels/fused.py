@@ -17,18 +17,17 @@ compiled without the disk cache.
 """
 import hashlib
 import os
-import tempfile
 import types
-import warnings
 from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from .. import config
+from .._atomic import write_atomic
+from . import threads
 from .build import build_settings, definition_hash, jit_cached, scalar_function
 
 _compiled = {}
-_source_dir_usable = True
 
 
 class Step(NamedTuple):
@@ -87,47 +86,37 @@ def _source(program, name, full, scalar_grad):
 
 
 def _source_dir():
-    """Where generated kernel sources live: beside numba's cache when NUMBA_CACHE_DIR
-    is set, else in the user's cache folder."""
-    base = os.environ.get("NUMBA_CACHE_DIR")
-    if base:
-        return os.path.join(base, "sorix_fused")
-    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(home, "sorix", "fused")
+    """Where generated kernel sources live: beside the compiled kernels (see
+    :func:`sorix.kernels.cache.folder`), or None when no folder is usable."""
+    from . import cache
+    root = cache.folder()
+    return None if root is None else os.path.join(root, "sorix_fused")
 
 
 def _source_file(name, source):
     """The path of a file holding ``source`` (written once), or None where no folder is
     writable."""
-    global _source_dir_usable
-    if not (_source_dir_usable and config.CACHE_KERNELS):
+    from . import cache
+    if not (config.CACHE_KERNELS and cache.saving()):
         return None
     folder = _source_dir()
+    if folder is None:  # (cache.folder() has warned)
+        return None
     path = os.path.join(folder, name + ".py")
     try:
         with open(path) as f:
             if f.read() == source:
                 return path  # written by an earlier process: nothing to do
-    except OSError:
-        pass
+    except (OSError, UnicodeDecodeError):
+        pass  # missing, or damaged: written again below
     try:
         os.makedirs(folder, exist_ok=True)
-        # A private temporary name (two threads or processes may write the same kernel),
-        # then an atomic rename: a reader sees all of the file or none of it.
-        handle, partial = tempfile.mkstemp(suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(handle, "w") as f:
-                f.write(source)
-            os.replace(partial, path)
-        finally:
-            if os.path.exists(partial):  # (only when writing or renaming failed)
-                os.remove(partial)
+        # Two threads or processes may write the same kernel: each writes a private
+        # temporary file and renames it, so a reader sees all of the file or none of it.
+        write_atomic(path, source)
         return path
     except OSError as exc:
-        _source_dir_usable = False
-        warnings.warn(f"sorix: fused backward kernels are compiled without a disk cache "
-                      f"({folder} is not writable: {exc}); set NUMBA_CACHE_DIR to a "
-                      "writable folder to keep them", RuntimeWarning, stacklevel=4)
+        cache.save_failed(folder, exc)
         return None
 
 
@@ -154,10 +143,7 @@ def _build(program, full, scalar_grad, dtype, parallel):
     fn = types.FunctionType(code, env, name)
     fn.__qualname__ = name
     fn.__module__ = __name__
-    if path is None:
-        from numba import njit
-        return njit(parallel=parallel, **config.NJIT_OPTIONS)(fn)
-    return jit_cached(fn, parallel)
+    return jit_cached(fn, parallel)  # (without a source file: compiled in memory)
 
 
 def run(program, arrays, params, grad):
@@ -165,9 +151,13 @@ def run(program, arrays, params, grad):
     incoming gradient ``grad`` (possibly a broadcast view, of at least one element);
     returns the output gradients as new arrays of ``grad``'s shape and dtype."""
     shape, dtype, n = grad.shape, grad.dtype, grad.size
+    if dtype.char == "e":  # float16: computed in float32 (no float16 arithmetic in numba)
+        wide = run(program, [a.astype(np.float32) for a in arrays], params,
+                   grad.astype(np.float32))
+        return [w.astype(dtype) for w in wide]
     full = tuple(a.size != 1 or n == 1 for a in arrays)
     scalar_grad = grad.size == 1 or all(s == 0 for s in grad.strides)
-    parallel = n >= config.PARALLEL_THRESHOLD
+    parallel = threads.use(n)
     key = (program, full, scalar_grad, dtype.char, parallel)
     kernel = _compiled.get(key)
     if kernel is None:

@@ -12,17 +12,31 @@ grows with the batch, and it costs nothing in a memory-bound loop.
 """
 import math
 
+import numpy as np
+
 prange = range  # numba's prange is bound when a kernel is compiled
+
+#: Whole-batch sums add blocks of this many elements, each in order, then the block
+#: sums in order: the result is the same serial or threaded, on any number of threads.
+SUM_BLOCK = 4096
 
 
 # ---- mean squared error: l_i = (x_i - t_i)^2 -------------------------------
 
 def mse_sum(pred, target):
-    """sum_i (pred_i - target_i)^2, accumulated in float64."""
+    """sum_i (pred_i - target_i)^2, accumulated in float64 (in blocks: see SUM_BLOCK)."""
+    n = pred.size
+    blocks = (n + SUM_BLOCK - 1) // SUM_BLOCK
+    partial = np.empty(blocks, np.float64)
+    for b in prange(blocks):
+        s = 0.0
+        for i in range(b * SUM_BLOCK, min(n, (b + 1) * SUM_BLOCK)):
+            d = pred[i] - target[i]
+            s += d * d
+        partial[b] = s
     total = 0.0
-    for i in prange(pred.size):
-        d = pred[i] - target[i]
-        total += d * d
+    for b in range(blocks):
+        total += partial[b]
     return total
 
 
@@ -49,12 +63,21 @@ def mse_grad(pred, target, upstream, scale, out):
 # positive number, and log1p keeps precision when exp(-|x|) is tiny.
 
 def bce_sum(logits, target, zero):
-    """sum_i max(x_i, 0) - x_i y_i + log1p(exp(-|x_i|)), accumulated in float64."""
+    """sum_i max(x_i, 0) - x_i y_i + log1p(exp(-|x_i|)), accumulated in float64
+    (in blocks: see SUM_BLOCK)."""
+    n = logits.size
+    blocks = (n + SUM_BLOCK - 1) // SUM_BLOCK
+    partial = np.empty(blocks, np.float64)
+    for b in prange(blocks):
+        s = 0.0
+        for i in range(b * SUM_BLOCK, min(n, (b + 1) * SUM_BLOCK)):
+            x = logits[i]
+            positive = x if x > zero else zero
+            s += positive - x * target[i] + math.log1p(math.exp(-abs(x)))
+        partial[b] = s
     total = 0.0
-    for i in prange(logits.size):
-        x = logits[i]
-        positive = x if x > zero else zero
-        total += positive - x * target[i] + math.log1p(math.exp(-abs(x)))
+    for b in range(blocks):
+        total += partial[b]
     return total
 
 
@@ -84,46 +107,51 @@ def bce_grad(logits, target, upstream, scale, zero, one, out):
 
 
 # ---- softmax cross-entropy over the last axis of (N, C) logits ----------------
-# Forward keeps lse_i = log sum_c exp(x_ic) per row, computed stably as
-# m + log sum_c exp(x_ic - m) with m the row max, so that backward needs no
-# second max/sum pass: p_ic = exp(x_ic - lse_i).
+# Forward keeps, per row, the row max m_i and log_norm_i = log sum_c exp(x_ic - m_i)
+# (in float64), so that backward needs no second max/sum pass:
+# p_ic = exp((x_ic - m_i) - log_norm_i). Keeping m_i apart instead of one
+# lse_i = m_i + log_norm_i matters at large logits: at x ~ 1e4 a float32 lse_i
+# has lost the third decimal of log_norm_i, and at 1e7 all of it. Every
+# difference x - m is taken in float64, where it is exact for float32 logits.
 
-def log_sum_exp(logits, i, zero):
-    """log sum_c exp(x_ic) for row i, stably: m + log sum_c exp(x_ic - m), m the row max."""
+def row_shift(logits, i, row_max, log_norm):
+    """Store m_i (the row max) and log sum_c exp(x_ic - m_i) (float64) for row i."""
     c = logits.shape[1]
     m = logits[i, 0]
     for j in range(1, c):
         if logits[i, j] > m:
             m = logits[i, j]
-    s = zero
+    m64 = np.float64(m)
+    s = 0.0
     for j in range(c):
-        s += math.exp(logits[i, j] - m)
-    return m + math.log(s)
+        s += math.exp(np.float64(logits[i, j]) - m64)
+    row_max[i] = m
+    log_norm[i] = math.log(s)
 
 
 #: Functions above that the kernels call: compiled alongside them (see build.jit_kernel).
-JIT_HELPERS = ("log_sum_exp",)
+JIT_HELPERS = ("row_shift",)
 
 
-def ce_index_forward(logits, target, row_weight, zero, lse, loss):
-    """loss_i = w_i (lse_i - x_{i, t_i}); ``row_weight`` empty means w_i = 1.
+def ce_index_forward(logits, target, row_weight, zero, row_max, log_norm, loss):
+    """loss_i = w_i ((m_i - x_{i, t_i}) + log_norm_i); ``row_weight`` empty means w_i = 1.
 
     Rows with w_i = 0 (ignored targets) read no target and give 0.
     """
     n = logits.shape[0]
     weighted = row_weight.size > 0
     for i in prange(n):
-        row_lse = log_sum_exp(logits, i, zero)
-        lse[i] = row_lse
-        if weighted:
-            w = row_weight[i]
-            loss[i] = zero if w == zero else w * (row_lse - logits[i, target[i]])
-        else:
-            loss[i] = row_lse - logits[i, target[i]]
+        row_shift(logits, i, row_max, log_norm)
+        w = row_weight[i] if weighted else zero
+        if weighted and w == zero:
+            loss[i] = zero
+            continue
+        value = (np.float64(row_max[i]) - np.float64(logits[i, target[i]])) + log_norm[i]
+        loss[i] = value * w if weighted else value
 
 
-def ce_index_backward(logits, lse, target, row_scale, zero, out):
-    """out_ic = (p_ic - [c = t_i]) * s_i with p_ic = exp(x_ic - lse_i).
+def ce_index_backward(logits, row_max, log_norm, target, row_scale, zero, out):
+    """out_ic = (p_ic - [c = t_i]) * s_i with p_ic = exp((x_ic - m_i) - log_norm_i).
 
     ``s_i`` = upstream * w_i / normaliser; rows with s_i = 0 get zeros.
     """
@@ -134,27 +162,33 @@ def ce_index_backward(logits, lse, target, row_scale, zero, out):
             for j in range(c):
                 out[i, j] = zero
             continue
-        row_lse = lse[i]
+        m64 = np.float64(row_max[i])
+        shift = log_norm[i]
+        t = target[i]
         for j in range(c):
-            out[i, j] = math.exp(logits[i, j] - row_lse) * s
-        out[i, target[i]] -= s
+            p = math.exp((np.float64(logits[i, j]) - m64) - shift)
+            if j == t:
+                p -= 1.0  # before rounding: p - 1 keeps its digits when p is near 1
+            out[i, j] = p * s
 
 
-def ce_probs_forward(logits, probs, class_weight, zero, lse, loss):
-    """loss_i = sum_c w_c t_ic (lse_i - x_ic); ``class_weight`` empty means w_c = 1."""
+def ce_probs_forward(logits, probs, class_weight, zero, row_max, log_norm, loss):
+    """loss_i = sum_c w_c t_ic ((m_i - x_ic) + log_norm_i); ``class_weight`` empty means
+    w_c = 1."""
     n, c = logits.shape
     weighted = class_weight.size > 0
     for i in prange(n):
-        row_lse = log_sum_exp(logits, i, zero)
-        lse[i] = row_lse
-        acc = zero
+        row_shift(logits, i, row_max, log_norm)
+        m64 = np.float64(row_max[i])
+        shift = log_norm[i]
+        acc = 0.0
         for j in range(c):
             t = probs[i, j] * class_weight[j] if weighted else probs[i, j]
-            acc += t * (row_lse - logits[i, j])
+            acc += t * ((m64 - np.float64(logits[i, j])) + shift)
         loss[i] = acc
 
 
-def ce_probs_backward(logits, lse, probs, class_weight, row_scale, zero, out):
+def ce_probs_backward(logits, row_max, log_norm, probs, class_weight, row_scale, zero, out):
     """out_ic = (p_ic * sum_k w_k t_ik - w_c t_ic) * s_i.
 
     With targets that sum to one and no weights this is the familiar
@@ -163,11 +197,13 @@ def ce_probs_backward(logits, lse, probs, class_weight, row_scale, zero, out):
     n, c = logits.shape
     weighted = class_weight.size > 0
     for i in prange(n):
-        total = zero
+        total = 0.0
         for j in range(c):
             total += probs[i, j] * class_weight[j] if weighted else probs[i, j]
-        row_lse = lse[i]
+        m64 = np.float64(row_max[i])
+        shift = log_norm[i]
         s = row_scale[i]
         for j in range(c):
             t = probs[i, j] * class_weight[j] if weighted else probs[i, j]
-            out[i, j] = (math.exp(logits[i, j] - row_lse) * total - t) * s
+            p = math.exp((np.float64(logits[i, j]) - m64) - shift)
+            out[i, j] = (p * total - t) * s

@@ -4,12 +4,19 @@ A kernel module defines plain functions that use ``prange`` (bound to
 ``range`` at module level so the module never imports numba). ``run``
 compiles the serial build for small inputs and the threaded build, under
 its own name and so its own disk-cache entry, from
-``config.PARALLEL_THRESHOLD`` elements on: below it, starting the thread
-pool costs more than it saves.
+``config.PARALLEL_THRESHOLD`` elements on (below it, starting the thread
+pool costs more than it saves) while cores are free (see
+:mod:`sorix.kernels.threads`).
+
+float16 arrays are computed in float32 and stored back in float16
+(:func:`call_widened`): numba has no float16 arithmetic on the CPU.
 """
 import threading
 
+import numpy as np
+
 from .. import config
+from . import threads
 from .build import jit_kernel
 
 _compiled = {}
@@ -29,8 +36,33 @@ def variant(fn, parallel):
 
 
 def run(fn, work, *args):
-    """Call ``fn(*args)``, threaded when ``work`` (an element count) is large."""
-    return variant(fn, work >= config.PARALLEL_THRESHOLD)(*args)
+    """Call ``fn(*args)``, threaded when ``work`` (an element count) is large.
+    The first argument's dtype decides: float16 runs widened (:func:`call_widened`)."""
+    kernel = variant(fn, threads.use(work))
+    if args[0].dtype.char == "e":
+        return call_widened(kernel, args)
+    return kernel(*args)
+
+
+def call_widened(kernel, args):
+    """``kernel(*args)`` with float16 arrays and scalars passed as float32 copies; the
+    arrays the kernel changed are written back, rounded to float16."""
+    wide, written = [], []
+    for a in args:
+        if isinstance(a, np.ndarray) and a.dtype == np.float16:
+            copy = a.astype(np.float32)
+            wide.append(copy)
+            written.append((a, copy))
+        elif isinstance(a, np.float16):
+            wide.append(np.float32(a))
+        else:
+            wide.append(a)
+    result = kernel(*wide)
+    for original, copy in written:
+        # (only what changed: an input may be a read-only view)
+        if not np.array_equal(original.astype(np.float32), copy, equal_nan=True):
+            original[...] = copy
+    return result
 
 
 def register_reassociating(module_globals):

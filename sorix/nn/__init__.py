@@ -1,5 +1,5 @@
 """Neural-network building blocks: modules, layers, losses, initialisers."""
-from . import functional, init
+from . import functional, init, parallel
 from .containers import ModuleList, Sequential
 from .layers import (BatchNorm1d, Dropout, Embedding, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
                      Tanh)
@@ -9,7 +9,7 @@ from .parameter import Parameter
 
 __all__ = ["Module", "Sequential", "ModuleList", "Parameter", "Linear", "ReLU", "LeakyReLU",
            "Sigmoid", "Tanh", "Softmax", "Dropout", "BatchNorm1d", "Embedding", "MSELoss",
-           "BCEWithLogitsLoss", "CrossEntropyLoss", "init", "functional"]
+           "BCEWithLogitsLoss", "CrossEntropyLoss", "init", "functional", "parallel"]
 
 from .activation import ELU, GELU, SiLU, Softplus, Softsign  # noqa: E402
 from .loss import BCELoss, HuberLoss, L1Loss, NLLLoss, SmoothL1Loss  # noqa: E402

@@ -96,8 +96,19 @@ def cross_entropy(x_rows, t_rows, target, probs, class_weight, reduction, ignore
         row_weight = row_weight * (constant(onehot) * w).sum(axis=-1)
     picked = (log_p * constant(onehot)).sum(axis=-1) / hits
     loss = -picked * row_weight
-    # PyTorch's weighted mean: divided by the weights of the rows counted
-    return _reduce(loss, reduction, row_weight.sum() if reduction == "mean" else None)
+    if reduction != "mean":
+        return _reduce(loss, reduction)
+    # PyTorch's weighted mean: divided by the weights of the rows counted. With none
+    # counted (a batch of padding alone) the loss is NaN and the gradients are zero, so
+    # that such a batch leaves the model as it was; decided on the device, without
+    # reading the total back. (PyTorch gives NaN gradients to rows whose class weight
+    # is 0 in that case; here they get 0 too.)
+    total = B.sum(row_weight.data)
+    nothing = B.compare("eq", total, 0)
+    inverse = B.binary("div", B.full((), 1.0, dtype), B.where(nothing, 1.0, total))
+    inverse = B.where(nothing, 0.0, inverse)
+    undefined = B.where(nothing, np.nan, B.zeros((), dtype))
+    return loss.sum() * constant(inverse) + constant(undefined)
 
 
 # ---- batch normalisation ----------------------------------------------------------

@@ -87,7 +87,8 @@ class CrossEntropyNode(Node):
     __slots__ = ("reduction", "row_factor", "class_weight", "probs")
 
     def __init__(self, inputs, saved, reduction, row_factor, class_weight, probs):
-        # saved: (logits (N, C), lse (N,), class indices (N,) or probabilities (N, C))
+        # saved: (logits (N, C), row max (N,), log_norm (N,) float64,
+        #         class indices (N,) or probabilities (N, C)); see kernels.losses
         super().__init__(inputs, saved, inputs)
         self.reduction = reduction
         self.row_factor = row_factor  # per row: weight / normaliser (or one scalar)
@@ -100,7 +101,7 @@ class CrossEntropyNode(Node):
         return np.array(np.broadcast_to(scale, (rows,)), dtype=dtype)
 
     def backward(self, grad):
-        x, lse, target = self.saved
+        x, row_max, log_norm, target = self.saved
         dtype = x.dtype
         rows = x.shape[0]
         scale = self._row_scale(grad, rows, dtype)
@@ -108,16 +109,19 @@ class CrossEntropyNode(Node):
         need_x = self.needs[0]
         gx = np.empty_like(x) if need_x else None
         if not self.probs:
-            run(K.ce_index_backward, x.size, x, lse, target, scale, zero, gx)
+            run(K.ce_index_backward, x.size, x, row_max, log_norm, target, scale, zero, gx)
             return (gx,)
         weight = self.class_weight if self.class_weight is not None else np.empty(0, dtype)
         if need_x:
-            run(K.ce_probs_backward, x.size, x, lse, target, weight, scale, zero, gx)
+            run(K.ce_probs_backward, x.size, x, row_max, log_norm, target, weight, scale, zero,
+                gx)
         gt = None
         if self.needs[1]:  # d loss_i / d T_ic = -w_c log softmax(x_i)_c
-            gt = (lse[:, None] - x) * scale[:, None]
+            minus_log_p = (row_max[:, None].astype(np.float64) - x) + log_norm[:, None]
+            gt = minus_log_p * scale[:, None]
             if self.class_weight is not None:
                 gt *= self.class_weight
+            gt = gt.astype(dtype)
         return gx, gt
 
     def backward_graph(self, grad):
@@ -130,7 +134,7 @@ class CrossEntropyNode(Node):
         p = softmax(x, -1)
         if not self.probs:
             onehot = np.zeros(x.shape, dtype)
-            onehot[np.arange(rows), self.saved[2]] = 1
+            onehot[np.arange(rows), self.saved[3]] = 1
             return ((p - constant(onehot)) * g,)
         t = self.inputs[1]
         t = t if t.data.dtype == dtype else cast(t, dtype)
@@ -169,13 +173,15 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
     dtype = x.dtype
     zero = dtype.type(0)
     class_weight = _class_weight(weight, classes, dtype)
-    lse = np.empty(rows, dtype)
+    row_max = np.empty(rows, dtype)
+    log_norm = np.empty(rows, np.float64)
     loss = np.empty(rows, dtype)
     if probs:
         t_rows = _rows(target)
         t = np.ascontiguousarray(t_rows.data, dtype=dtype)
         run(K.ce_probs_forward, x.size, x, t,
-            class_weight if class_weight is not None else np.empty(0, dtype), zero, lse, loss)
+            class_weight if class_weight is not None else np.empty(0, dtype), zero, row_max,
+            log_norm, loss)
         normaliser, row_weight = rows, None
     else:
         t_rows = None
@@ -188,19 +194,31 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
             row_weight = kept.astype(dtype)
         index = np.where(kept, index, 0)  # ignored rows have weight 0 and read class 0 safely
         run(K.ce_index_forward, x.size, x, index,
-            row_weight if row_weight is not None else np.empty(0, dtype), zero, lse, loss)
+            row_weight if row_weight is not None else np.empty(0, dtype), zero, row_max,
+            log_norm, loss)
         normaliser = rows if row_weight is None else np.sum(row_weight, dtype=np.float64)
     if reduction == "none":
         out = loss
     else:
         total = np.sum(loss, dtype=np.float64)
-        out = np.asarray(total / normaliser if reduction == "mean" else total, dtype=dtype)
+        if reduction == "sum":
+            out = np.asarray(total, dtype=dtype)
+        else:  # a mean over no counted row (all ignored, or zero weights) is NaN, as in PyTorch
+            out = np.asarray(total / normaliser if normaliser else np.nan, dtype=dtype)
     inputs = (x_rows,) if t_rows is None else (x_rows, t_rows)
     if records(*inputs):
         factor = np.ones((), np.float64) if row_weight is None else row_weight.astype(np.float64)
         if reduction == "mean":
-            factor = factor / normaliser if normaliser else factor * np.nan
-        node = CrossEntropyNode(inputs, (x, lse, t if probs else index), reduction,
+            # No row counted: the loss is NaN but ignored rows still get zero gradients
+            # (PyTorch's rule), so a batch of padding alone leaves the model as it was;
+            # rows whose class weight is 0 get NaN, as PyTorch gives them.
+            if normaliser:
+                factor = factor / normaliser
+            elif probs:
+                factor = factor * np.nan  # (no rows at all: the gradient is empty)
+            else:
+                factor = np.where(kept, np.nan, 0.0)
+        node = CrossEntropyNode(inputs, (x, row_max, log_norm, t if probs else index), reduction,
                                 factor.astype(dtype), class_weight, probs)
         result = wrap(out, node)
     else:

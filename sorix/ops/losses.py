@@ -7,7 +7,10 @@ gives second derivatives. Cross-entropy lives in :mod:`.cross_entropy`.
 
 Prediction and target must have the same shape: broadcasting an (N,)
 target against (N, 1) predictions would silently compare every
-prediction with every target.
+prediction with every target. One exception, as in PyTorch: a 0-d
+target of the mean squared error is one value for every prediction
+(``mse(u, tensor(0.0))``, as in a physics-informed residual), broadcast,
+and its gradient is the sum.
 """
 import numpy as np
 
@@ -40,11 +43,13 @@ def _flat(array, dtype):
     return np.ascontiguousarray(array, dtype=dtype).reshape(-1)
 
 
-def _same_shape_operands(name, input, target):
+def _same_shape_operands(name, input, target, scalar_target=False):
     """Input and target as tensors plus flat contiguous arrays of the input's float dtype
     (None for tensors on a GPU, where the loss is composed of tensor ops instead)."""
     input = as_tensor(input)
     target = as_tensor(target, like=input.data)
+    if scalar_target and target.data.ndim == 0 and input.data.ndim > 0:
+        target = target.expand(*input.data.shape)  # differentiable: its gradient is summed
     if input.data.shape != target.data.shape:
         raise ValueError(
             f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} "
@@ -57,7 +62,11 @@ def _same_shape_operands(name, input, target):
 
 
 def _reduced(total, count, reduction, dtype):
-    value = total / count if reduction == "mean" else total
+    """The sum, or the mean (NaN over no elements, as in PyTorch)."""
+    if reduction == "mean":
+        value = total / count if count else np.nan
+    else:
+        value = total
     return np.asarray(value, dtype=dtype)
 
 
@@ -120,7 +129,7 @@ class MSELossNode(_PairLossNode):
 def mse_loss(input, target, reduction="mean"):
     """l_i = (x_i - t_i)^2, then the mean, the sum, or each element ('none')."""
     check_reduction(reduction)
-    input, target, x, t = _same_shape_operands("mse_loss", input, target)
+    input, target, x, t = _same_shape_operands("mse_loss", input, target, scalar_target=True)
     if x is None:
         return composite.mse_loss(input, target, reduction)
     if reduction == "none":

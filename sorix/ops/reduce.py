@@ -143,8 +143,40 @@ def var(x, axis=None, keepdims=False, correction=1):
     return sum(centred * centred, axes, keepdims) / builtins_max(count - correction, 0)
 
 
+class StdNode(Node):
+    """std = sqrt(var): d std / d var = 1 / (2 std), taken as 0 where std is 0 (PyTorch's
+    rule: a constant input has zero gradient, not 0 * inf = NaN)."""
+    __slots__ = ()
+
+    def __init__(self, variance, out):
+        super().__init__((variance,), (out,))
+
+    def backward(self, grad):
+        out = self.saved[0]
+        B = of(out)
+        zero = B.compare("eq", out, 0)
+        twice = B.binary("add", out, out)
+        # grad / inf = 0 where std is 0
+        return (B.binary("div", grad, B.where(zero, np.inf, twice)),)
+
+    def backward_graph(self, grad):
+        out = self.saved[0]
+        B = of(out)
+        zero = B.compare("eq", out, 0)
+        # a variance of 1 in place of 0, and a 0 factor there: finite in every derivative
+        safe = (self.inputs[0] + wrap(B.astype(zero, out.dtype))).sqrt()
+        keep = wrap(B.astype(B.invert(zero), out.dtype))
+        return (grad / (safe * 2.0) * keep,)
+
+
 def std(x, axis=None, keepdims=False, correction=1):
-    return var(x, axis, keepdims, correction).sqrt()
+    """Standard deviation, sqrt(var); its gradient is 0 where the spread is 0."""
+    variance = var(x, axis, keepdims, correction)
+    data = variance.data
+    out = of(data).unary("sqrt", data)
+    if records(variance):
+        return wrap(out, StdNode(variance, out))
+    return wrap(out)
 
 
 def arg_extremum(kind, x, axis, keepdims):

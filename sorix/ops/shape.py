@@ -132,10 +132,13 @@ def check_host_index(index):
         raise mixed_devices("cpu", of(devices[0]).DEVICE)
 
 
-def _host_index(index):
+def _host_masks(index):
+    """``index`` with its device bool arrays copied to the host (integer ones stay)."""
     if isinstance(index, tuple):
-        return tuple(_host_index(p) for p in index)
-    return of(index).to_host(index) if core.is_device_array(index) else index
+        return tuple(_host_masks(p) for p in index)
+    if core.is_device_array(index) and index.dtype.kind == "b":
+        return of(index).to_host(index)
+    return index
 
 
 def getitem(x, index):
@@ -144,9 +147,9 @@ def getitem(x, index):
     if B is _cpu:
         check_host_index(index)
     elif _device_parts(index):
-        # Where an index selects is worked out on the host (NumPy's rules), so a
-        # device index is read back once here, not again by backward.
-        index = _host_index(index)
+        # A device bool mask's True count is the result's shape, so it is read back
+        # once here, not again by backward; integer index arrays stay on the device.
+        index = _host_masks(index)
     try:
         out = B.take(x.data, index)
     except IndexError as exc:

@@ -15,7 +15,9 @@ layer dispatches on the array's type (:mod:`sorix.kernels.backend`):
   ``owns_memory``, ``shares_memory``
 - reductions: ``sum``, ``mean``, ``max``, ``min``, ``argmax``, ``argmin``,
   ``any``, ``all``
-- ``matmul``; ``take``, ``scatter_add``, ``where``; ``softmax``, ``log_softmax``
+- ``matmul`` (cuBLAS when nvmath-python is installed), ``matrix_transpose`` (a
+  view with the last two axes swapped); ``take``, ``scatter_add``, ``where``;
+  ``softmax``, ``log_softmax``
 - writes: ``assign`` (``dst[index] = value``), ``inplace`` (``+=`` ...), ``clip``,
   ``concatenate``, ``stack``
 - optimizer updates: ``sgd``, ``rmsprop``, ``adam``, ``run`` (same
@@ -35,7 +37,7 @@ from .arrays import (arange, astype, broadcast_to, contiguous, copy, empty, flat
 from .compare import all, any, bitwise, compare, invert, logical
 from .elementwise import binary, binary_grad, unary, unary_grad
 from .index import scatter_add, take, where
-from .linalg import matmul
+from .linalg import matmul, matrix_transpose
 from .optim import adam, rmsprop, run, sgd
 from .reduce import argmax, argmin, max, mean, min, sum
 from .runtime import as_device, is_device_array, shares_memory, simulated, transfer_counts
@@ -49,8 +51,8 @@ __all__ = [
     "DEVICE", "adam", "all", "any", "arange", "argmax", "argmin", "as_device", "assign",
     "astype", "binary", "binary_grad", "bitwise", "broadcast_to", "clip", "compare", "concatenate",
     "contiguous", "copy", "empty", "flat", "full", "inplace", "invert", "is_c_contiguous",
-    "is_device_array", "log_softmax", "logical", "matmul", "max", "mean", "min", "nothing",
-    "owns_memory", "reshape", "rmsprop", "run", "scalar_array", "scatter_add", "sgd",
-    "shares_memory", "simulated", "softmax", "stack", "sum", "take", "to_device", "to_host",
+    "is_device_array", "log_softmax", "logical", "matmul", "matrix_transpose", "max", "mean",
+    "min", "nothing", "owns_memory", "reshape", "rmsprop", "run", "scalar_array", "scatter_add",
+    "sgd", "shares_memory", "simulated", "softmax", "stack", "sum", "take", "to_device", "to_host",
     "transfer_counts", "transpose", "unary", "unary_grad", "where", "zeros",
 ]

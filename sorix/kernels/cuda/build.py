@@ -21,7 +21,6 @@ process (``tests/test_cuda_ptx.py``).
 import hashlib
 import importlib
 import types
-import warnings
 
 import numpy as np
 
@@ -32,7 +31,6 @@ from . import config, runtime
 _device_functions = {}
 _helper_functions = {}
 _kernels = {}
-_cache_usable = config.CACHE_KERNELS
 
 #: A list while launches are recorded (``record()``); None otherwise.
 recorded = None
@@ -123,19 +121,15 @@ def source(recipe):
 
 
 def _jit(fn):
-    global _cache_usable
     cuda = runtime.cuda()
     if runtime.simulated():
         return cuda.jit(fn)  # the simulator has no cache
-    if _cache_usable:
-        try:
-            return cuda.jit(cache=True)(fn)
-        except RuntimeError as exc:  # no writable cache location
-            _cache_usable = False
-            warnings.warn(f"sorix: CUDA kernels are compiled without a disk cache ({exc}); "
-                          "set NUMBA_CACHE_DIR to a writable folder to keep them",
-                          RuntimeWarning, stacklevel=3)
-    return cuda.jit(fn)
+    compiled = cuda.jit(fn)
+    if config.CACHE_KERNELS:
+        # the CPU kernels' folder and self-repairing cache (see sorix.kernels.cache)
+        from .. import cache
+        cache.attach(compiled, "cuda")
+    return compiled
 
 
 class Kernel:

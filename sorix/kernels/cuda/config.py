@@ -13,6 +13,8 @@ Environment variables override the GPU defaults:
 - ``SORIX_CUDA_MAX_BLOCKS``: the most blocks of one launch (1024).
 - ``SORIX_CUDA_REDUCE_THREADS``: threads per block of row reductions (256; a power of two).
 - ``SORIX_CUDA_TILE``: side of the matmul tile (16; TILE * TILE threads per block).
+- ``SORIX_CUBLAS=0``: float32/float64 matmul uses the tiled kernel even where
+  cuBLAS (nvmath-python) is available.
 """
 import os
 
@@ -44,6 +46,9 @@ SIMULATOR = {
 #: segments reduced by separate blocks (then reduces the partial results), so
 #: that a full reduction of a large array does not run on one multiprocessor.
 SPLIT_ROWS_FACTOR = 8
+
+#: Whether float32/float64 products may go to cuBLAS (see :mod:`.blas`).
+USE_CUBLAS = os.environ.get("SORIX_CUBLAS", "1") != "0"
 
 #: Whether to ask numba-cuda to keep compiled kernels on disk (``SORIX_KERNEL_CACHE=0``
 #: turns it off, as for the CPU kernels).

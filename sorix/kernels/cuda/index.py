@@ -12,8 +12,10 @@ strides alone; the device only moves data:
   x's), copied to the device, and gathered; scatter_add adds through the
   same offsets with atomics, so repeated indices accumulate.
 
-Index arrays may be NumPy or device arrays (device ones are copied to the
-host: NumPy must read them to know the result's shape anyway).
+Index arrays may be NumPy or device arrays. Device integer arrays stay on
+the device (:mod:`.device_index`: the result's shape depends on their
+shapes only); a device bool array is copied to the host, since the number
+of True values it holds is the result's shape.
 """
 import numpy as np
 
@@ -55,6 +57,7 @@ def where_kernel(condition, a, b, out, shape, sc, sa, sb):
 # ---- index analysis on the host --------------------------------------------------
 
 def _host_parts(index):
+    """``index`` as a tuple with lists and device arrays turned into NumPy arrays."""
     parts = index if isinstance(index, tuple) else (index,)
     out = []
     for p in parts:
@@ -64,6 +67,26 @@ def _host_parts(index):
             p = np.asarray(p)
         out.append(p)
     return tuple(out)
+
+
+def _index_parts(index):
+    """``(parts, on_device)``: ``index`` as a tuple, and whether the device-index path
+    (:mod:`.device_index`) takes it. Device integer arrays are kept for that path
+    and copied to the host otherwise; device bool arrays are always copied, once."""
+    from . import device_index
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(runtime.is_device_array(p) for p in parts):
+        return _host_parts(parts), False
+    out = []
+    for p in parts:
+        if isinstance(p, list):
+            p = np.asarray(p)
+        elif runtime.is_device_array(p) and runtime.as_device(p).dtype.kind == "b":
+            p = to_host(p)
+        out.append(p)
+    if device_index.applies(out):
+        return tuple(out), True
+    return _host_parts(tuple(out)), False
 
 
 def _is_basic(parts):
@@ -123,7 +146,10 @@ def _contiguous_strides(shape):
 def take(x, index):
     """``x[index]`` as a new C-contiguous device array (NumPy's indexing rules)."""
     x = runtime.as_device(x)
-    parts = _host_parts(index)
+    parts, on_device = _index_parts(index)
+    if on_device:
+        from . import device_index
+        return device_index.take(x, parts)
     strides = element_strides(x)
     if _is_basic(parts):
         shape, view_strides, offset = _basic_view(tuple(x.shape), strides, parts)
@@ -140,8 +166,11 @@ def scatter_add(shape, index, g):
     """Zeros of ``shape`` with ``g`` added at ``index`` (``np.add.at``: repeats accumulate)."""
     g = runtime.as_device(g)
     shape = tuple(int(n) for n in shape)
+    parts, on_device = _index_parts(index)
+    if on_device:
+        from . import device_index
+        return device_index.scatter_add(shape, parts, g)
     out = zeros(shape, g.dtype)
-    parts = _host_parts(index)
     strides = _contiguous_strides(shape)
     if _is_basic(parts):
         view_shape, view_strides, offset = _basic_view(shape, strides, parts)

@@ -1,6 +1,11 @@
 """Matrix products on device arrays, with NumPy's matmul rules.
 
-A tiled kernel: each block computes a TILE x TILE tile of the output,
+float32 and float64 products go to cuBLAS when nvmath-python is installed
+(:mod:`.blas`: transposed views are read in place with cuBLAS's transpose
+flag, batches with the strided-batched gemm). Other dtypes, the simulator,
+and machines without nvmath-python use the tiled kernel below.
+
+The tiled kernel: each block computes a TILE x TILE tile of the output,
 staging TILE x TILE tiles of both operands in shared memory so that every
 element loaded from global memory is used TILE times. Blocks stride over
 the tiles of all matrices of a batch, so the grid stays bounded.
@@ -11,8 +16,10 @@ stack against a 2-D matrix is folded into one taller matrix instead.
 """
 import numpy as np
 
-from . import build, runtime
-from .arrays import astype, broadcast_to, contiguous, empty, flat, full, reshape
+from . import blas, build, runtime
+from .arrays import (astype, broadcast_strides, broadcast_to, coalesce, contiguous, empty, flat,
+                     full, reshape)
+from .runtime import element_strides, view
 
 cuda = DTYPE = TILE = None  # bound per kernel by the builder
 
@@ -84,6 +91,10 @@ def matmul(a, b):
         raise _not_aligned(a, b) from None
     # The result's shape: drop the dimension a 1-D operand gained.
     shape = batch + ((n,) if not a_vector else ()) + ((m,) if not b_vector else ())
+    if n * m * k and blas.usable(dtype):
+        out = _cublas_matmul(a2, b2, batch, n, k, m)
+        if out is not None:
+            return reshape(out, shape)
     if b2.ndim == 2 and a2.ndim > 2:
         # A stack times one matrix is one (batch * n, k) @ (k, m) product.
         a2 = reshape(a2, (-1, k))
@@ -115,3 +126,48 @@ def _batched(x, batch, matrix_size):
     if x_batch != batch:
         x = broadcast_to(x, batch + tuple(x.shape[-2:]))
     return flat(contiguous(x)), matrix_size
+
+
+def matrix_transpose(x):
+    """``x`` with its last two axes swapped, as a view (no copy): matmul reads it in place."""
+    x = runtime.as_device(x)
+    if x.ndim < 2:
+        raise ValueError("matrix_transpose needs at least 2 dimensions, "
+                         f"got shape {tuple(x.shape)}")
+    shape, strides = list(x.shape), list(element_strides(x))
+    shape[-2:], strides[-2:] = shape[:-3:-1], strides[:-3:-1]
+    return view(x, shape, strides)
+
+
+# ---- cuBLAS -------------------------------------------------------------------------
+
+def _cublas_operand(x, batch):
+    """``(array, layout, step)`` for cuBLAS: ``x`` broadcast to ``batch`` read in place when
+    its matrices have a cuBLAS layout and sit at one step from each other, else a
+    C-contiguous copy of the broadcast."""
+    rows, cols = x.shape[-2:]
+    strides = element_strides(x)
+    layout = blas.operand_layout(rows, cols, strides[-2], strides[-1])
+    full_shape = batch + (rows, cols)
+    steps = broadcast_strides(x, full_shape)[:len(batch)]
+    step_shape, (step,) = coalesce(batch, steps)
+    if layout is None or len(step_shape) > 1:
+        x = contiguous(broadcast_to(x, full_shape))
+        layout = (False, max(cols, 1))
+        step_shape, (step,) = coalesce(batch, element_strides(x)[:len(batch)])
+    return x, layout, int(step[0])
+
+
+def _cublas_matmul(a, b, batch, n, k, m):
+    """``a @ b`` (a: ``... x n x k``, b: ``... x k x m``, batch dims broadcasting to
+    ``batch``) through cuBLAS, or None when cuBLAS failed (the caller falls back)."""
+    out = empty(batch + (n, m), a.dtype)
+    count = int(np.prod(batch, dtype=np.int64))
+    a, a_layout, a_step = _cublas_operand(a, batch)
+    b, b_layout, b_step = _cublas_operand(b, batch)
+    if count > 1 and b_step == 0 and not a_layout[0] and a_step == n * a_layout[1]:
+        # A stack of row-major matrices, evenly spaced, against one matrix: one taller product.
+        done = blas.gemm(a, b, out, n * count, k, m, a_layout, b_layout, 0, 0, 1)
+    else:
+        done = blas.gemm(a, b, out, n, k, m, a_layout, b_layout, a_step, b_step, count)
+    return out if done else None

@@ -41,6 +41,8 @@ def cuda():
         except ImportError as exc:
             raise ImportError("sorix's CUDA kernels need numba-cuda: pip install 'sorix[cuda]' "
                               "(or numba-cuda[cu12] / numba-cuda[cu13])") from exc
+        from .memory import install
+        install(module)  # with SORIX_CUDA_POOL=1: device arrays from the driver's pool
         _cuda = module
     return _cuda
 

@@ -1,0 +1,259 @@
+"""The kernel disk cache under stress: many processes filling it at once, damaged
+files, a full disk, and folders that cannot be written. Each case runs
+``cache_probe.py`` (a short training run) in fresh processes."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PROBE = os.path.join(HERE, "cache_probe.py")
+
+
+def _env(tmp_path, cache_dir, **extra):
+    """A clean environment: the cache in ``cache_dir`` (None: unset), HOME and the user
+    cache folder inside ``tmp_path`` so that nothing outside it is written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "SORIX_"))}
+    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"),
+               SORIX_FUSION_THRESHOLD="1", PYTHONPATH=ROOT)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    env.update(extra)
+    return env
+
+
+def _start(env):
+    return subprocess.Popen([sys.executable, PROBE], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(process):
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _run(env):
+    return _finish(_start(env))
+
+
+def _values(result):
+    return result["weight"], result["bias"], result["loss"]
+
+
+def _cache_files(folder, suffixes=(".nbi", ".nbc")):
+    found = {}
+    for path, _, names in os.walk(folder):
+        for name in names:
+            if name.endswith(suffixes):
+                full = os.path.join(path, name)
+                found[full] = os.stat(full).st_mtime_ns
+    return found
+
+
+@pytest.fixture(scope="module")
+def filled_cache(tmp_path_factory):
+    """A cache written by one probe run, and that run's result."""
+    tmp = tmp_path_factory.mktemp("filled")
+    result = _run(_env(tmp, tmp / "cache"))
+    assert result["misses"] > 0 and result["hits"] == 0 and result["fused"] >= 1
+    assert result["warnings"] == []
+    return tmp / "cache", result
+
+
+def test_reference_run_matches_a_numpy_training_loop(filled_cache):
+    """The probe's numbers are right, so that the other tests compare with a true result."""
+    x = np.linspace(-1.0, 1.0, 24).reshape(6, 4)
+    y = np.linspace(0.5, -0.5, 12).reshape(6, 2)
+    w = np.linspace(-0.3, 0.3, 8).reshape(4, 2)
+    b = np.array([[0.1, -0.2]])
+    square_avg = [np.zeros_like(w), np.zeros_like(b)]
+    for _ in range(2):
+        z = x @ w + b
+        t, s = np.tanh(z), 1 / (1 + np.exp(-z))
+        out = 1.5 * t + s
+        loss = ((out - y) ** 2).mean()
+        dz = 2 * (out - y) / out.size * (1.5 * (1 - t * t) + s * (1 - s))
+        grads = [x.T @ dz, dz.sum(0, keepdims=True)]
+        for k, (p, g) in enumerate(zip((w, b), grads)):
+            square_avg[k] = 0.99 * square_avg[k] + 0.01 * g * g
+            p -= 0.01 * g / (np.sqrt(square_avg[k]) + 1e-8)
+    _, result = filled_cache
+    np.testing.assert_allclose(result["weight"], w, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(result["bias"], b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(result["loss"], loss, rtol=1e-5)
+
+
+def test_processes_filling_one_empty_cache_at_once_all_succeed(tmp_path, filled_cache):
+    cache = tmp_path / "cache"
+    env = _env(tmp_path, cache)
+    results = [_finish(p) for p in [_start(env) for _ in range(4)]]
+    _, reference = filled_cache
+    for result in results:
+        assert _values(result) == _values(reference)
+        assert result["warnings"] == []
+    # what they wrote, racing, is whole: a fifth process loads every kernel
+    after = _run(env)
+    assert after["misses"] == 0 and after["hits"] == reference["misses"]
+    assert _values(after) == _values(reference) and after["warnings"] == []
+
+
+def _damage(path, how):
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    if how == "truncated":
+        data = data[:len(data) // 2]
+    elif how == "emptied":
+        data = bytearray()
+    else:  # one flipped bit in the middle
+        data[len(data) // 2] ^= 0x10
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+
+
+@pytest.mark.parametrize("suffix", [".nbi", ".nbc"])
+@pytest.mark.parametrize("how", ["truncated", "emptied", "bit-flipped"])
+def test_damaged_cache_files_are_removed_and_recompiled(tmp_path, filled_cache, suffix, how):
+    source, reference = filled_cache
+    cache = tmp_path / "cache"
+    shutil.copytree(source, cache)
+    damaged = [p for p in _cache_files(cache, (suffix,))]
+    assert damaged
+    for path in damaged:
+        _damage(path, how)
+    env = _env(tmp_path, cache)
+    repaired = _run(env)
+    assert _values(repaired) == _values(reference)
+    assert repaired["misses"] > 0
+    assert len(repaired["warnings"]) == 1, repaired["warnings"]
+    assert "damaged kernel cache entry" in repaired["warnings"][0]
+    # the repaired cache serves the next process whole, silently
+    again = _run(env)
+    assert again["misses"] == 0 and again["warnings"] == []
+    assert _values(again) == _values(reference)
+
+
+def test_full_disk_while_saving_keeps_kernels_in_memory(tmp_path, filled_cache):
+    _, reference = filled_cache
+    cache = tmp_path / "cache"
+    result = _run(_env(tmp_path, cache, SORIX_PROBE_FULL_DISK="1"))
+    assert _values(result) == _values(reference)
+    assert len(result["warnings"]) == 1, result["warnings"]
+    assert "could not save compiled kernels" in result["warnings"][0]
+    assert "No space left on device" in result["warnings"][0]
+    assert _cache_files(cache) == {}
+
+
+def _package_files():
+    return _cache_files(os.path.join(ROOT, "sorix"))
+
+
+def test_unusable_cache_dir_moves_kernels_to_the_user_folder(tmp_path, filled_cache):
+    _, reference = filled_cache
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    before = _package_files()
+    env = _env(tmp_path, blocker / "cache")
+    result = _run(env)
+    assert _values(result) == _values(reference)
+    user = tmp_path / "home" / ".cache" / "sorix"
+    assert len(result["warnings"]) == 1, result["warnings"]
+    message = result["warnings"][0]
+    assert str(blocker / "cache") in message and f"cached in {user}" in message
+    assert _cache_files(user)
+    assert not (tmp_path / "home" / ".cache" / "numba").exists()
+    assert _package_files() == before  # nothing written into the package
+    second = _run(env)
+    assert second["misses"] == 0 and _values(second) == _values(reference)
+
+
+def test_no_usable_folder_compiles_in_memory(tmp_path, filled_cache):
+    _, reference = filled_cache
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    before = _package_files()
+    env = _env(tmp_path, blocker / "cache", XDG_CACHE_HOME=str(blocker / "xdg"),
+               HOME=str(blocker / "home"))
+    result = _run(env)
+    assert _values(result) == _values(reference)
+    assert len(result["warnings"]) == 1, result["warnings"]
+    assert "compiled in memory" in result["warnings"][0]
+    assert _package_files() == before
+    assert result["hits"] == 0
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="permission bits do not stop root from writing")
+def test_read_only_cache_dir_moves_kernels_to_the_user_folder(tmp_path, filled_cache):
+    _, reference = filled_cache
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    before = _package_files()
+    try:
+        result = _run(_env(tmp_path, locked))
+    finally:
+        locked.chmod(0o755)
+    assert _values(result) == _values(reference)
+    assert len(result["warnings"]) == 1 and str(locked) in result["warnings"][0]
+    assert _cache_files(tmp_path / "home" / ".cache" / "sorix")
+    assert _package_files() == before and _cache_files(locked) == {}
+
+
+# ---- the same on real file systems (where this user may mount a tmpfs) -------------------
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(options) mounts a small tmpfs at a new folder and returns it; unmounted after."""
+    mounted = []
+
+    def mount(options):
+        if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("mounting a tmpfs needs root")
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_really_full_disk(tmp_path, filled_cache, tmpfs):
+    _, reference = filled_cache
+    disk = tmpfs("size=256k")
+    handle = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(handle, b"\0" * 4096):
+            pass
+    except OSError:
+        pass  # full
+    finally:
+        os.close(handle)
+    result = _run(_env(tmp_path, disk / "cache"))
+    assert _values(result) == _values(reference)
+    assert len(result["warnings"]) == 1, result["warnings"]
+    assert "No space left on device" in result["warnings"][0]
+
+
+def test_really_read_only_file_system(tmp_path, filled_cache, tmpfs):
+    _, reference = filled_cache
+    read_only = tmpfs("ro,size=64k")
+    before = _package_files()
+    result = _run(_env(tmp_path, read_only))
+    assert _values(result) == _values(reference)
+    assert len(result["warnings"]) == 1, result["warnings"]
+    assert str(read_only) in result["warnings"][0]
+    assert "Read-only file system" in result["warnings"][0]
+    assert _cache_files(tmp_path / "home" / ".cache" / "sorix")
+    assert _package_files() == before
