@@ -75,6 +75,7 @@ def test_pair_losses_against_torch(name, reduction, dtype):
 @pytest.mark.parametrize("name", list(PAIR_LOSSES))
 def test_pair_losses_threaded(name, monkeypatch):
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 64)
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     ours, theirs = PAIR_LOSSES[name]
     x, t = _inputs(name, (50, 200), np.float64)  # several sum blocks
     for reduction in REDUCTIONS:

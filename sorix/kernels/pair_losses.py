@@ -71,7 +71,7 @@ def target_slope(kind, x, t, p):
 JIT_HELPERS = ("loss_value", "input_slope", "target_slope")
 
 
-def pair_each(kind, x, t, p, weight, out):
+def pair_each(x, t, kind, p, weight, out):
     """out_i = w_i loss(x_i, t_i)."""
     weighted = weight.size > 0
     for i in prange(x.size):
@@ -79,7 +79,7 @@ def pair_each(kind, x, t, p, weight, out):
         out[i] = value * weight[i] if weighted else value
 
 
-def pair_sum(kind, x, t, p, weight):
+def pair_sum(x, t, kind, p, weight):
     """sum_i w_i loss(x_i, t_i) in float64, in fixed blocks (see the module doc)."""
     n = x.size
     weighted = weight.size > 0
@@ -97,7 +97,7 @@ def pair_sum(kind, x, t, p, weight):
     return total
 
 
-def pair_grad(kind, x, t, p, weight, upstream, scale, gx, gt):
+def pair_grad(x, t, kind, p, weight, upstream, scale, gx, gt):
     """gx_i = scale g_i w_i dloss/dx and, when ``gt`` is not empty, gt_i likewise with
     dloss/dt; g is ``upstream`` (one value for the 'mean' and 'sum' reductions), scale is
     1 or 1/n. An empty ``gx`` is skipped too."""

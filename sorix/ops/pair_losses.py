@@ -110,7 +110,7 @@ class PairLossNode(Node):
         gt = np.empty(self.shape, dtype) if need_t else np.empty(0, dtype)
         weight = self.weight.reshape(-1) if self.weight is not None else np.empty(0, dtype)
         upstream = np.ascontiguousarray(grad, dtype=dtype).reshape(-1)
-        run(K.pair_grad, x.size, self.kind, x, t, dtype.type(self.p), weight, upstream,
+        run(K.pair_grad, x.size, x, t, self.kind, dtype.type(self.p), weight, upstream,
             dtype.type(self._scale()), gx.reshape(-1), gt.reshape(-1))
         return (gx if need_x else None), (gt if need_t else None)
 
@@ -173,9 +173,9 @@ def _pair_loss(kind, input, target, reduction, p=0.0, weight=None):
         flat_w = w.reshape(-1) if w is not None else np.empty(0, dtype)
         if reduction == "none":
             out = np.empty(shape, dtype)
-            run(K.pair_each, count, kind, x, t, dtype.type(p), flat_w, out.reshape(-1))
+            run(K.pair_each, count, x, t, kind, dtype.type(p), flat_w, out.reshape(-1))
         else:
-            total = run(K.pair_sum, count, kind, x, t, dtype.type(p), flat_w)
+            total = run(K.pair_sum, count, x, t, kind, dtype.type(p), flat_w)
             if reduction == "mean":
                 total = total / count if count else np.nan
             out = np.asarray(total, dtype=dtype)
