@@ -179,3 +179,24 @@ def test_integer_input_is_normalised_in_float32():
     y = F.layer_norm(sorix.tensor([[1, 2, 3]]), (3,))
     assert y.dtype == sorix.float32
     np.testing.assert_allclose(y.data, [[-1.2247357, 0.0, 1.2247357]], rtol=1e-6)
+
+
+def test_backward_kernel_ignores_what_its_scratch_arrays_held():
+    # the kernel's scratch and output arrays come from np.empty: NaN garbage must not leak
+    from sorix.kernels import layernorm as K
+    from sorix.kernels.variants import variant
+    rng = np.random.default_rng(6)
+    for dtype in (np.float32, np.float64):
+        x, g = rng.standard_normal((5, 6)).astype(dtype), rng.standard_normal((5, 6)).astype(dtype)
+        w = rng.standard_normal(6).astype(dtype)
+        mean = x.astype(np.float64).mean(1)
+        rstd = 1 / np.sqrt(x.astype(np.float64).var(1) + 1e-5)
+        dx = np.full((5, 6), np.nan, dtype)
+        partial = np.full((2, 2, 6), np.nan)
+        variant(K.backward, False)(g, x, mean, rstd, w, True, True, dx,
+                                   partial, np.full((2, 2, 6), np.nan, dtype),
+                                   np.full((2, 3), np.nan, dtype))
+        xhat = (x - mean[:, None]) * rstd[:, None]
+        np.testing.assert_allclose(partial.sum(0)[0], g.sum(0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(partial.sum(0)[1], (g * xhat).sum(0), rtol=1e-5, atol=1e-5)
+        assert np.all(np.isfinite(dx))

@@ -108,7 +108,8 @@ def backward(g, x, mean, rstd, weight, need_input, need_params, dx, partial, blo
             sums[0, j] = 0.0
             sums[1, j] = 0.0
         scalars = row_scalars[k]
-        zero = scalars[0] * 0  # 0 in the data's dtype
+        scalars[0] = 0.0
+        zero = scalars[0]  # 0 in the data's dtype (read back from an array of that dtype)
         stop = min(rows, (k + 1) * per_block)
         for start in range(k * per_block, stop, FLUSH_ROWS):
             sum_g = block_sums[k, 0]
