@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from . import layer_norm_case
 from . import references as ref
 
 IMPLEMENTATIONS = ("sorix", "numpy", "torch", "floor", "sklearn", "published")
@@ -464,6 +465,7 @@ CASES = {
     "LeNet training step (batch 64)": (lambda impl: _conv("lenet", impl), 1),
     "k-means Lloyd iteration 1e6x16, k=32": (_kmeans, 1, ("sorix", "sklearn", "published")),
 }
+CASES["LayerNorm 4096x1024 fwd+bwd"] = (lambda impl: layer_norm_case.build(impl), 1)
 
 CLASSIC = ("sorix", "numpy", "torch", "floor")
 

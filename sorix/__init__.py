@@ -20,6 +20,7 @@ from .functions import (abs, absolute, add, argmax, argmin, cat, ceil, chunk, cl
                         multiply, numel, permute, pow, relu, repeat, reshape, round, sigmoid,
                         sign, sin, softmax, split, sqrt, squeeze, stack, sub, subtract, sum, t,
                         tanh, transpose, unbind, unsqueeze, where)
+from .functions import erf, erfc, expm1, log1p, reciprocal, square
 from .random import manual_seed, seed
 from .tensor import Size, Tensor
 from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)

@@ -32,6 +32,11 @@ FREE_CORE_IDLE = float(os.environ.get("SORIX_FREE_CORE_IDLE", 0.75))
 #: division-by-zero branch that stops LLVM from vectorising loops.
 NJIT_OPTIONS = {"nogil": True, "error_model": "numpy"}
 
+#: Options of the helpers a kernel module lists in ``REASSOCIATE`` (row sums): fast-math's
+#: reassociation flag and no other, so NaN and inf behave as usual. LLVM vectorises a
+#: floating-point sum only when it may reorder the additions.
+REASSOCIATE_OPTIONS = dict(NJIT_OPTIONS, fastmath={"reassoc"})
+
 #: Whether to ask numba to keep compiled kernels on disk.
 CACHE_KERNELS = os.environ.get("SORIX_KERNEL_CACHE", "1") != "0"
 

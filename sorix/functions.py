@@ -159,6 +159,31 @@ floor = _unary("floor", np.floor)
 ceil = _unary("ceil", np.ceil)
 sigmoid = _unary("sigmoid", _numpy_sigmoid)
 relu = _unary("relu", lambda x: np.maximum(x, 0))
+log1p = _unary("log1p", np.log1p)
+expm1 = _unary("expm1", np.expm1)
+
+
+def square(input):
+    """Elementwise x * x (integers stay integers)."""
+    return input.square() if isinstance(input, Tensor) else np.square(input)
+
+
+reciprocal = _unary("reciprocal", lambda x: np.true_divide(1, x))
+
+
+def _through_tensor(name):
+    """An op with no NumPy function: arrays go through the tensor op and come back as arrays."""
+    def fn(input):
+        if isinstance(input, Tensor):
+            return _ew.unary(name, input)
+        return _ew.unary(name, Tensor(np.asarray(input))).data
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name}."
+    return fn
+
+
+erf = _through_tensor("erf")
+erfc = _through_tensor("erfc")
 
 
 def matmul(input, other):

@@ -117,7 +117,29 @@ class MathMethods:
         return _ew.unary("round", self)
 
     def square(self):
-        return self * self
+        if self.data.dtype.kind != "f":
+            return self * self  # integers stay integers (PyTorch)
+        return _ew.unary("square", self)
+
+    def log1p(self):
+        """log(1 + x), accurate for small |x|."""
+        return _ew.unary("log1p", self)
+
+    def expm1(self):
+        """exp(x) - 1, accurate for small |x|."""
+        return _ew.unary("expm1", self)
+
+    def reciprocal(self):
+        """1 / x."""
+        return _ew.unary("reciprocal", self)
+
+    def erf(self):
+        """2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt."""
+        return _ew.unary("erf", self)
+
+    def erfc(self):
+        """1 - erf(x), accurate where erf(x) is close to 1."""
+        return _ew.unary("erfc", self)
 
     def neg(self):
         return -self

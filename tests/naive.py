@@ -22,6 +22,8 @@ Conventions (PyTorch's):
 - div: d/da = 1/b, d/db = -a/b^2 (as -(a/b)/b).
 - sign, floor, ceil, round have no derivative (None).
 """
+import math
+
 import numpy as np
 
 
@@ -177,6 +179,159 @@ def round_(x):
     return np.round(x)  # half to even, as PyTorch
 
 
+def log1p(x):
+    with _ignore():
+        return np.log1p(x)
+
+
+def log1p_d(x):
+    with _ignore():
+        return _c(x, 1) / (_c(x, 1) + x)
+
+
+def expm1(x):
+    with _ignore():
+        return np.expm1(x)
+
+
+def expm1_d(x):
+    # exp(x), evaluated as PyTorch does: expm1(x) + 1
+    with _ignore():
+        return np.expm1(x) + _c(x, 1)
+
+
+def square(x):
+    with _ignore():
+        return np.square(x)
+
+
+def square_d(x):
+    with _ignore():
+        return _c(x, 2) * x
+
+
+def reciprocal(x):
+    with _ignore():
+        return _c(x, 1) / x
+
+
+def reciprocal_d(x):
+    with _ignore():
+        r = _c(x, 1) / x
+        return -(r * r)
+
+
+def _in_float64(fn, x):
+    """``fn`` (a Python function on floats) over x's elements in float64, cast to x's dtype."""
+    x = np.asarray(x)
+    with _ignore():
+        out = np.frompyfunc(fn, 1, 1)(x.astype(np.float64))
+    return np.asarray(out, dtype=np.float64).astype(x.dtype)
+
+
+def erf(x):
+    return _in_float64(math.erf, x)
+
+
+def erf_d(x):
+    return _in_float64(lambda v: 2.0 / math.sqrt(math.pi) * math.exp(-v * v), x)
+
+
+def erfc(x):
+    return _in_float64(math.erfc, x)
+
+
+def erfc_d(x):
+    return _in_float64(lambda v: -2.0 / math.sqrt(math.pi) * math.exp(-v * v), x)
+
+
+def _softplus64(v, beta, threshold):
+    if beta * v > threshold or math.isnan(v):
+        return v
+    bv = beta * v
+    # log(1 + e^bv) = max(bv, 0) + log(1 + e^-|bv|)
+    return (max(bv, 0.0) + math.log1p(math.exp(-abs(bv)))) / beta
+
+
+def _sigmoid64(v):
+    if math.isnan(v):
+        return v
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+def softplus(x, beta, threshold):
+    return _in_float64(lambda v: _softplus64(v, beta, threshold), x)
+
+
+def softplus_d(x, beta, threshold):
+    return _in_float64(lambda v: v if math.isnan(v) else
+                       (1.0 if beta * v > threshold else _sigmoid64(beta * v)), x)
+
+
+def silu(x):
+    return _in_float64(lambda v: v * _sigmoid64(v), x)
+
+
+def silu_d(x):
+    def d(v):
+        s = _sigmoid64(v)
+        return s * (1.0 + v * (1.0 - s))
+    return _in_float64(d, x)
+
+
+def _phi_cdf(v):
+    """The standard normal CDF, by erfc in the lower tail."""
+    return 0.5 * math.erfc(-v / math.sqrt(2.0))
+
+
+def gelu(x):
+    return _in_float64(lambda v: v * _phi_cdf(v), x)
+
+
+def gelu_d(x):
+    return _in_float64(lambda v: _phi_cdf(v) + v * math.exp(-0.5 * v * v)
+                       / math.sqrt(2.0 * math.pi), x)
+
+
+_K = math.sqrt(2.0 / math.pi)
+
+
+def gelu_tanh(x):
+    # 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
+    return _in_float64(lambda v: v * _sigmoid64(2.0 * _K * (v + 0.044715 * v * v * v)), x)
+
+
+def gelu_tanh_d(x):
+    def d(v):
+        u = _K * (v + 0.044715 * v * v * v)
+        t = math.tanh(u)
+        du = _K * (1.0 + 3.0 * 0.044715 * v * v)
+        return 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du
+    return _in_float64(d, x)
+
+
+def elu(x, alpha):
+    return _in_float64(lambda v: alpha * math.expm1(v) if v <= 0 else v, x)
+
+
+def elu_d(x, alpha):
+    # PyTorch's convention: x <= 0 takes alpha exp(x); NaN takes the other branch (1)
+    return _in_float64(lambda v: alpha * math.exp(v) if v <= 0 else 1.0, x)
+
+
+def softsign(x):
+    # the limits +-1 at +-inf
+    return _in_float64(lambda v: math.copysign(1.0, v) if math.isinf(v) else v / (1.0 + abs(v)),
+                       x)
+
+
+def softsign_d(x):
+    return _in_float64(lambda v: 1.0 / (1.0 + abs(v)) ** 2, x)
+
+
 UNARY = {
     "neg": (neg, neg_d),
     "exp": (exp, exp_d),
@@ -194,10 +349,24 @@ UNARY = {
     "floor": (floor, None),
     "ceil": (ceil, None),
     "round": (round_, None),
+    "log1p": (log1p, log1p_d),
+    "expm1": (expm1, expm1_d),
+    "square": (square, square_d),
+    "reciprocal": (reciprocal, reciprocal_d),
+    "erf": (erf, erf_d),
+    "erfc": (erfc, erfc_d),
+    "softplus": (softplus, softplus_d),
+    "silu": (silu, silu_d),
+    "gelu": (gelu, gelu_d),
+    "gelu_tanh": (gelu_tanh, gelu_tanh_d),
+    "elu": (elu, elu_d),
+    "softsign": (softsign, softsign_d),
 }
 
-#: Parameters used when testing the ops that take some.
-UNARY_PARAMS = {"leaky_relu": (0.1,), "clamp": (-0.75, 1.25)}
+#: Parameters used when testing the ops that take some (softplus: beta, threshold, chosen
+#: so that the tests' inputs cross the threshold).
+UNARY_PARAMS = {"leaky_relu": (0.1,), "clamp": (-0.75, 1.25), "softplus": (1.5, 2.0),
+                "elu": (0.7,)}
 
 
 # ---- binary -----------------------------------------------------------------

@@ -134,17 +134,21 @@ def test_plain_values_go_to_the_device():
 # ---- elementwise ------------------------------------------------------------------------
 
 UNARY = ["neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "sign",
-         "floor", "ceil", "round"]
+         "floor", "ceil", "round", "log1p", "expm1", "square", "reciprocal", "erf", "erfc"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_unary_ops(dtype):
     for name in UNARY:
-        positive = name in ("log", "sqrt")
+        positive = name in ("log", "sqrt", "log1p")
         a = rand((2, 3), dtype, 0.1 if positive else -2.0, 2.0)
         on_both(lambda x: getattr(x, name)() if name != "neg" else -x, a)
     on_both(lambda x: x.leaky_relu(0.2), rand((4,), dtype))
     on_both(lambda x: x.clamp(-0.5, 0.7), rand((4,), dtype))
+    F = sorix.nn.functional
+    for fn in (F.silu, F.gelu, lambda t: F.gelu(t, approximate="tanh"), F.softsign,
+               lambda t: F.softplus(t, 1.5, 2.0), lambda t: F.elu(t, 0.7)):
+        on_both(fn, rand((2, 3), dtype, -3.0, 3.0))
 
 
 BROADCASTS = [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 2)), ((3, 1), (3, 4))]

@@ -328,6 +328,10 @@ UNARY_MENU = {
     "clamp": lambda t: t.clamp(-0.8, 0.9),
     "scale": lambda t: t * 0.7,
     "rsub": lambda t: 1.5 - t,
+    "softplus": lambda t: sorix.nn.functional.softplus(t, 2.0, 1.0),
+    "gelu": lambda t: sorix.nn.functional.gelu(t),
+    "elu": lambda t: sorix.nn.functional.elu(t, 0.5),
+    "reciprocal": lambda t: (t * t + 0.5).reciprocal(),
 }
 BINARY_MENU = {
     "add": lambda a, b: a + b,

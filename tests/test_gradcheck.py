@@ -8,12 +8,14 @@ Hessian-vector products against finite differences of first derivatives.
 The finite differences here are this file's own (forward passes only, under
 ``no_grad``); ``sorix.autograd.gradcheck`` is tested separately.
 """
+import math
 import operator
 
 import numpy as np
 import pytest
 
 import sorix
+import sorix.nn.functional as F
 from sorix.kernels.defs import BINARY, UNARY
 
 EPS = 1e-6
@@ -127,8 +129,11 @@ def safe_values(rng, shape):
 
 # ---- elementwise, generated from the definition tables -------------------------------
 
-POSITIVE_DOMAIN = {"log", "sqrt"}
-UNARY_PARAMS = {"leaky_relu": (0.1,), "clamp": (-1.0, 1.0)}
+POSITIVE_DOMAIN = {"log", "sqrt", "log1p"}
+UNARY_PARAMS = {"leaky_relu": (0.1,), "clamp": (-1.0, 1.0), "softplus": (1.5, 2.0),
+                "elu": (0.7,)}
+#: ops reached through nn.functional (no Tensor method), by their table name
+FUNCTIONAL_CALLS = {"gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}
 
 
 def unary_params(name):
@@ -137,8 +142,13 @@ def unary_params(name):
 
 
 def unary_fn(name):
+    """The op through the public API: its Tensor method, else its nn.functional entry."""
     params = unary_params(name)
-    return lambda x: getattr(x, name)(*params)
+    if name in FUNCTIONAL_CALLS:
+        return FUNCTIONAL_CALLS[name]
+    if hasattr(sorix.Tensor, name):
+        return lambda x: getattr(x, name)(*params)
+    return lambda x: getattr(F, name)(x, *params)
 
 
 def unary_input(name, shape, seed):
@@ -210,6 +220,12 @@ def _closed_forms(x):
         "relu": np.maximum(x, 0), "leaky_relu": np.where(x > 0, x, 0.1 * x), "abs": np.abs(x),
         "clamp": np.clip(x, -1.0, 1.0), "sign": np.sign(x), "floor": np.floor(x),
         "ceil": np.ceil(x), "round": np.round(x),
+        "log1p": np.log1p(x), "expm1": np.expm1(x), "square": x * x, "reciprocal": 1 / x,
+        "erf": np.vectorize(math.erf)(x), "erfc": np.vectorize(math.erfc)(x),
+        "softplus": np.where(1.5 * x > 2.0, x, np.log(1 + np.exp(1.5 * x)) / 1.5),
+        "silu": x / (1 + np.exp(-x)), "gelu": x * (1 + np.vectorize(math.erf)(x / np.sqrt(2))) / 2,
+        "gelu_tanh": x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))) / 2,
+        "elu": np.where(x > 0, x, 0.7 * (np.exp(x) - 1)), "softsign": x / (1 + np.abs(x)),
     }
 
 

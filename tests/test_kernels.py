@@ -174,7 +174,8 @@ def test_unary_non_contiguous(name, dtype, rng):
 
 # float32 kernels against the float64 truth at the same (float32) points, over wide ranges
 ACCURACY_RANGES = {"exp": (-87.0, 88.0), "sin": (-100.0, 100.0), "cos": (-100.0, 100.0),
-                   "tanh": (-20.0, 20.0), "sigmoid": (-80.0, 80.0), "log": None, "sqrt": None}
+                   "tanh": (-20.0, 20.0), "sigmoid": (-80.0, 80.0), "log": None, "sqrt": None,
+                   "log1p": None, "expm1": (-80.0, 88.0)}
 
 
 @pytest.mark.parametrize("name", sorted(ACCURACY_RANGES))

@@ -98,6 +98,7 @@ def jit_cached(fn, parallel):
     (:mod:`sorix.kernels.cache`: in memory, with one warning, where no cache folder
     is usable; a damaged entry is recompiled)."""
     from numba import njit
+    from . import compile_note  # noqa: F401  (importing it listens for compiles: a note on stderr)
     compiled = njit(parallel=parallel, **config.NJIT_OPTIONS)(fn)
     if config.CACHE_KERNELS:
         from . import cache

@@ -157,6 +157,125 @@ def round_f(x):
     return np.rint(x)
 
 
+# ---- activations and maths added to the core set ------------------------------------
+# Each is written for the whole float range: stable forms for large |x| (softplus, elu,
+# gelu's tails), log1p/expm1 near 0, and derivatives that never compute inf * 0 where
+# the answer is finite (a where() on tensors still differentiates the branch it drops).
+
+def log1p_f(x):
+    return math.log1p(x)
+
+
+def log1p_d(x, y):
+    return 1.0 / (1.0 + x)
+
+
+def expm1_f(x):
+    return math.expm1(x)
+
+
+def expm1_d(x, y):
+    # exp(x) = expm1(x) + 1 (PyTorch's rule too)
+    return y + 1.0
+
+
+def square_f(x):
+    return x * x
+
+
+def square_d(x, y):
+    return 2.0 * x
+
+
+def reciprocal_f(x):
+    return 1.0 / x
+
+
+def reciprocal_d(x, y):
+    return -(y * y)
+
+
+def erf_f(x):
+    return math.erf(x)
+
+
+def erf_d(x, y):
+    # 2 / sqrt(pi) exp(-x^2)
+    return 1.1283791670955126 * exp(-(x * x))
+
+
+def erfc_f(x):
+    return math.erfc(x)
+
+
+def erfc_d(x, y):
+    return -1.1283791670955126 * exp(-(x * x))
+
+
+def softplus_f(x, beta, threshold):
+    # log(1 + exp(b x)) / b = (max(b x, 0) + log1p(exp(-|b x|))) / b: exp never overflows;
+    # x itself where b x > threshold, as PyTorch.
+    bx = beta * x
+    smooth = (maximum(bx, 0.0) + math.log1p(exp(-abs(bx)))) / beta
+    return where(bx > threshold, x, smooth)
+
+
+def softplus_d(x, y, beta, threshold):
+    return where(beta * x > threshold, 1.0, sigmoid(beta * x))
+
+
+def silu_f(x):
+    return x * sigmoid(x)
+
+
+def silu_d(x, y):
+    s = sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+def gelu_f(x):
+    # x Phi(x) with Phi(x) = erfc(-x / sqrt 2) / 2: accurate in the lower tail, where
+    # 1 + erf(x / sqrt 2) would cancel to 0.
+    return 0.5 * x * math.erfc(-0.7071067811865475 * x)
+
+
+def gelu_d(x, y):
+    # Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+    return 0.5 * math.erfc(-0.7071067811865475 * x) + \
+        0.3989422804014327 * x * exp(-0.5 * (x * x))
+
+
+def gelu_tanh_f(x):
+    # x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), written as x sigmoid(2u):
+    # the same function, without 1 + tanh(u) cancelling to 0 for large negative x.
+    return x * sigmoid(1.5957691216057308 * (x + 0.044715 * (x * x * x)))
+
+
+def gelu_tanh_d(x, y):
+    s = sigmoid(1.5957691216057308 * (x + 0.044715 * (x * x * x)))
+    return s + x * s * (1.0 - s) * (1.5957691216057308 + 0.21406444881780076 * (x * x))
+
+
+def elu_f(x, alpha):
+    # alpha expm1(x) for x <= 0 (expm1 keeps small |x| exact; -alpha for very negative x)
+    return where(x <= 0.0, alpha * math.expm1(minimum(x, 0.0)), x)
+
+
+def elu_d(x, y, alpha):
+    # min(x, 0): exp of a large positive x would overflow in the branch not taken
+    return where(x <= 0.0, alpha * exp(minimum(x, 0.0)), 1.0)
+
+
+def softsign_f(x):
+    # x / (1 + |x|); its limits +-1 at +-inf (inf / inf would give NaN)
+    return where(abs(x) == math.inf, sign(x), x / (1.0 + abs(x)))
+
+
+def softsign_d(x, y):
+    d = 1.0 + abs(x)
+    return 1.0 / (d * d)
+
+
 UNARY = {u.name: u for u in (
     Unary("neg", neg, neg_d, 0, np.negative),
     Unary("exp", exp_f, exp_d, 0, np.exp),
@@ -174,6 +293,18 @@ UNARY = {u.name: u for u in (
     Unary("floor", floor_f, None, 0, np.floor),
     Unary("ceil", ceil_f, None, 0, np.ceil),
     Unary("round", round_f, None, 0, np.rint),
+    Unary("log1p", log1p_f, log1p_d, 0, np.log1p),
+    Unary("expm1", expm1_f, expm1_d, 0, np.expm1),
+    Unary("square", square_f, square_d, 0, np.square),
+    Unary("reciprocal", reciprocal_f, reciprocal_d, 0, lambda x: np.true_divide(1, x)),
+    Unary("erf", erf_f, erf_d, 0, None),
+    Unary("erfc", erfc_f, erfc_d, 0, None),
+    Unary("softplus", softplus_f, softplus_d, 2, None),
+    Unary("silu", silu_f, silu_d, 0, None),
+    Unary("gelu", gelu_f, gelu_d, 0, None),
+    Unary("gelu_tanh", gelu_tanh_f, gelu_tanh_d, 0, None),
+    Unary("elu", elu_f, elu_d, 1, None),
+    Unary("softsign", softsign_f, softsign_d, 0, None),
 )}
 
 

@@ -11,12 +11,17 @@ pool costs more than it saves) while cores are free (see
 float16 arrays are computed in float32 and stored back in float16
 (:func:`call_widened`): numba has no float16 arithmetic on the CPU.
 """
+import threading
+
 import numpy as np
 
+from .. import config
 from . import threads
 from .build import jit_kernel
 
 _compiled = {}
+_reassociating = set()
+_register_lock = threading.Lock()
 
 
 def variant(fn, parallel):
@@ -24,6 +29,7 @@ def variant(fn, parallel):
     key = (fn, parallel)
     found = _compiled.get(key)
     if found is None:
+        register_reassociating(fn.__globals__)
         name = fn.__name__ + ("_parallel" if parallel else "")
         found = _compiled[key] = jit_kernel(fn, parallel=parallel, name=name)
     return found
@@ -57,3 +63,23 @@ def call_widened(kernel, args):
         if not np.array_equal(original.astype(np.float32), copy, equal_nan=True):
             original[...] = copy
     return result
+
+
+def register_reassociating(module_globals):
+    """Make the helpers a kernel module lists in ``REASSOCIATE`` callable from its kernels,
+    compiled with ``config.REASSOCIATE_OPTIONS``: sums whose order does not matter to
+    the result's accuracy (float64 row sums), which LLVM then vectorises.
+
+    The helper stays a plain function (what the module's own Python code calls);
+    numba compiles it with these options wherever a kernel calls it.
+    """
+    names = module_globals.get("REASSOCIATE", ())
+    if not names:
+        return
+    from numba.extending import register_jitable
+    with _register_lock:
+        for name in names:
+            helper = module_globals[name]
+            if helper not in _reassociating:
+                register_jitable(**config.REASSOCIATE_OPTIONS)(helper)
+                _reassociating.add(helper)

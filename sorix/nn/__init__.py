@@ -1,18 +1,27 @@
 """Neural-network building blocks: modules, layers, losses, initialisers."""
-from . import functional, init, parallel
+from . import functional, init, parallel, utils
+from .activation import ELU, GELU, SiLU, Softplus, Softsign
 from .containers import ModuleList, Sequential
+from .conv import Conv1d, Conv2d
 from .layers import (BatchNorm1d, Dropout, Embedding, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
                      Tanh)
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
+                   NLLLoss, SmoothL1Loss)
 from .module import Module
+from .normalization import LayerNorm
 from .parameter import Parameter
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .shape import Flatten, Identity, Unflatten
 
-__all__ = ["Module", "Sequential", "ModuleList", "Parameter", "Linear", "ReLU", "LeakyReLU",
-           "Sigmoid", "Tanh", "Softmax", "Dropout", "BatchNorm1d", "Embedding", "MSELoss",
-           "BCEWithLogitsLoss", "CrossEntropyLoss", "init", "functional", "parallel"]
-from .conv import Conv1d, Conv2d  # noqa: E402
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: E402
-from .shape import Flatten, Identity, Unflatten  # noqa: E402
-
-__all__ += ["Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten",
-            "Unflatten", "Identity"]
+__all__ = ["Module", "Sequential", "ModuleList", "Parameter",
+           # layers
+           "Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+           "BatchNorm1d", "LayerNorm", "Dropout", "Embedding", "Flatten", "Unflatten", "Identity",
+           # activations
+           "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU", "SiLU", "Softplus", "ELU",
+           "Softsign",
+           # losses
+           "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
+           "CrossEntropyLoss", "NLLLoss",
+           # namespaces
+           "init", "functional", "parallel", "utils"]

@@ -11,6 +11,11 @@ from ..ops.losses import as_tensor
 from ..ops.losses import binary_cross_entropy_with_logits as _bce_with_logits
 from ..ops.losses import mse_loss as _mse_loss
 from ..ops.normalization import batch_norm_train
+from ..ops.nll_loss import nll_loss  # noqa: F401
+from ..ops.pair_losses import (binary_cross_entropy, huber_loss, l1_loss,  # noqa: F401
+                               smooth_l1_loss)
+from .activation import elu, gelu, silu, softplus, softsign  # noqa: F401
+from .normalization import layer_norm  # noqa: F401
 
 
 def relu(input):

@@ -61,3 +61,75 @@ class CrossEntropyLoss(_Loss):
     def extra_repr(self):
         parts = [super().extra_repr()] + (["one_hot=True"] if self.one_hot else [])
         return ", ".join(p for p in parts if p)
+
+
+class L1Loss(_Loss):
+    """|y_pred - y_true|, averaged over every element by default."""
+
+    def forward(self, y_pred, y_true):
+        return F.l1_loss(y_pred, y_true, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """(y_pred - y_true)^2 / (2 beta) where the difference is below beta in size, else
+    |y_pred - y_true| - beta / 2 (the L1 loss when beta = 0)."""
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = float(beta)
+        if self.beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
+
+    def forward(self, y_pred, y_true):
+        return F.smooth_l1_loss(y_pred, y_true, self.reduction, self.beta)
+
+    def extra_repr(self):
+        return ", ".join(p for p in (super().extra_repr(), f"beta={self.beta}") if p)
+
+
+class HuberLoss(_Loss):
+    """(y_pred - y_true)^2 / 2 where the difference is below delta in size, else
+    delta (|y_pred - y_true| - delta / 2)."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = float(delta)
+        if not self.delta > 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+
+    def forward(self, y_pred, y_true):
+        return F.huber_loss(y_pred, y_true, self.reduction, self.delta)
+
+    def extra_repr(self):
+        return ", ".join(p for p in (super().extra_repr(), f"delta={self.delta}") if p)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of class indices given log-probabilities (N, C), e.g. the
+    output of log_softmax: -weight[t] x[i, t]; 'mean' divides by the weights of the
+    targets counted. Targets equal to ``ignore_index`` are skipped."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        self.ignore_index = int(ignore_index)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(weight)
+        self.register_buffer("weight", weight)
+
+    def forward(self, y_pred, y_true):
+        return F.nll_loss(y_pred, y_true, self.weight, self.ignore_index, self.reduction)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities: -w (y log p + (1 - y) log(1 - p)), each log
+    clamped at -100 (as PyTorch). ``weight`` rescales each element (broadcast to the
+    input's shape). For logits use BCEWithLogitsLoss."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(weight)
+        self.register_buffer("weight", weight)
+
+    def forward(self, y_pred, y_true):
+        return F.binary_cross_entropy(y_pred, y_true, self.weight, self.reduction)

@@ -224,7 +224,8 @@ def _minimum(a, b):
 _TENSOR_ENV = {
     "math": types.SimpleNamespace(exp=_t("exp"), log=_t("log"), sqrt=_t("sqrt"), sin=_t("sin"),
                                   cos=_t("cos"), tanh=_t("tanh"), floor=_t("floor"),
-                                  ceil=_t("ceil")),
+                                  ceil=_t("ceil"), log1p=_t("log1p"), expm1=_t("expm1"),
+                                  erf=_t("erf"), erfc=_t("erfc"), inf=float("inf")),
     "np": types.SimpleNamespace(rint=_t("round")),
     "where": where, "sign": _t("sign"), "exp": _t("exp"), "sigmoid": _t("sigmoid"),
     "maximum": _maximum, "minimum": _minimum,

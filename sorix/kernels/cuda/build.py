@@ -135,10 +135,11 @@ def _jit(fn):
 class Kernel:
     """A compiled kernel and the launch shapes sorix uses."""
 
-    __slots__ = ("recipe", "compiled")
+    __slots__ = ("recipe", "compiled", "launched")
 
     def __init__(self, recipe, compiled):
         self.recipe, self.compiled = recipe, compiled
+        self.launched = False
 
     def launch(self, blocks, threads, *args):
         if recorded is not None:
@@ -148,6 +149,10 @@ class Kernel:
                 runtime.count_transfer("to_device")
                 runtime.count_transfer("to_host")
         self.compiled[blocks, threads](*args)
+        if not self.launched:  # compiled or loaded now: say so once if it was compiled
+            self.launched = True
+            from .. import compile_note
+            compile_note.after_launch(self.compiled)
 
     def over(self, n, *args):
         """A grid-stride launch over ``n`` elements (nothing to do when n == 0)."""

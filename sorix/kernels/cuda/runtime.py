@@ -85,7 +85,16 @@ def _simulator_math():
                         ("fabs", np.fabs), ("pow", np.power), ("fmod", np.fmod),
                         ("copysign", np.copysign), ("hypot", np.hypot)):
         setattr(shim, name, _ieee(ufunc))
+    for name in ("erf", "erfc"):  # no NumPy ufunc: Python's, in the argument's dtype
+        setattr(shim, name, _same_dtype(getattr(math, name)))
     return shim
+
+
+def _same_dtype(function):
+    def call(x):
+        return type(x)(function(x)) if isinstance(x, np.floating) else function(x)
+    call.__name__ = function.__name__
+    return call
 
 
 # ---- NumPy functions on scalars, for the GPU --------------------------------

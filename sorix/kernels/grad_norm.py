@@ -1,0 +1,79 @@
+"""Norms of gradient arrays, for clipping: one pass over each array.
+
+``norm_part(g, kind, p)`` reduces a flat contiguous array to one float64:
+
+    SQUARES   sum g^2           (the 2-norm's part)
+    POWERS    sum |g|^p         (any other finite order p != 0)
+    MAX_ABS   max |g|           (order inf)
+    MIN_ABS   min |g|           (order -inf)
+    NONZERO   count of g != 0   (order 0)
+
+Sums add fixed blocks of BLOCK elements, each in float64, then the blocks in
+order: the same result serial or threaded. ``block_sum`` is a helper listed in
+``REASSOCIATE``, so its additions are vectorised (see
+:func:`sorix.kernels.variants.variant`).
+"""
+import math
+
+import numpy as np
+
+prange = range  # numba's prange is bound when a kernel is compiled
+
+SQUARES, POWERS, MAX_ABS, MIN_ABS, NONZERO = 0, 1, 2, 3, 4
+BLOCK = 16384
+
+
+def block_sum(g, start, stop, kind, p):
+    """sum over g[start:stop] of g^2, |g|^p or [g != 0], in float64."""
+    total = 0.0
+    if kind == SQUARES:
+        for i in range(start, stop):
+            v = g[i] * 1.0
+            total += v * v
+    elif kind == POWERS:
+        for i in range(start, stop):
+            total += abs(g[i] * 1.0) ** p
+    else:
+        for i in range(start, stop):
+            total += 1.0 if g[i] != 0 else 0.0
+    return total
+
+
+REASSOCIATE = ("block_sum",)
+
+
+def norm_part(g, kind, p):
+    """The reduction of ``g`` named by ``kind`` (see the module doc), as a float64."""
+    n = g.size
+    blocks = (n + BLOCK - 1) // BLOCK
+    partial = np.empty(blocks, np.float64)
+    for b in prange(blocks):
+        start = b * BLOCK
+        stop = min(n, start + BLOCK)
+        if kind == MAX_ABS or kind == MIN_ABS:
+            best = abs(g[start] * 1.0)
+            for i in range(start + 1, stop):
+                v = abs(g[i] * 1.0)
+                if v != v:
+                    best = v  # NaN wins, as in a norm of NaNs
+                    break
+                if (v > best) if kind == MAX_ABS else (v < best):
+                    best = v
+            partial[b] = best
+        else:
+            partial[b] = block_sum(g, start, stop, kind, p)
+    if kind == MAX_ABS or kind == MIN_ABS:
+        if blocks == 0:  # nothing: max |g| = 0, min |g| = inf
+            return 0.0 if kind == MAX_ABS else math.inf
+        result = partial[0]
+        for b in range(1, blocks):
+            v = partial[b]
+            if v != v or result != result:
+                result = math.nan
+            elif (v > result) if kind == MAX_ABS else (v < result):
+                result = v
+        return result
+    total = 0.0
+    for b in range(blocks):
+        total += partial[b]
+    return total

@@ -1,0 +1,89 @@
+"""The first-compile note and ``python -m sorix.warmup``, each in fresh processes with
+their own kernel cache folder."""
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTE = "sorix: compiling kernels on first use; they are cached for later runs"
+
+SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import sorix
+    from sorix import nn, optim
+    from sorix.kernels import compile_note
+    sorix.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 3))
+    model.to(dtype=sorix.float64)
+    opt = optim.Adam(model.parameters())
+    x = sorix.randn(5, 4, dtype=sorix.float64)
+    y = sorix.tensor([0, 1, 2, 1, 0])
+    for _ in range(2):
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        loss.backward()
+        opt.step()
+    print("compiles", compile_note.compiles)
+""")
+
+
+def _run(args, cache_dir, **env):
+    full = {k: v for k, v in os.environ.items() if k != "SORIX_QUIET"}
+    full.update(NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT, **env)
+    return subprocess.run([sys.executable] + args, env=full, capture_output=True, text=True,
+                          check=True, timeout=900)
+
+
+def _compiles(out):
+    return int(re.search(r"compiles (\d+)", out.stdout).group(1))
+
+
+def test_note_once_on_a_cold_cache_then_never(tmp_path):
+    first = _run(["-c", SCRIPT], tmp_path)
+    assert first.stderr.count(NOTE) == 1, first.stderr  # once, however many kernels compile
+    assert _compiles(first) > 1
+    second = _run(["-c", SCRIPT], tmp_path)
+    assert NOTE not in second.stderr and _compiles(second) == 0
+
+
+def test_sorix_quiet_silences_the_note(tmp_path):
+    out = _run(["-c", SCRIPT], tmp_path, SORIX_QUIET="1")
+    assert NOTE not in out.stderr and _compiles(out) > 1  # compiled, silently
+
+
+def test_other_numba_code_does_not_trigger_the_note(tmp_path):
+    code = textwrap.dedent("""
+        import sorix, numba
+        from sorix.kernels import build, compile_note  # the listener is installed
+        numba.njit(lambda x: x + 1)(1)
+        print("compiles", compile_note.compiles)
+    """)
+    out = _run(["-c", code], tmp_path)
+    assert NOTE not in out.stderr and _compiles(out) == 0
+
+
+def test_warmup_compiles_once_and_later_processes_compile_nothing(tmp_path):
+    first = _run(["-m", "sorix.warmup", "--dtypes", "float64"], tmp_path)
+    summary = re.fullmatch(r"sorix warmup: (\d+) kernels compiled, (\d+) loaded from the cache, "
+                           r"in [\d.]+ s\n", first.stdout)
+    assert summary, first.stdout
+    compiled, loaded = int(summary.group(1)), int(summary.group(2))
+    assert compiled > 50 and loaded == 0
+    assert "sorix warmup [" in first.stderr and "10/10" in first.stderr
+    assert NOTE not in first.stderr  # the progress bar says it instead
+    again = _run(["-m", "sorix.warmup", "--dtypes", "float64"], tmp_path)
+    assert again.stdout.startswith(f"sorix warmup: 0 kernels compiled, {compiled} loaded")
+    script = _run(["-c", SCRIPT], tmp_path)
+    assert NOTE not in script.stderr and _compiles(script) == 0
+    quiet = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--quiet"], tmp_path)
+    assert quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_warmup_refuses_unknown_dtypes(tmp_path):
+    with pytest.raises(subprocess.CalledProcessError) as info:
+        _run(["-m", "sorix.warmup", "--dtypes", "float16"], tmp_path)
+    assert "unknown dtype" in info.value.stderr
