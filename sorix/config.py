@@ -4,6 +4,8 @@ Environment variables override the defaults so that a user can tune a
 machine without editing the package:
 
 - ``SORIX_PARALLEL_THRESHOLD``: element count from which kernels use threads.
+- ``SORIX_OPTIMIZER_PARALLEL_THRESHOLD``: the same for the optimizer updates
+  (default: ``SORIX_PARALLEL_THRESHOLD`` where that is set).
 - ``SORIX_FUSION_THRESHOLD``: element count from which backward fuses elementwise
   regions into one generated loop (``0`` turns fusion off).
 - ``SORIX_KERNEL_CACHE``: set to ``0`` to compile kernels without the disk cache.
@@ -17,7 +19,14 @@ import os
 
 #: Below this many elements a serial loop beats spreading work over threads:
 #: starting numba's thread pool costs a few microseconds per call.
-PARALLEL_THRESHOLD = int(os.environ.get("SORIX_PARALLEL_THRESHOLD", 131072))
+_THRESHOLD_SET = os.environ.get("SORIX_PARALLEL_THRESHOLD")
+PARALLEL_THRESHOLD = int(_THRESHOLD_SET or 131072)
+
+#: The optimizer updates hand each thread whole chunks of a vectorised serial loop
+#: (:mod:`sorix.kernels.optim`), which pays off from fewer elements. A
+#: ``SORIX_PARALLEL_THRESHOLD`` set in the environment sets this one too.
+OPTIMIZER_PARALLEL_THRESHOLD = int(os.environ.get("SORIX_OPTIMIZER_PARALLEL_THRESHOLD",
+                                                  _THRESHOLD_SET or 65536))
 
 #: A threaded kernel waits for its slowest thread, and a thread that shares its core
 #: with a busy process is slow: kernels use only the cores other processes leave free

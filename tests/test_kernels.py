@@ -86,6 +86,7 @@ def rng():
 def threaded(monkeypatch):
     """Lower the threading threshold so THREADED_SIZE arrays take the parallel kernels."""
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 64)
+    monkeypatch.setattr(config, "OPTIMIZER_PARALLEL_THRESHOLD", 64)
     monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     assert THREADED_SIZE >= config.PARALLEL_THRESHOLD
 
@@ -410,7 +411,9 @@ def test_unary_other_dtypes(name):
 
 # ---- optimizer update kernels -------------------------------------------------------
 
-OPT_SIZES = [7, THREADED_SIZE]
+# the optimizer kernels hand out chunks of KO.CHUNK elements: the last size spans two
+# whole chunks and a ragged tail
+OPT_SIZES = [7, THREADED_SIZE, 2 * KO.CHUNK + 5]
 
 
 def _scalars(dtype, *values):
@@ -448,7 +451,7 @@ def test_sgd_kernel(cfg, dtype, size, rng, threaded):
         if momentum:
             check_opt(buf, ref_buf, dtype)
     from sorix.kernels import variants
-    assert (KO.sgd, size >= config.PARALLEL_THRESHOLD) in variants._compiled
+    assert (KO.sgd, size >= config.OPTIMIZER_PARALLEL_THRESHOLD) in variants._compiled
 
 
 RMSPROP_CONFIGS = [

@@ -960,7 +960,9 @@ def test_float32_update_is_computed_in_float32(cls, kwargs):
     (AdamW, dict(lr=0.02, weight_decay=0.1)),
 ], ids=["SGD", "RMSprop", "Adam", "AdamW"])
 def test_parallel_path_matches_serial(cls, kwargs, dtype, monkeypatch):
-    shapes = ((40, 24), (24,))  # 960 and 24 elements, both above the patched threshold
+    from sorix.kernels.optim import CHUNK
+    # above the patched threshold; the last spans two whole chunks and a ragged tail
+    shapes = ((40, 24), (24,), (2 * CHUNK + 77,))
     arrays = init_arrays(dtype, seed=3, shapes=shapes)
     arrays = [a * 0.3 for a in arrays]
 
@@ -985,7 +987,7 @@ def test_parallel_path_matches_serial(cls, kwargs, dtype, monkeypatch):
     serial = run()
     assert used and not any(used)
     used.clear()
-    monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 16)
+    monkeypatch.setattr(config, "OPTIMIZER_PARALLEL_THRESHOLD", 16)
     monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     parallel = run()
     assert used and all(used)  # every update took the threaded kernel

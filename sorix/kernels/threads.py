@@ -192,9 +192,10 @@ def _count(free):
     return 0 if free >= limit else free
 
 
-def use(n):
-    """Whether a kernel over ``n`` elements should run threaded now."""
-    if n < config.PARALLEL_THRESHOLD:
+def use(n, threshold=None):
+    """Whether a kernel over ``n`` elements should run threaded now: from ``threshold``
+    elements (default ``config.PARALLEL_THRESHOLD``) while cores are free."""
+    if n < (config.PARALLEL_THRESHOLD if threshold is None else threshold):
         return False
     if config.LOAD_CHECK_INTERVAL <= 0:
         return True

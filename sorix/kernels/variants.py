@@ -35,10 +35,11 @@ def variant(fn, parallel):
     return found
 
 
-def run(fn, work, *args):
-    """Call ``fn(*args)``, threaded when ``work`` (an element count) is large.
+def run(fn, work, *args, threshold=None):
+    """Call ``fn(*args)``, threaded when ``work`` (an element count) reaches ``threshold``
+    (default ``config.PARALLEL_THRESHOLD``) and cores are free.
     The first argument's dtype decides: float16 runs widened (:func:`call_widened`)."""
-    kernel = variant(fn, threads.use(work))
+    kernel = variant(fn, threads.use(work, threshold))
     if args[0].dtype.char == "e":
         return call_widened(kernel, args)
     return kernel(*args)

@@ -1,7 +1,7 @@
 """Fused optimizer updates on device arrays: the CPU kernels, compiled for the GPU.
 
-The update functions of :mod:`sorix.kernels.optim` are compiled as they
-are: their loop ``for i in prange(p.size)`` becomes a grid-stride loop
+The per-element loops of :mod:`sorix.kernels.optim` (``sgd_span`` ...; the
+CPU hands chunks of them to its threads) are compiled as they are: their loop ``for i in prange(p.size)`` becomes a grid-stride loop
 because the builder binds ``prange`` to a device function returning this
 thread's share of the indices. So the GPU runs the very formulas the CPU
 runs, and the functions here take exactly the CPU functions' arguments:
@@ -42,7 +42,7 @@ def run(fn, p, *args):
     if name not in UPDATES:
         raise ValueError(f"unknown optimizer update {name!r}: expected one of {UPDATES}")
     p = _in_place(p)
-    kernel = build.kernel(getattr(cpu_optim, name), p.dtype)
+    kernel = build.kernel(getattr(cpu_optim, name + "_span"), p.dtype)
     kernel.over(p.size, p, *(_argument(a, p.dtype) for a in args))
 
 
