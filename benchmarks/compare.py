@@ -115,9 +115,41 @@ def name_has(name, impl):
     return impl in (listed[0] if listed else cases.CLASSIC)
 
 
+class ThreadedShare:
+    """Counts, while active, sorix's kernel launches large enough for threads and how many
+    of them took the threaded build. Each launch chooses by size and by how busy the
+    cores are (sorix.kernels.threads), so a case run beside other work may time the
+    serial build where a user's quiet script gets the threaded one: the table says which."""
+
+    def __init__(self):
+        self.large = self.threaded = 0
+
+    def __enter__(self):
+        from sorix import config
+        from sorix.kernels import threads
+        self._threads, self._use = threads, threads.use
+
+        def counted(n, threshold=None):
+            chosen = self._use(n, threshold)
+            if n >= (config.PARALLEL_THRESHOLD if threshold is None else threshold):
+                self.large += 1
+                self.threaded += bool(chosen)
+            return chosen
+
+        threads.use = counted
+        return self
+
+    def __exit__(self, *exc):
+        self._threads.use = self._use
+
+    def describe(self):
+        return "n/a" if not self.large else f"{100 * self.threaded / self.large:.0f}%"
+
+
 def measure_case(name, rounds, target_s, notes):
-    """(medians, ratios) for case ``name``: median seconds per unit of the case for each
-    implementation, and sorix's paired ratio to each other one (None: not run)."""
+    """(medians, ratios, threaded) for case ``name``: median seconds per unit of the case
+    for each implementation, sorix's paired ratio to each other one (None: not run), and
+    the share of sorix's large launches that ran threaded."""
     per_call = cases.CASES[name][1]
     steps = {}
     for impl in cases.IMPLEMENTATIONS:
@@ -128,14 +160,15 @@ def measure_case(name, rounds, target_s, notes):
         except cases.Unavailable as why:
             if impl != "floor":  # most cases have no floor; that needs no footnote
                 notes.append(f"{name}, {impl}: {why}")
-    samples = cases.interleaved_samples(steps, rounds, target_s) if steps else {}
+    with ThreadedShare() as share:
+        samples = cases.interleaved_samples(steps, rounds, target_s) if steps else {}
     medians = cases.medians(samples)
     times = {impl: (medians[impl] / per_call if impl in medians else None)
              for impl in cases.IMPLEMENTATIONS}
     ratios = {other: (cases.paired_ratio(samples, "sorix", other)
                       if "sorix" in samples and other in samples else None)
               for other in cases.IMPLEMENTATIONS[1:]}
-    return times, ratios
+    return times, ratios, share.describe()
 
 
 def main(argv=None):
@@ -176,16 +209,18 @@ def main(argv=None):
           "each; ratios: median of the per-round ratios (below 1: sorix is faster)\n")
     # a column for each implementation some measured case has
     others = [i for i in cases.IMPLEMENTATIONS[1:]
-              if any(name_has(name, i) for name, _, _ in rows)]
+              if any(name_has(name, i) for name, *_ in rows)]
     heads = [LABELS[i] for i in others]
     print("| case | sorix | " + " | ".join(heads) + " | "
-          + " | ".join(f"sorix/{h}" for h in heads) + " |")
-    print("|---|" + "---:|" * (1 + 2 * len(others)))
-    for name, times, ratios in rows:
+          + " | ".join(f"sorix/{h}" for h in heads) + " | threaded |")
+    print("|---|" + "---:|" * (2 + 2 * len(others)))
+    for name, times, ratios, threaded in rows:
         cells = [format_seconds(times[i]) for i in ("sorix", *others)]
         cells += [format_ratio(ratios[i]) for i in others]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {name} | " + " | ".join(cells) + f" | {threaded} |")
     print()
+    print("threaded: the share of sorix's kernel launches above the threading threshold "
+          "that ran on threads (the others found the cores busy; n/a: none that large).")
     for i in others:
         print(f"{LABELS[i]}: {FOOTNOTES[i]}")
     if notes:
