@@ -42,7 +42,8 @@ _LAZY = {"nn": ("sorix.nn", None), "optim": ("sorix.optim", None),
          "model_selection": ("sorix.model_selection", None),
          "clustering": ("sorix.clustering", None),
          "preprocessing": ("sorix.preprocessing", None),
-         "distributed": ("sorix.distributed", None)}
+         "distributed": ("sorix.distributed", None),
+         "serialization": ("sorix.serialization", None)}
 
 
 def __getattr__(name):

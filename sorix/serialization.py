@@ -95,8 +95,12 @@ def _safe_class(name):
         importlib.import_module(_SAFE_MODULES[name])
         cls = _SAFE_CLASSES.get(name)
     if cls is None:
-        raise _bad(f"the file names class {name!r}, which is not registered as safe to load "
-                   "(see sorix.serialization.register_safe_class)")
+        # the file may be sound: the class is simply unknown to this process
+        raise SerializationError(
+            f"the file holds an object of class {name!r}, which is not registered as safe to "
+            "load in this process: import the module that defines it and calls "
+            "sorix.serialization.register_safe_class on it (or register it) before "
+            "sorix.load")
     return cls
 
 

@@ -141,9 +141,19 @@ def test_unregistered_class_names_are_refused_and_nothing_is_imported(tmp_path, 
     sys.modules.pop("this", None)
     path = _object_file(tmp_path / "cls.sorix", name, [])
     for weights_only in (True, False):
-        with pytest.raises(SerializationError, match="not registered"):
+        with pytest.raises(SerializationError, match="not registered as safe to load in "
+                                                     "this process.*register_safe_class"):
             load(path, weights_only=weights_only)
     assert "this" not in sys.modules
+
+
+def test_the_registry_is_reachable_from_a_plain_import_sorix():
+    import subprocess
+    code = "import sorix; print(sorix.serialization.register_safe_class.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "register_safe_class"
 
 
 @pytest.mark.parametrize("name, items, message", [
