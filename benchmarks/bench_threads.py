@@ -4,7 +4,7 @@ The kernels are called directly (the builds ``opt.step()`` and the tensor
 ops choose between by size and load), so that the two builds are compared
 alone: a threaded build should never lose to the serial one at the sizes
 where it is chosen (``config.PARALLEL_THRESHOLD`` for the elementwise loops,
-``config.OPTIMIZER_PARALLEL_THRESHOLD`` for the optimizer updates). Each
+``config.OPTIMIZER_PARALLEL_THRESHOLDS`` for the optimizer updates). Each
 setup checks one call of each build against the NumPy formula.
 """
 import numpy as np

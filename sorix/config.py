@@ -4,8 +4,8 @@ Environment variables override the defaults so that a user can tune a
 machine without editing the package:
 
 - ``SORIX_PARALLEL_THRESHOLD``: element count from which kernels use threads.
-- ``SORIX_OPTIMIZER_PARALLEL_THRESHOLD``: the same for the optimizer updates
-  (default: ``SORIX_PARALLEL_THRESHOLD`` where that is set).
+- ``SORIX_OPTIMIZER_PARALLEL_THRESHOLD``: the same for every optimizer update (their
+  defaults are measured per update; ``SORIX_PARALLEL_THRESHOLD`` sets them where set).
 - ``SORIX_FUSION_THRESHOLD``: element count from which backward fuses elementwise
   regions into one generated loop (``0`` turns fusion off).
 - ``SORIX_KERNEL_CACHE``: set to ``0`` to compile kernels without the disk cache.
@@ -22,11 +22,18 @@ import os
 _THRESHOLD_SET = os.environ.get("SORIX_PARALLEL_THRESHOLD")
 PARALLEL_THRESHOLD = int(_THRESHOLD_SET or 131072)
 
-#: The optimizer updates hand each thread whole chunks of a vectorised serial loop
-#: (:mod:`sorix.kernels.optim`), which pays off from fewer elements. A
-#: ``SORIX_PARALLEL_THRESHOLD`` set in the environment sets this one too.
-OPTIMIZER_PARALLEL_THRESHOLD = int(os.environ.get("SORIX_OPTIMIZER_PARALLEL_THRESHOLD",
-                                                  _THRESHOLD_SET or 65536))
+#: Per optimizer update, the element count from which its threaded build runs (each
+#: thread takes whole chunks of the vectorised serial loop, :mod:`sorix.kernels.optim`).
+#: Measured with benchmarks/bench_threads.py on a quiet 2-core machine: the threaded SGD
+#: and RMSprop builds win from 65536 elements on; Adam's, whose arithmetic (a square
+#: root and a division per element) keeps two threads on the cores' shared units busy,
+#: loses while its arrays fit in the cache and wins from about 2**21 elements. A
+#: ``SORIX_OPTIMIZER_PARALLEL_THRESHOLD`` (else ``SORIX_PARALLEL_THRESHOLD``) set in
+#: the environment sets all of them.
+_OPTIMIZER_THRESHOLD_SET = os.environ.get("SORIX_OPTIMIZER_PARALLEL_THRESHOLD", _THRESHOLD_SET)
+OPTIMIZER_PARALLEL_THRESHOLDS = (
+    dict.fromkeys(("sgd", "rmsprop", "adam"), int(_OPTIMIZER_THRESHOLD_SET))
+    if _OPTIMIZER_THRESHOLD_SET else {"sgd": 65536, "rmsprop": 65536, "adam": 2 ** 21})
 
 #: A threaded kernel waits for its slowest thread, and a thread that shares its core
 #: with a busy process is slow: kernels use only the cores other processes leave free

@@ -174,20 +174,21 @@ def run(dtypes=DTYPES, quiet=False):
     work = [(step, dtype, threaded) for dtype in dtypes for threaded in (False, True)
             for step in STEPS]
     progress = _Progress(len(work), quiet)
-    saved = (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLD,
+    saved = (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLDS,
              config.LOAD_CHECK_INTERVAL)
+    everything_threaded = (1, dict.fromkeys(saved[1], 1), 0.0)
     try:
         for (label, fn), dtype, threaded in work:
             # a threshold of 1 element, and no look at how busy the cores are, make even
             # these tiny workloads take the threaded builds, which large inputs use
-            (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLD,
-             config.LOAD_CHECK_INTERVAL) = (1, 1, 0.0) if threaded else saved
+            (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLDS,
+             config.LOAD_CHECK_INTERVAL) = everything_threaded if threaded else saved
             name = f"{label}, {dtype}{', threaded' if threaded else ''}"
             progress.start(name)
             fn(dtype)
             progress.step(name)
     finally:
-        (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLD,
+        (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLDS,
          config.LOAD_CHECK_INTERVAL) = saved
     loaded, compiled = kernel_counts()
     return {"loaded": loaded, "compiled": compiled, "seconds": time.perf_counter() - start}

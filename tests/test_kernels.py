@@ -86,7 +86,8 @@ def rng():
 def threaded(monkeypatch):
     """Lower the threading threshold so THREADED_SIZE arrays take the parallel kernels."""
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 64)
-    monkeypatch.setattr(config, "OPTIMIZER_PARALLEL_THRESHOLD", 64)
+    monkeypatch.setattr(config, "OPTIMIZER_PARALLEL_THRESHOLDS",
+                        dict.fromkeys(config.OPTIMIZER_PARALLEL_THRESHOLDS, 64))
     monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     assert THREADED_SIZE >= config.PARALLEL_THRESHOLD
 
@@ -451,7 +452,7 @@ def test_sgd_kernel(cfg, dtype, size, rng, threaded):
         if momentum:
             check_opt(buf, ref_buf, dtype)
     from sorix.kernels import variants
-    assert (KO.sgd, size >= config.OPTIMIZER_PARALLEL_THRESHOLD) in variants._compiled
+    assert (KO.sgd, size >= config.OPTIMIZER_PARALLEL_THRESHOLDS["sgd"]) in variants._compiled
 
 
 RMSPROP_CONFIGS = [

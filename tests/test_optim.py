@@ -987,7 +987,8 @@ def test_parallel_path_matches_serial(cls, kwargs, dtype, monkeypatch):
     serial = run()
     assert used and not any(used)
     used.clear()
-    monkeypatch.setattr(config, "OPTIMIZER_PARALLEL_THRESHOLD", 16)
+    monkeypatch.setattr(config, "OPTIMIZER_PARALLEL_THRESHOLDS",
+                        dict.fromkeys(config.OPTIMIZER_PARALLEL_THRESHOLDS, 16))
     monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     parallel = run()
     assert used and all(used)  # every update took the threaded kernel
@@ -1007,6 +1008,8 @@ def test_parallel_path_matches_serial(cls, kwargs, dtype, monkeypatch):
 
 def test_parallel_path_non_contiguous(monkeypatch):
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 16)
+    monkeypatch.setattr(config, "OPTIMIZER_PARALLEL_THRESHOLDS",
+                        dict.fromkeys(config.OPTIMIZER_PARALLEL_THRESHOLDS, 16))
     monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     rng = np.random.default_rng(9)
     base = rng.standard_normal((24, 40)) * 0.3

@@ -16,7 +16,7 @@ slices (never a ``range(lo, hi)``: a start that could be negative keeps
 numba's negative-index test in the loop, which also blocks vectorisation).
 
 Every kernel exists twice: serial, and threaded from
-``config.OPTIMIZER_PARALLEL_THRESHOLD`` elements.
+``config.OPTIMIZER_PARALLEL_THRESHOLDS[name]`` elements.
 """
 import math
 
@@ -153,7 +153,8 @@ def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, 
 
 def run(fn, p, *args):
     """Apply update ``fn`` to parameter array ``p``, threaded for large arrays."""
-    variants.run(fn, p.size, p, *args, threshold=config.OPTIMIZER_PARALLEL_THRESHOLD)
+    variants.run(fn, p.size, p, *args,
+                 threshold=config.OPTIMIZER_PARALLEL_THRESHOLDS[fn.__name__])
 
 
 EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0)}
