@@ -12,6 +12,7 @@ machine without editing the package:
 - ``SORIX_LOAD_INTERVAL``: seconds between looks at how busy the cores are (``0``:
   never look; kernels above the threshold always use every thread).
 - ``SORIX_FREE_CORE_IDLE``: share of a core that must be idle for it to take a thread.
+- ``SORIX_BLAS_SPIN_SECONDS``: how long after a matrix product kernels stay serial.
 - ``SORIX_CONV_COLUMNS_LIMIT``: the most values of one convolution column buffer.
 - ``SORIX_CONV_WORKSPACE_BYTES``: the most bytes of column buffers kept for reuse.
 """
@@ -40,6 +41,11 @@ OPTIMIZER_PARALLEL_THRESHOLDS = (
 #: (serial when fewer than two are), measured at most this often, in seconds
 #: (:mod:`sorix.kernels.threads`). 0 turns the check off.
 LOAD_CHECK_INTERVAL = float(os.environ.get("SORIX_LOAD_INTERVAL", 0.5))
+
+#: For this long after sorix calls BLAS (a matmul), kernels run serially: BLAS's worker
+#: threads spin on the cores after a call (OpenBLAS for about 0.1 s, measured as CPU time
+#: burnt after a product), so a threaded kernel would share its cores with them.
+BLAS_SPIN_SECONDS = float(os.environ.get("SORIX_BLAS_SPIN_SECONDS", 0.1))
 
 #: The share of a core that must be idle (over the last interval) for it to count as free.
 FREE_CORE_IDLE = float(os.environ.get("SORIX_FREE_CORE_IDLE", 0.75))

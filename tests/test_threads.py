@@ -158,3 +158,32 @@ def test_threaded_kernel_restores_numbas_thread_count(monkeypatch):
            np.float32(0), np.float32(1), False, False, True)
     np.testing.assert_array_equal(p, 0.5)
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+@pytest.mark.parametrize("product", ["matmul", "conv2d"])
+def test_kernels_stay_serial_while_blas_threads_spin_after_a_product(monkeypatch, product):
+    import math
+
+    import numpy as np
+
+    import sorix
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0.5)
+    monkeypatch.setattr(config, "BLAS_SPIN_SECONDS", 0.1)
+    monkeypatch.setattr(threads, "_sample", lambda now: None)  # the cores count as free
+    monkeypatch.setattr(threads, "_threads", 0)
+    monkeypatch.setattr(threads, "_last_blas", -math.inf)
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(threads.time, "monotonic", lambda: clock["now"])
+    n = config.PARALLEL_THRESHOLD
+    assert threads.use(n)
+    x = sorix.tensor(np.ones((2, 1, 5, 5), np.float32), requires_grad=True)
+    if product == "matmul":
+        (x.reshape(2, 25) @ sorix.ones(25, 3)).sum().backward()
+    else:
+        sorix.nn.functional.conv2d(x, sorix.ones(4, 1, 3, 3)).sum().backward()
+    assert not threads.use(n)
+    clock["now"] += 0.05
+    assert not threads.use(n)
+    clock["now"] += 0.06
+    assert threads.use(n)
+    assert not threads.use(n - 1)  # (the size threshold still applies)

@@ -39,6 +39,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import config
+from . import threads
 from .variants import run
 
 prange = range  # numba's prange is bound when a kernel is compiled
@@ -257,6 +258,7 @@ def conv2d_forward(x, w, bias, geometry, keep_columns=False):
         cols = None  # (frees the last chunk's buffer for reuse)
         cols = _columns(xp, first, count, w.shape, geometry, (oh, ow), bias is not None)
         np.matmul(matrix, cols, out=out4[first:first + count])
+        threads.blas_called()
     return out, (cols if keep_columns and chunk >= n else None)
 
 
@@ -302,8 +304,10 @@ def conv2d_backward(g, x, w, geometry, x_shape, w_shape, need_x, need_w, need_b,
             if cols.shape[2] > dw.shape[2]:  # forward's ones row, unused here
                 cols = cols[:, :, :k]
             dw += np.matmul(g_part, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+            threads.blas_called()
         if need_x:
             dcols = np.matmul(w_t, g_part)
+            threads.blas_called()
             run(col2im, dcols.size, dcols, gxp, first, kh, kw, sh, sw, dil_h, dil_w, ow)
     if need_x:
         if top or bottom or left or right:

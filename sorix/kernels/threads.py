@@ -43,6 +43,8 @@ _next_sample = 0.0
 _last = None  # (wall time, machine busy seconds, own CPU seconds) at the last sample
 #: Threads to use for threaded kernels: 0 means numba's setting (all), 1 means serial.
 _threads = 0
+#: When sorix last called the BLAS library (time.monotonic()).
+_last_blas = -math.inf
 
 
 # ---- the threading layer ----------------------------------------------------------
@@ -192,6 +194,16 @@ def _count(free):
     return 0 if free >= limit else free
 
 
+def blas_called():
+    """Note a call into NumPy's BLAS (matmul): its worker threads keep spinning on the
+    other cores for a while after it returns (OpenBLAS: about 0.1 s), and a threaded
+    kernel started meanwhile waits for threads that share those cores. So kernels run
+    serially for ``config.BLAS_SPIN_SECONDS`` after it: a training step of an MLP on
+    2 cores took 5 times longer with threaded kernels between its matmuls."""
+    global _last_blas
+    _last_blas = time.monotonic()
+
+
 def use(n, threshold=None):
     """Whether a kernel over ``n`` elements should run threaded now: from ``threshold``
     elements (default ``config.PARALLEL_THRESHOLD``) while cores are free."""
@@ -200,6 +212,8 @@ def use(n, threshold=None):
     if config.LOAD_CHECK_INTERVAL <= 0:
         return True
     now = time.monotonic()
+    if now - _last_blas < config.BLAS_SPIN_SECONDS:
+        return False
     if now >= _next_sample and _sample_lock.acquire(blocking=False):
         try:
             _sample(now)
