@@ -47,6 +47,10 @@ LOAD_CHECK_INTERVAL = float(os.environ.get("SORIX_LOAD_INTERVAL", 0.5))
 #: burnt after a product), so a threaded kernel would share its cores with them.
 BLAS_SPIN_SECONDS = float(os.environ.get("SORIX_BLAS_SPIN_SECONDS", 0.1))
 
+#: Products of at most this many multiply-adds (m n k) run on one BLAS thread, which
+#: leaves no threads spinning: OpenBLAS's own threshold (65536 x 4).
+BLAS_THREADED_WORK = 262144
+
 #: The share of a core that must be idle (over the last interval) for it to count as free.
 FREE_CORE_IDLE = float(os.environ.get("SORIX_FREE_CORE_IDLE", 0.75))
 

@@ -175,12 +175,18 @@ def test_kernels_stay_serial_while_blas_threads_spin_after_a_product(monkeypatch
     clock = {"now": 1000.0}
     monkeypatch.setattr(threads.time, "monotonic", lambda: clock["now"])
     n = config.PARALLEL_THRESHOLD
+
+    def product_of(size):
+        if product == "matmul":  # (size, 64) @ (64, 64)
+            x = sorix.ones(size, 64, requires_grad=True)
+            (x @ sorix.ones(64, 64)).sum().backward()
+        else:  # 8 filters of 8 x 3 x 3 on a size x size image: 8 x 73 x size^2 per sample
+            x = sorix.ones(1, 8, size, size, requires_grad=True)
+            sorix.nn.functional.conv2d(x, sorix.ones(8, 8, 3, 3), padding=1).sum().backward()
+
+    product_of(4)  # one BLAS thread: nothing spins after it
     assert threads.use(n)
-    x = sorix.tensor(np.ones((2, 1, 5, 5), np.float32), requires_grad=True)
-    if product == "matmul":
-        (x.reshape(2, 25) @ sorix.ones(25, 3)).sum().backward()
-    else:
-        sorix.nn.functional.conv2d(x, sorix.ones(4, 1, 3, 3)).sum().backward()
+    product_of(128)  # over 262144 multiply-adds: BLAS's threads spin after it
     assert not threads.use(n)
     clock["now"] += 0.05
     assert not threads.use(n)

@@ -258,7 +258,7 @@ def conv2d_forward(x, w, bias, geometry, keep_columns=False):
         cols = None  # (frees the last chunk's buffer for reuse)
         cols = _columns(xp, first, count, w.shape, geometry, (oh, ow), bias is not None)
         np.matmul(matrix, cols, out=out4[first:first + count])
-        threads.blas_called()
+        threads.blas_called(*matrix.shape[-2:], cols.shape[-1])
     return out, (cols if keep_columns and chunk >= n else None)
 
 
@@ -304,10 +304,10 @@ def conv2d_backward(g, x, w, geometry, x_shape, w_shape, need_x, need_w, need_b,
             if cols.shape[2] > dw.shape[2]:  # forward's ones row, unused here
                 cols = cols[:, :, :k]
             dw += np.matmul(g_part, cols.transpose(0, 1, 3, 2)).sum(axis=0)
-            threads.blas_called()
+            threads.blas_called(g_part.shape[-2], cols.shape[-2], g_part.shape[-1])
         if need_x:
             dcols = np.matmul(w_t, g_part)
-            threads.blas_called()
+            threads.blas_called(w_t.shape[-2], g_part.shape[-1], w_t.shape[-1])
             run(col2im, dcols.size, dcols, gxp, first, kh, kw, sh, sw, dil_h, dil_w, ow)
     if need_x:
         if top or bottom or left or right:

@@ -194,14 +194,17 @@ def _count(free):
     return 0 if free >= limit else free
 
 
-def blas_called():
-    """Note a call into NumPy's BLAS (matmul): its worker threads keep spinning on the
-    other cores for a while after it returns (OpenBLAS: about 0.1 s), and a threaded
-    kernel started meanwhile waits for threads that share those cores. So kernels run
-    serially for ``config.BLAS_SPIN_SECONDS`` after it: a training step of an MLP on
-    2 cores took 5 times longer with threaded kernels between its matmuls."""
+def blas_called(m, n, k):
+    """Note a call into NumPy's BLAS: an (m, k) by (k, n) product. A product large
+    enough for BLAS to run on threads (``config.BLAS_THREADED_WORK`` multiply-adds)
+    leaves its worker threads spinning on the other cores for a while after it returns
+    (OpenBLAS: about 0.1 s), and a threaded kernel started meanwhile waits for threads
+    that share those cores. So kernels run serially for ``config.BLAS_SPIN_SECONDS``
+    after one: a training step of an MLP on 2 cores took 5 times longer with threaded
+    kernels between its matmuls."""
     global _last_blas
-    _last_blas = time.monotonic()
+    if m * n * k > config.BLAS_THREADED_WORK:
+        _last_blas = time.monotonic()
 
 
 def use(n, threshold=None):
