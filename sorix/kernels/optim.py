@@ -61,8 +61,8 @@ def sgd_span(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nestero
         p[i] = p[i] - lr * d
 
 
-def rmsprop_span(p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, weight_decay,
-            momentum, maximize):
+def rmsprop_span(p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps,
+                 weight_decay, momentum, maximize):
     """square_avg = alpha square_avg + (1 - alpha) g^2;  p -= lr g / (sqrt(square_avg) + eps).
 
     Centered when ``grad_avg`` is non-empty (the variance replaces the
@@ -91,7 +91,8 @@ def rmsprop_span(p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, ep
 
 
 def adam_span(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
-         one_minus_beta2, eps, weight_decay, decoupled_decay, bias_correction2_sqrt, maximize):
+              one_minus_beta2, eps, weight_decay, decoupled_decay, bias_correction2_sqrt,
+              maximize):
     """Adam/AdamW: moments m, v; p -= step_size m / (sqrt(v)/sqrt(bc2) + eps).
 
     ``step_size`` is lr / (1 - beta1^t) and ``bias_correction2_sqrt`` is
@@ -120,6 +121,7 @@ def adam_span(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_be
 
 
 def sgd(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first):
+    """:func:`sgd_span` over the whole parameter, a chunk at a time (a thread's share)."""
     n = p.size
     for c in prange((n + CHUNK - 1) // CHUNK):
         lo = c * CHUNK
@@ -130,6 +132,7 @@ def sgd(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, ma
 
 def rmsprop(p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, weight_decay,
             momentum, maximize):
+    """:func:`rmsprop_span` over the whole parameter, a chunk at a time (a thread's share)."""
     n = p.size
     for c in prange((n + CHUNK - 1) // CHUNK):
         lo = c * CHUNK
@@ -141,6 +144,7 @@ def rmsprop(p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, we
 
 def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
          one_minus_beta2, eps, weight_decay, decoupled_decay, bias_correction2_sqrt, maximize):
+    """:func:`adam_span` over the whole parameter, a chunk at a time (a thread's share)."""
     n = p.size
     for c in prange((n + CHUNK - 1) // CHUNK):
         lo = c * CHUNK
