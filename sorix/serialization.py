@@ -98,9 +98,8 @@ def _safe_class(name):
         # the file may be sound: the class is simply unknown to this process
         raise SerializationError(
             f"the file holds an object of class {name!r}, which is not registered as safe to "
-            "load in this process: import the module that defines it and calls "
-            "sorix.serialization.register_safe_class on it (or register it) before "
-            "sorix.load")
+            "load in this process: before sorix.load, import the module that registers it, "
+            "or register it yourself with sorix.serialization.register_safe_class")
     return cls
 
 
