@@ -79,9 +79,9 @@ def _example(impl):
 
 
 def _example_loop(tensor, optimizer_class, value):
-    """One iteration per call of the example's loop, its tensors and optimizer built once
-    (as a script that trains for many epochs runs it); ``value`` reads a 1-element
-    tensor. The first ten calls are checked against the example's printed lines."""
+    """One iteration per call of the example's loop, its tensors and optimizer (and the
+    constant 10) built once, as a script that trains for many epochs runs it; ``value``
+    reads a 1-element tensor. The first ten calls are checked against the example's printed lines."""
     x = tensor([5.0], requires_grad=True)
     y = tensor([5.0], requires_grad=True)
     ten = tensor([10.0])

@@ -220,7 +220,8 @@ def main(argv=None):
         print(f"| {name} | " + " | ".join(cells) + f" | {threaded} |")
     print()
     print("threaded: the share of sorix's kernel launches above the threading threshold "
-          "that ran on threads (the others found the cores busy; n/a: none that large).")
+          "that ran on threads (the others found the cores busy or followed a large matrix "
+          "product; n/a: none that large).")
     for i in others:
         print(f"{LABELS[i]}: {FOOTNOTES[i]}")
     if notes:

@@ -5,7 +5,7 @@ machine without editing the package:
 
 - ``SORIX_PARALLEL_THRESHOLD``: element count from which kernels use threads.
 - ``SORIX_OPTIMIZER_PARALLEL_THRESHOLD``: the same for every optimizer update (their
-  defaults are measured per update; ``SORIX_PARALLEL_THRESHOLD`` sets them where set).
+  defaults are measured per update; a higher ``SORIX_PARALLEL_THRESHOLD`` raises them).
 - ``SORIX_FUSION_THRESHOLD``: element count from which backward fuses elementwise
   regions into one generated loop (``0`` turns fusion off).
 - ``SORIX_KERNEL_CACHE``: set to ``0`` to compile kernels without the disk cache.
@@ -20,7 +20,7 @@ import os
 
 #: Below this many elements a serial loop beats spreading work over threads:
 #: starting numba's thread pool costs a few microseconds per call.
-_THRESHOLD_SET = os.environ.get("SORIX_PARALLEL_THRESHOLD")
+_THRESHOLD_SET = os.environ.get("SORIX_PARALLEL_THRESHOLD") or None
 PARALLEL_THRESHOLD = int(_THRESHOLD_SET or 131072)
 
 #: Per optimizer update, the element count from which its threaded build runs (each
@@ -28,13 +28,16 @@ PARALLEL_THRESHOLD = int(_THRESHOLD_SET or 131072)
 #: Measured with benchmarks/bench_threads.py on a quiet 2-core machine: the threaded SGD
 #: and RMSprop builds win from 65536 elements on; Adam's, whose arithmetic (a square
 #: root and a division per element) keeps two threads on the cores' shared units busy,
-#: loses while its arrays fit in the cache and wins from about 2**21 elements. A
-#: ``SORIX_OPTIMIZER_PARALLEL_THRESHOLD`` (else ``SORIX_PARALLEL_THRESHOLD``) set in
-#: the environment sets all of them.
-_OPTIMIZER_THRESHOLD_SET = os.environ.get("SORIX_OPTIMIZER_PARALLEL_THRESHOLD", _THRESHOLD_SET)
-OPTIMIZER_PARALLEL_THRESHOLDS = (
-    dict.fromkeys(("sgd", "rmsprop", "adam"), int(_OPTIMIZER_THRESHOLD_SET))
-    if _OPTIMIZER_THRESHOLD_SET else {"sgd": 65536, "rmsprop": 65536, "adam": 2 ** 21})
+#: loses while its arrays fit in the cache and wins from about 2**21 elements.
+#: ``SORIX_OPTIMIZER_PARALLEL_THRESHOLD`` sets all three; a ``SORIX_PARALLEL_THRESHOLD``
+#: above one of them raises it too (never lowers it: it is the way to keep threads off).
+OPTIMIZER_PARALLEL_THRESHOLDS = {"sgd": 65536, "rmsprop": 65536, "adam": 2 ** 21}
+if os.environ.get("SORIX_OPTIMIZER_PARALLEL_THRESHOLD"):
+    OPTIMIZER_PARALLEL_THRESHOLDS = dict.fromkeys(
+        OPTIMIZER_PARALLEL_THRESHOLDS, int(os.environ["SORIX_OPTIMIZER_PARALLEL_THRESHOLD"]))
+elif _THRESHOLD_SET:
+    OPTIMIZER_PARALLEL_THRESHOLDS = {name: max(value, PARALLEL_THRESHOLD)
+                                     for name, value in OPTIMIZER_PARALLEL_THRESHOLDS.items()}
 
 #: A threaded kernel waits for its slowest thread, and a thread that shares its core
 #: with a busy process is slow: kernels use only the cores other processes leave free
@@ -42,10 +45,15 @@ OPTIMIZER_PARALLEL_THRESHOLDS = (
 #: (:mod:`sorix.kernels.threads`). 0 turns the check off.
 LOAD_CHECK_INTERVAL = float(os.environ.get("SORIX_LOAD_INTERVAL", 0.5))
 
-#: For this long after sorix calls BLAS (a matmul), kernels run serially: BLAS's worker
-#: threads spin on the cores after a call (OpenBLAS for about 0.1 s, measured as CPU time
-#: burnt after a product), so a threaded kernel would share its cores with them.
-BLAS_SPIN_SECONDS = float(os.environ.get("SORIX_BLAS_SPIN_SECONDS", 0.1))
+#: For this long after sorix calls BLAS (a float matmul), kernels run serially: BLAS's
+#: worker threads spin on the cores after a call (OpenBLAS for about 0.1 s, measured as
+#: CPU time burnt after a product), so a threaded kernel would share its cores with them.
+#: 0 when BLAS is told to use one thread (nothing spins then). Like the load check, off
+#: when ``SORIX_LOAD_INTERVAL`` is 0.
+_ONE_BLAS_THREAD = any(os.environ.get(name, "").strip() == "1" for name in
+                       ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+BLAS_SPIN_SECONDS = float(os.environ.get("SORIX_BLAS_SPIN_SECONDS",
+                                         0.0 if _ONE_BLAS_THREAD else 0.1))
 
 #: Products of at most this many multiply-adds (m n k) run on one BLAS thread, which
 #: leaves no threads spinning: OpenBLAS's own threshold (65536 x 4).

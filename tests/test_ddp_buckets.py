@@ -14,6 +14,7 @@ from sorix.nn.parallel.reducer import FIRST_BUCKET_BYTES, assign_buckets
 def test_kernels_against_numpy(dtype, size, threaded, monkeypatch):
     if threaded:
         monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+        monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
     rng = np.random.default_rng(size)
     grad = rng.standard_normal((size, 1)).astype(dtype)
     bucket = np.full(size + 5, -1.0, dtype)

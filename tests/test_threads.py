@@ -180,7 +180,7 @@ def test_kernels_stay_serial_while_blas_threads_spin_after_a_product(monkeypatch
         if product == "matmul":  # (size, 64) @ (64, 64)
             x = sorix.ones(size, 64, requires_grad=True)
             (x @ sorix.ones(64, 64)).sum().backward()
-        else:  # 8 filters of 8 x 3 x 3 on a size x size image: 8 x 73 x size^2 per sample
+        else:  # 8 filters of 8 x 3 x 3 on a size x size image: 8 x 72 x size^2 per sample
             x = sorix.ones(1, 8, size, size, requires_grad=True)
             sorix.nn.functional.conv2d(x, sorix.ones(8, 8, 3, 3), padding=1).sum().backward()
 

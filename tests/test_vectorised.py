@@ -113,13 +113,14 @@ def test_float32_exp_and_tanh_forwards_are_vectorised(dtype):
 
 
 def test_the_check_tells_scalar_code_apart():
-    # a loop with a call LLVM cannot vectorise (a float64 libm exp): scalar arithmetic only
+    # each element needs the one before (a recurrence): without reassociation LLVM cannot
+    # vectorise the loop, so the code holds scalar arithmetic only
     from numba import njit
 
     @njit
     def scalar_loop(x, out):
-        for i in range(x.size):
-            out[i] = np.exp(x[i]) if x[i] > 0.5 else np.cos(x[i])
+        for i in range(1, x.size):
+            out[i] = out[i - 1] * x[i] + 1.0
 
-    scalar_loop(np.ones(8), np.empty(8))
+    scalar_loop(np.ones(8), np.zeros(8))
     assert packed_ops(scalar_loop) == 0

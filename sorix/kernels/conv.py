@@ -258,7 +258,7 @@ def conv2d_forward(x, w, bias, geometry, keep_columns=False):
         cols = None  # (frees the last chunk's buffer for reuse)
         cols = _columns(xp, first, count, w.shape, geometry, (oh, ow), bias is not None)
         np.matmul(matrix, cols, out=out4[first:first + count])
-        threads.blas_called(*matrix.shape[-2:], cols.shape[-1])
+        threads.blas_called(matrix.shape[-2], cols.shape[-1], matrix.shape[-1])
     return out, (cols if keep_columns and chunk >= n else None)
 
 

@@ -17,7 +17,8 @@ def matmul(a, b):
         raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned; "
                          "the last dimension of the first must equal the second-to-last "
                          "(or only) dimension of the second") from None
-    # (BLAS's threads spin on after a large product: see threads.blas_called)
-    threads.blas_called(a.shape[-2] if a.ndim > 1 else 1, b.shape[-1] if b.ndim > 1 else 1,
-                        a.shape[-1])
+    if product.dtype.char in "fdFD":  # (what BLAS computes; its threads spin on after a
+        # large product: see threads.blas_called)
+        threads.blas_called(a.shape[-2] if a.ndim > 1 else 1,
+                            b.shape[-1] if b.ndim > 1 else 1, a.shape[-1])
     return product

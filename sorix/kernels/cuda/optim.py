@@ -1,14 +1,15 @@
 """Fused optimizer updates on device arrays: the CPU kernels, compiled for the GPU.
 
 The per-element loops of :mod:`sorix.kernels.optim` (``sgd_span`` ...; the
-CPU hands chunks of them to its threads) are compiled as they are: their loop ``for i in prange(p.size)`` becomes a grid-stride loop
-because the builder binds ``prange`` to a device function returning this
-thread's share of the indices. So the GPU runs the very formulas the CPU
-runs, and the functions here take exactly the CPU functions' arguments:
-1-D contiguous device arrays updated in place (0-size arrays for unused
-state: :func:`sorix.kernels.cuda.arrays.nothing`), scalars in the data's
-dtype (Python floats are cast to it here, so float32 state never computes
-in float64).
+CPU hands chunks of them to its threads) are compiled as they are: their
+loop ``for i in prange(p.size)`` becomes a grid-stride loop because the
+builder binds ``prange`` to a device function returning this thread's share
+of the indices. So the GPU runs the very formulas the CPU runs, and the
+functions here take exactly the CPU functions' arguments: 1-D contiguous
+device arrays updated in place (0-size arrays for unused state:
+:func:`sorix.kernels.cuda.arrays.nothing`), scalars in the data's dtype
+(Python floats are cast to it here, so float32 state never computes in
+float64).
 """
 import numpy as np
 
@@ -47,20 +48,21 @@ def run(fn, p, *args):
 
 
 def sgd(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first):
-    """SGD with PyTorch's momentum, dampening and Nesterov rules (see sorix.kernels.optim.sgd)."""
+    """SGD with PyTorch's momentum, dampening and Nesterov rules
+    (see sorix.kernels.optim.sgd_span)."""
     run("sgd", p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize,
         first)
 
 
 def rmsprop(p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, weight_decay,
             momentum, maximize):
-    """RMSprop, centered and with momentum (see sorix.kernels.optim.rmsprop)."""
+    """RMSprop, centered and with momentum (see sorix.kernels.optim.rmsprop_span)."""
     run("rmsprop", p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps,
         weight_decay, momentum, maximize)
 
 
 def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
          one_minus_beta2, eps, weight_decay, decoupled_decay, bias_correction2_sqrt, maximize):
-    """Adam/AdamW, AMSGrad (see sorix.kernels.optim.adam)."""
+    """Adam/AdamW, AMSGrad (see sorix.kernels.optim.adam_span)."""
     run("adam", p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
         one_minus_beta2, eps, weight_decay, decoupled_decay, bias_correction2_sqrt, maximize)
