@@ -2,6 +2,7 @@
 dtypes in float32 and float64, the modules, and the numerically hard regions (large
 |x|, tiny x) against float64 or closed-form truth."""
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -61,16 +62,19 @@ def _away_from_kinks(x, name):
 @pytest.mark.parametrize("name", list(CASES))
 def test_against_torch(name, dtype):
     ours, theirs, low, high = CASES[name]
-    rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))  # (str hashes vary per process)
     x = _away_from_kinks(rng.uniform(low, high, (4, 25)), name).astype(dtype)
     g = rng.standard_normal((4, 25)).astype(dtype)
     xs = sorix.tensor(x, requires_grad=True)
-    xt = torch.tensor(x, requires_grad=True)
+    # PyTorch computes the reference in float64 from the same inputs: in float32 its own
+    # rounding can be the larger error (gelu's tanh form saturates to a zero gradient
+    # near x = -5, where the true one is about -1e-6)
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
     ys, yt = ours(xs), theirs(xt)
     assert ys.dtype == dtype and ys.shape == (4, 25)
     np.testing.assert_allclose(ys.data, yt.detach().numpy(), **TOL[dtype])
     ys.backward(sorix.tensor(g))
-    yt.backward(torch.tensor(g))
+    yt.backward(torch.tensor(g.astype(np.float64)))
     assert xs.grad.dtype == dtype
     np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), **TOL[dtype])
 
