@@ -79,15 +79,6 @@ def versions():
     return ", ".join(parts)
 
 
-def format_seconds(s):
-    if s is None:
-        return "n/a"
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
-
-
 def format_ratio(r):
     if r is None:
         return "n/a"
@@ -215,7 +206,7 @@ def main(argv=None):
           + " | ".join(f"sorix/{h}" for h in heads) + " | threaded |")
     print("|---|" + "---:|" * (2 + 2 * len(others)))
     for name, times, ratios, threaded in rows:
-        cells = [format_seconds(times[i]) for i in ("sorix", *others)]
+        cells = [gpu_table.format_seconds(times[i]) for i in ("sorix", *others)]
         cells += [format_ratio(ratios[i]) for i in others]
         print(f"| {name} | " + " | ".join(cells) + f" | {threaded} |")
     print()

@@ -74,7 +74,7 @@ def measure(case, dry_run, rounds, target_s, notes, applicable):
               for impl in IMPLEMENTATIONS}
     ratio = {other: cases.paired_ratio(timing, "sorix", other)
              if "sorix" in timing and other in timing else None for other in ("torch", "floor")}
-    cells = [_seconds(median[i]) for i in IMPLEMENTATIONS]
+    cells = [format_seconds(median[i]) for i in IMPLEMENTATIONS]
     cells += ["n/a" if r is None else f"{r:.2f}" for r in ratio.values()]
     cells.append(_throughput(steps["sorix"], median["sorix"]) if "sorix" in steps else "n/a")
     cells.append(_throughput(steps["floor"], median["floor"]) if "floor" in steps else "")
@@ -89,7 +89,8 @@ def measure(case, dry_run, rounds, target_s, notes, applicable):
     return cells
 
 
-def _seconds(s):
+def format_seconds(s):
+    """Seconds with a unit and three significant digits ("n/a" for None)."""
     if s is None:
         return "n/a"
     for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):

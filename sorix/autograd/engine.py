@@ -84,18 +84,9 @@ def seed(output, gradient, create_graph, what="gradient"):
 def _dependencies(roots):
     """How many graph edges lead into each node reachable from ``roots``."""
     deps = {}
-    stack = list(roots)
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        for tensor, need in zip(node.inputs, node.needs):
-            if need:
-                child = tensor.grad_fn
-                if child is not None:
-                    deps[child] = deps.get(child, 0) + 1
-                    if child not in seen:
-                        seen.add(child)
-                        stack.append(child)
+    for _, child in edges(roots):
+        if child is not None:
+            deps[child] = deps.get(child, 0) + 1
     return deps
 
 

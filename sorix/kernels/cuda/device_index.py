@@ -26,7 +26,7 @@ import numpy as np
 
 from . import build, runtime
 from .arrays import astype, broadcast_to, coalesce, contiguous, empty, flat, zeros
-from .runtime import element_strides, flat_memory, view
+from .runtime import contiguous_strides, element_strides, flat_memory, view
 from .write import stack
 
 cuda = grid_range = INDEXED_OFFSET = None  # bound per kernel by the builder
@@ -179,20 +179,12 @@ def layout(shape, strides, parts):
     adjacent = positions_in_index == list(range(positions_in_index[0],
                                                 positions_in_index[0] + len(advanced)))
     insert = advanced[0][1] if adjacent else 0
-    b_strides = _contiguous_strides(b_shape)
+    b_strides = contiguous_strides(b_shape)
     out = ([(n, s, 0) for n, s in dims[:insert]]
            + [(n, 0, p) for n, p in zip(b_shape, b_strides)]
            + [(n, s, 0) for n, s in dims[insert:]])
     return (tuple(n for n, _, _ in out), tuple(s for _, s, _ in out),
             tuple(p for _, _, p in out), arrays, tuple(sizes), tuple(steps), base, b_shape)
-
-
-def _contiguous_strides(shape):
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= n
-    return tuple(reversed(strides))
 
 
 def _index_rows(arrays, b_shape):
@@ -242,7 +234,7 @@ def scatter_add(shape, parts, g):
     """Zeros of ``shape`` with ``g`` added at ``parts`` (repeats accumulate, out-of-range
     entries are dropped)."""
     out = zeros(shape, g.dtype)
-    out_shape, arguments = _launch_arguments(shape, _contiguous_strides(shape), parts)
+    out_shape, arguments = _launch_arguments(shape, contiguous_strides(shape), parts)
     g = contiguous(broadcast_to(g, out_shape))
     if g.size:
         build.kernel(scatter_indexed_kernel, INDEXED_OFFSET=_OFFSET).over(

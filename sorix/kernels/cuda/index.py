@@ -22,7 +22,7 @@ import numpy as np
 from . import build, runtime
 from .arrays import (astype, broadcast_strides, broadcast_to, coalesce, contiguous, empty, flat,
                      gather, operand, to_device, to_host, zeros)
-from .runtime import element_strides, flat_memory
+from .runtime import contiguous_strides, element_strides, flat_memory
 
 cuda = grid_range = offset_of = None  # bound per kernel by the builder
 
@@ -133,14 +133,6 @@ def _offsets(shape, strides, parts):
     return np.ascontiguousarray(total, dtype=np.int64)
 
 
-def _contiguous_strides(shape):
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= n
-    return tuple(reversed(strides))
-
-
 # ---- public functions ---------------------------------------------------------------
 
 def take(x, index):
@@ -171,7 +163,7 @@ def scatter_add(shape, index, g):
         from . import device_index
         return device_index.scatter_add(shape, parts, g)
     out = zeros(shape, g.dtype)
-    strides = _contiguous_strides(shape)
+    strides = contiguous_strides(shape)
     if _is_basic(parts):
         view_shape, view_strides, offset = _basic_view(shape, strides, parts)
         g = contiguous(broadcast_to(g, view_shape))

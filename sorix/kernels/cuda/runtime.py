@@ -160,6 +160,15 @@ def element_strides(x):
     return tuple(int(s) // itemsize for s in x.strides)
 
 
+def contiguous_strides(shape):
+    """The element strides of a C-contiguous array of ``shape``."""
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
+
+
 def is_contiguous(shape, strides):
     """C-contiguity from element strides, ignoring size-1 dimensions as NumPy does."""
     if 0 in tuple(shape):  # an empty array is contiguous whatever its strides
