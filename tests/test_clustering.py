@@ -34,6 +34,7 @@ def build(request, monkeypatch):
         monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 10**18)
     else:
         monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+        monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
         monkeypatch.setattr(K, "_threads", lambda: 3)
     return request.param
 
@@ -99,10 +100,24 @@ def test_serial_and_threaded_builds_agree(monkeypatch):
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 10**18)
     serial = K.assign_points(x, centroids)
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)
     monkeypatch.setattr(K, "_threads", lambda: 4)
     threaded = K.assign_points(x, centroids)
     np.testing.assert_array_equal(serial[0], threaded[0])
     assert serial[1] == pytest.approx(threaded[1], rel=1e-12)
+
+
+def test_busy_cores_make_the_kernels_serial(monkeypatch):
+    from sorix.kernels import threads, variants
+    x, centroids = case((1000, 6, 7), np.float32)
+    monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(threads, "use", lambda n, threshold=None: False)  # cores all busy
+    built = []
+    real = variants.variant
+    monkeypatch.setattr(variants, "variant", lambda fn, par: built.append(par) or real(fn, par))
+    labels, _ = K.assign_points(x, centroids)
+    K.update_centroids(x, labels, centroids)
+    assert built and not any(built)
 
 
 def test_a_point_with_nan_makes_the_inertia_infinite():
