@@ -257,3 +257,20 @@ def test_really_read_only_file_system(tmp_path, filled_cache, tmpfs):
     assert "Read-only file system" in result["warnings"][0]
     assert _cache_files(tmp_path / "home" / ".cache" / "sorix")
     assert _package_files() == before
+
+
+def test_the_source_stamp_changes_with_the_compile_options(monkeypatch, tmp_path):
+    # an unchanged kernel module compiled with other numba options (a new release) must not
+    # load the kernels cached under the old ones
+    from sorix import config
+    from sorix.kernels import cache
+    source = tmp_path / "kernels.py"
+    source.write_text("def f(x):\n    return x\n")
+    before = cache._source_stamp(str(source))
+    assert cache._source_stamp(str(source)) == before
+    monkeypatch.setattr(config, "NJIT_OPTIONS", dict(config.NJIT_OPTIONS, fastmath=True))
+    assert cache._source_stamp(str(source)) != before
+    monkeypatch.undo()
+    assert cache._source_stamp(str(source)) == before
+    source.write_text("def f(x):\n    return x + 1\n")
+    assert cache._source_stamp(str(source)) != before

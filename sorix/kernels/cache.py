@@ -117,13 +117,20 @@ def folder():
 
 def _source_stamp(path):
     """A digest of the source file's contents (not its time stamp: a reinstall that
-    rewrites the same file keeps its kernels)."""
+    rewrites the same file keeps its kernels) and of what else decides the machine code
+    of a hand-written kernel: sorix's version and the numba options it compiles with
+    (a kernel module that did not change may be compiled differently by a new release)."""
+    from .. import __version__, config
     st = os.stat(path)
-    key = (path, st.st_mtime_ns, st.st_size)
+    settings = repr((__version__, sorted(config.NJIT_OPTIONS.items()),
+                     sorted(config.REASSOCIATE_OPTIONS.items(), key=str)))
+    key = (path, st.st_mtime_ns, st.st_size, settings)
     found = _stamps.get(key)
     if found is None:
         with open(path, "rb") as f:
-            found = _stamps[key] = hashlib.sha256(f.read()).hexdigest()
+            digest = hashlib.sha256(f.read())
+        digest.update(settings.encode())
+        found = _stamps[key] = digest.hexdigest()
     return found
 
 
