@@ -96,7 +96,7 @@ def test_hook_in_a_fused_elementwise_region_runs_once_with_the_full_gradient(mon
 class _NoGradientNode(Node):
     """An op whose backward gives its input no gradient (as integer-valued ops do)."""
 
-    def backward(self, grad):
+    def backward(self, grad, F, saved):
         return (None,)
 
 

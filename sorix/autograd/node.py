@@ -2,9 +2,24 @@
 
 A node holds the tensors it was applied to (``inputs``), which of them
 need a gradient, and whatever its backward rule saved. ``apply`` turns the
-gradient of the node's output into gradients for its inputs: NumPy arrays
-normally, tensors (a differentiable graph) under ``create_graph=True``.
+gradient of the node's output into gradients for its inputs.
+
+Each node writes its rule once, as ``backward(grad, F, saved)`` against a
+namespace ``F`` of array functions (``F.binary``, ``F.sum``, ``F.reshape`` ...):
+
+- a first-order backward passes the gradient's array backend
+  (:func:`sorix.kernels.backend.of`) and the arrays the forward saved;
+- ``create_graph=True`` passes the backend's tensor twin
+  (:mod:`sorix.ops.twin`: the same names, made of differentiable ops) and the
+  saved values as tensors of the graph (:meth:`Node.graph_saved`), so the
+  same rule builds a graph that can be differentiated again.
 """
+import numpy as np
+
+from ..kernels import cpu as _cpu
+from ..kernels.backend import of
+
+_ndarray = np.ndarray
 
 
 class Node:
@@ -47,8 +62,8 @@ class Node:
                     f"{version}). Use an out-of-place operation or clone() the tensor before "
                     "changing it.")
         if create_graph:
-            return self.backward_graph(grad)
-        return self.backward(grad)
+            return self.backward(grad, twin, self.graph_saved())
+        return self.backward(grad, _cpu if type(grad) is _ndarray else of(grad), self.saved)
 
     def release(self):
         """Drop what backward needed; a later apply raises instead of guessing."""
@@ -58,14 +73,21 @@ class Node:
             self._versions = ()
             self._freed = True
 
-    # Subclasses implement these. ``backward`` gets and returns NumPy arrays;
-    # ``backward_graph`` gets and returns tensors and must use differentiable
-    # tensor operations. Both return one gradient (or None) per input.
-    def backward(self, grad):
+    # Subclasses implement ``backward(grad, F, saved)``: one gradient (or None) per
+    # input, computed with F's functions only, so that it holds for arrays and tensors.
+    def backward(self, grad, F, saved):
         raise NotImplementedError
 
-    def backward_graph(self, grad):
-        raise NotImplementedError(f"{self.name} has no higher-order gradient")
+    def graph_saved(self):
+        """What ``saved`` holds, as tensors of the graph (for ``create_graph=True``).
+        Most nodes save their inputs' arrays, so the inputs themselves by default;
+        a node that saves outputs or statistics recomputes them from its inputs."""
+        return self.inputs
+
+
+#: The tensor twin of the array backends (:mod:`sorix.ops.twin` sets it on import:
+#: the graph layer sits below the ops, which the twin is made of).
+twin = None
 
 
 def edges(nodes):

@@ -60,6 +60,10 @@ def full(shape, value, dtype=np.float32):
     return out
 
 
+def zeros_like(x):
+    return np.zeros(x.shape, x.dtype)
+
+
 def scalar_array(value, dtype):
     """A 0-d array holding ``value``."""
     return np.asarray(value, dtype=dtype)

@@ -5,7 +5,7 @@ backward (:mod:`.losses`, :mod:`.cross_entropy`, :mod:`.normalization`).
 Those kernels are CPU loops; on a GPU the same maths is composed here from
 ops that have CUDA kernels, and autograd derives the backward (and any
 higher order). The formulas are the fused ops' (see their docstrings and
-``backward_graph`` methods).
+the tensor-op branches of their nodes' rules).
 
 Nothing is read back to the host, so checks that need values become NaN
 instead of an exception: a class index out of range, or a float class

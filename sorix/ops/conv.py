@@ -26,7 +26,7 @@ from ..autograd.node import Node
 from ..errors import ShapeMismatchError
 from ..kernels.backend import of
 from ..kernels.conv import Geometry
-from . import core
+from . import core, twin
 from .core import float_data, records, wrap
 from .elementwise import cast
 from .losses import as_tensor
@@ -58,22 +58,14 @@ class ConvNode(Node):
         self.geometry = geometry
         self.x_shape, self.w_shape = tuple(x.shape), tuple(w.shape)
 
-    def backward(self, grad):
-        x, w, columns = self.saved
-        B = of(grad)
-        return B.conv2d_backward(B.contiguous(grad), x, w, self.geometry, self.x_shape,
+    def backward(self, grad, F, saved):
+        x, w, columns = saved
+        return F.conv2d_backward(F.contiguous(grad), x, w, self.geometry, self.x_shape,
                                  self.w_shape, *self.needs, columns)
 
-    def backward_graph(self, grad):
+    def graph_saved(self):
         x, w, _ = self.inputs
-        dtype = grad.data.dtype
-        need_x, need_w, need_b = self.needs
-        dx = conv_input_grad(grad, _in_dtype(w, dtype), self.x_shape, self.geometry) \
-            if need_x else None
-        dw = conv_weight_grad(_in_dtype(x, dtype), grad, self.w_shape, self.geometry) \
-            if need_w else None
-        db = grad.sum(axis=(0, 2, 3)) if need_b else None
-        return dx, dw, db
+        return x, w, None
 
 
 class ConvInputGradNode(Node):
@@ -84,22 +76,12 @@ class ConvInputGradNode(Node):
         super().__init__((g, w), saved, (g, w))
         self.geometry, self.w_shape = geometry, tuple(w.shape)
 
-    def backward(self, grad):
-        g, w = self.saved
-        B = of(grad)
-        h = B.contiguous(grad)
+    def backward(self, grad, F, saved):
+        g, w = saved
+        h = F.contiguous(grad)
         need_g, need_w = self.needs
-        dg = B.conv2d(h, w, None, self.geometry) if need_g else None
-        dw = B.conv2d_weight_grad(h, g, self.w_shape, self.geometry) if need_w else None
-        return dg, dw
-
-    def backward_graph(self, grad):
-        g, w = self.inputs
-        dtype = grad.data.dtype
-        need_g, need_w = self.needs
-        dg = convolve(grad, _in_dtype(w, dtype), None, self.geometry) if need_g else None
-        dw = conv_weight_grad(grad, _in_dtype(g, dtype), self.w_shape, self.geometry) \
-            if need_w else None
+        dg = F.conv2d(h, w, None, self.geometry) if need_g else None
+        dw = F.conv2d_weight_grad(h, g, self.w_shape, self.geometry) if need_w else None
         return dg, dw
 
 
@@ -111,22 +93,12 @@ class ConvWeightGradNode(Node):
         super().__init__((x, g), saved, (x, g))
         self.geometry, self.x_shape = geometry, tuple(x.shape)
 
-    def backward(self, grad):
-        x, g = self.saved
-        B = of(grad)
-        h = B.contiguous(grad)
+    def backward(self, grad, F, saved):
+        x, g = saved
+        h = F.contiguous(grad)
         need_x, need_g = self.needs
-        dx = B.conv2d_input_grad(g, h, self.x_shape, self.geometry) if need_x else None
-        dg = B.conv2d(x, h, None, self.geometry) if need_g else None
-        return dx, dg
-
-    def backward_graph(self, grad):
-        x, g = self.inputs
-        dtype = grad.data.dtype
-        need_x, need_g = self.needs
-        dx = conv_input_grad(_in_dtype(g, dtype), grad, self.x_shape, self.geometry) \
-            if need_x else None
-        dg = convolve(_in_dtype(x, dtype), grad, None, self.geometry) if need_g else None
+        dx = F.conv2d_input_grad(g, h, self.x_shape, self.geometry) if need_x else None
+        dg = F.conv2d(x, h, None, self.geometry) if need_g else None
         return dx, dg
 
 
@@ -283,3 +255,17 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 __all__ = ["conv1d", "conv2d", "convolve", "conv_input_grad", "conv_weight_grad"]
+
+
+def _backward_on_tensors(grad, x, w, geometry, x_shape, w_shape, need_x, need_w, need_b,
+                         columns=None):
+    """The twin of the backends' fused conv2d_backward, in grad's dtype."""
+    dtype = grad.data.dtype
+    dx = conv_input_grad(grad, _in_dtype(w, dtype), x_shape, geometry) if need_x else None
+    dw = conv_weight_grad(_in_dtype(x, dtype), grad, w_shape, geometry) if need_w else None
+    db = grad.sum(axis=(0, 2, 3)) if need_b else None
+    return dx, dw, db
+
+
+twin.provide(conv2d=convolve, conv2d_input_grad=conv_input_grad,
+             conv2d_weight_grad=conv_weight_grad, conv2d_backward=_backward_on_tensors)

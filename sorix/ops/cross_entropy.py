@@ -100,8 +100,10 @@ class CrossEntropyNode(Node):
         # a fresh writable array: a read-only view would be another numba specialisation
         return np.array(np.broadcast_to(scale, (rows,)), dtype=dtype)
 
-    def backward(self, grad):
-        x, row_max, log_norm, target = self.saved
+    def backward(self, grad, F, saved):
+        if F is not _cpu:  # create_graph=True (the node exists on the CPU only)
+            return self._formula(grad)
+        x, row_max, log_norm, target = saved
         dtype = x.dtype
         rows = x.shape[0]
         scale = self._row_scale(grad, rows, dtype)
@@ -124,7 +126,8 @@ class CrossEntropyNode(Node):
             gt = gt.astype(dtype)
         return gx, gt
 
-    def backward_graph(self, grad):
+    def _formula(self, grad):
+        """The kernels' gradient with differentiable tensor ops."""
         x = self.inputs[0]
         dtype = self.saved[0].dtype
         rows = self.saved[0].shape[0]

@@ -1,9 +1,10 @@
 """Differentiable elementwise ops, all driven by :mod:`sorix.kernels.defs`.
 
 Forward and first-order backward run the fused kernels. For higher-order
-gradients (``create_graph=True``) the same derivative definitions are
-evaluated on tensors: each definition is copied with its names bound to
-the differentiable tensor functions below.
+gradients (``create_graph=True``) the nodes' rules run on the tensor twin
+(:mod:`sorix.ops.twin`), whose ``unary_grad``/``binary_grad`` evaluate the
+same derivative definitions on tensors: each definition is copied with its
+names bound to the differentiable tensor functions below.
 """
 import types
 
@@ -14,7 +15,7 @@ from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels.backend import common, of
 from ..kernels.defs import BINARY, UNARY
-from . import core
+from . import core, twin
 from .core import array_on, constant, float_data, is_device_array, operands, records, wrap
 
 _ndarray = np.ndarray
@@ -86,11 +87,8 @@ class CastNode(Node):
         super().__init__((x,))
         self.dtype = x.data.dtype
 
-    def backward(self, grad):
-        return (grad if grad.dtype == self.dtype else of(grad).astype(grad, self.dtype),)
-
-    def backward_graph(self, grad):
-        return (cast(grad, self.dtype),)
+    def backward(self, grad, F, saved):
+        return (grad if grad.dtype == self.dtype else F.astype(grad, self.dtype),)
 
 
 def cast(x, dtype):
@@ -118,18 +116,17 @@ class UnaryNode(Node):
     def name(self):
         return self.op.capitalize() + "Backward"
 
-    def backward(self, grad):
-        x, y = self.saved
-        return (of(x).unary_grad(self.op, grad, x, y, self.params),)
+    def backward(self, grad, F, saved):
+        x, y = saved
+        return (F.unary_grad(self.op, grad, x, y, self.params),)
+
+    def graph_saved(self):
+        x = self.inputs[0]
+        return x, unary(self.op, x, self.params)
 
     def fusion(self):
         """(derivatives, the arrays they read, parameters) for a fused backward."""
         return (UNARY[self.op].derivative,), self.saved, self.params
-
-    def backward_graph(self, grad):
-        x = self.inputs[0]
-        y = unary(self.op, x, self.params)
-        return (grad * TENSOR_DERIVATIVES[self.op](x, y, *self.params),)
 
 
 class ZeroGradNode(Node):
@@ -144,11 +141,8 @@ class ZeroGradNode(Node):
     def name(self):
         return self.op.capitalize() + "Backward"
 
-    def backward(self, grad):
-        return (of(grad).zeros(grad.shape, grad.dtype),)
-
-    def backward_graph(self, grad):
-        return (wrap(of(grad.data).zeros(grad.shape, grad.data.dtype)),)
+    def backward(self, grad, F, saved):
+        return (F.zeros_like(grad),)
 
 
 class BinaryNode(Node):
@@ -162,17 +156,23 @@ class BinaryNode(Node):
     def name(self):
         return self.op.capitalize() + "Backward"
 
-    def backward(self, grad):
+    def backward(self, grad, F, saved):
         need_a, need_b = self.needs
         if self.op == "add":
             return grad, grad
         if self.op == "sub":
-            return grad, (of(grad).unary("neg", grad) if need_b else None)
-        a, b, y = self.saved
+            return grad, (F.unary("neg", grad) if need_b else None)
+        a, b, y = saved
         if a is b and type(a) is _ndarray and self.inputs[0] is self.inputs[1]:
             # op(x, x) (x * x, x / x ...): one gradient for x, not two for the engine to add
             return _cpu.binary_grad_same(self.op, grad, a, y), None
-        return of(a).binary_grad(self.op, grad, a, b, y, need_a, need_b)
+        return F.binary_grad(self.op, grad, a, b, y, need_a, need_b)
+
+    def graph_saved(self):
+        if self.saved is None:  # add and sub: their rule reads no values
+            return None
+        a, b = self.inputs
+        return a, b, binary(self.op, a, b)
 
     def fusion(self):
         """(derivatives, the arrays they read, parameters) for a fused backward;
@@ -180,31 +180,17 @@ class BinaryNode(Node):
         op = BINARY[self.op]
         return (op.derivative_a, op.derivative_b), self.saved or (None, None, None), ()
 
-    def backward_graph(self, grad):
-        a, b = self.inputs
-        if self.op == "add":
-            return grad, grad
-        if self.op == "sub":
-            return grad, -grad
-        da, db = TENSOR_DERIVATIVES[self.op]
-        y = binary(self.op, a, b)
-        need_a, need_b = self.needs
-        return (grad * da(a, b, y) if need_a else None,
-                grad * db(a, b, y) if need_b else None)
-
 
 class WhereNode(Node):
     __slots__ = ()
 
-    def backward(self, grad):
-        cond = self.saved
-        B = of(grad)
-        zero = B.scalar_array(0, grad.dtype)
-        return B.where(cond, grad, zero), B.where(cond, zero, grad)
+    def backward(self, grad, F, saved):
+        cond = saved
+        zero = F.scalar_array(0, grad.dtype)
+        return F.where(cond, grad, zero), F.where(cond, zero, grad)
 
-    def backward_graph(self, grad):
-        cond = constant(self.saved)
-        return where(cond, grad, 0.0), where(cond, 0.0, grad)
+    def graph_saved(self):
+        return self.saved  # the condition: a constant
 
 
 # ---- derivatives evaluated on tensors (higher order) ---------------------------
@@ -240,3 +226,21 @@ TENSOR_DERIVATIVES = {name: _on_tensors(op.derivative) for name, op in UNARY.ite
                       if op.derivative is not None}
 TENSOR_DERIVATIVES.update({name: (_on_tensors(op.derivative_a), _on_tensors(op.derivative_b))
                            for name, op in BINARY.items()})
+
+
+def _unary_grad(op, grad, x, y, params=()):
+    return grad * TENSOR_DERIVATIVES[op](x, y, *params)
+
+
+def _binary_grad(op, grad, a, b, y, need_a, need_b):
+    da, db = TENSOR_DERIVATIVES[op]
+    return (grad * da(a, b, y) if need_a else None,
+            grad * db(a, b, y) if need_b else None)
+
+
+def _astype(x, dtype):
+    return cast(x, dtype)
+
+
+twin.provide(unary=lambda name, x, params=(): unary(name, x, params), binary=binary,
+             where=where, astype=_astype, unary_grad=_unary_grad, binary_grad=_binary_grad)

@@ -13,8 +13,8 @@ Backward, in closed form:
 
 On the CPU the forward is one kernel pass and the backward another
 (:mod:`sorix.kernels.layernorm`); on a GPU the same maths is composed of
-tensor ops, and ``backward_graph`` restates the backward with tensor ops
-for ``create_graph=True``.
+tensor ops. The node's rule runs the backward kernel on arrays and, on the
+tensor twin (``create_graph=True``), the same gradient with tensor ops.
 """
 import math
 
@@ -84,8 +84,10 @@ class LayerNormNode(Node):
         self.shape = x.data.shape
         self.normalized = normalized
 
-    def backward(self, grad):
-        x2, mean, rstd, w = self.saved
+    def backward(self, grad, F, saved):
+        if F is not _cpu:  # create_graph=True (the node exists on the CPU only)
+            return self._formula(grad)
+        x2, mean, rstd, w = saved
         dtype = x2.dtype
         rows, cols = x2.shape
         g2 = np.ascontiguousarray(grad, dtype=dtype).reshape(rows, cols)
@@ -105,7 +107,8 @@ class LayerNormNode(Node):
         dbias = sums[0].astype(dtype).reshape(self.normalized) if need_bias else None
         return (dx if need_x else None), dweight, dbias
 
-    def backward_graph(self, grad):
+    def _formula(self, grad):
+        """The kernel's gradient with differentiable tensor ops, statistics recomputed."""
         x, weight, _ = self.inputs
         dtype = self.saved[0].dtype
         x = x if x.data.dtype == dtype else cast(x, dtype)

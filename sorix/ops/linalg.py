@@ -1,44 +1,8 @@
 """Matrix products with NumPy's ``matmul`` semantics (1-D, 2-D and batched)."""
 from ..autograd.engine import sum_to
 from ..autograd.node import Node
-from ..kernels.backend import of
-from . import core
+from . import twin
 from .core import operands, records, wrap
-
-
-class _ArrayOps:
-    """The three operations matmul's gradient needs, on the arrays of namespace ``B``
-    (tensors have them as methods)."""
-    __slots__ = ("B",)
-
-    def __init__(self, B):
-        self.B = B
-
-    def reshape(self, x, shape):
-        return self.B.reshape(x, shape)
-
-    def swap_last(self, x):
-        # a view on both devices: matmul reads it in place (cuBLAS's transpose flag)
-        return self.B.matrix_transpose(x)
-
-    def matmul(self, a, b):
-        return self.B.matmul(a, b)
-
-
-class _TensorOps:
-    __slots__ = ()
-
-    @staticmethod
-    def reshape(x, shape):
-        return x.reshape(shape)
-
-    @staticmethod
-    def swap_last(x):
-        return x.transpose(_swapped_axes(x.ndim))
-
-    @staticmethod
-    def matmul(a, b):
-        return a @ b
 
 
 def _swapped_axes(ndim):
@@ -47,27 +11,26 @@ def _swapped_axes(ndim):
     return tuple(axes)
 
 
-def matmul_grads(grad, a, b, need_a, need_b):
-    """Gradients of ``a @ b``; works on arrays and on tensors alike.
+def matmul_grads(F, grad, a, b, need_a, need_b):
+    """Gradients of ``a @ b`` with the namespace ``F`` (arrays or the tensor twin).
 
     1-D operands are treated as a row (left) or a column (right) matrix, as
     matmul does, and batch dimensions that broadcasting added are summed.
     """
-    ops = _TensorOps if isinstance(grad, core.Tensor) else _ArrayOps(of(grad))
-    a2 = ops.reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
-    b2 = ops.reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
+    a2 = F.reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
+    b2 = F.reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
     g2 = grad
     if a.ndim == 1:
-        g2 = ops.reshape(g2, g2.shape[:-1] + (1,) + g2.shape[-1:]) if b.ndim > 1 \
-            else ops.reshape(g2, (1,) + g2.shape)
+        g2 = F.reshape(g2, g2.shape[:-1] + (1,) + g2.shape[-1:]) if b.ndim > 1 \
+            else F.reshape(g2, (1,) + g2.shape)
     if b.ndim == 1:
-        g2 = ops.reshape(g2, g2.shape + (1,))
+        g2 = F.reshape(g2, g2.shape + (1,))
     ga = gb = None
     if need_a:
-        ga = ops.reshape(sum_to(ops.matmul(g2, ops.swap_last(b2)), tuple(a2.shape)),
+        ga = F.reshape(sum_to(F.matmul(g2, F.matrix_transpose(b2)), tuple(a2.shape)),
                          tuple(a.shape))
     if need_b:
-        gb = ops.reshape(sum_to(ops.matmul(ops.swap_last(a2), g2), tuple(b2.shape)),
+        gb = F.reshape(sum_to(F.matmul(F.matrix_transpose(a2), g2), tuple(b2.shape)),
                          tuple(b.shape))
     return ga, gb
 
@@ -75,13 +38,9 @@ def matmul_grads(grad, a, b, need_a, need_b):
 class MatmulNode(Node):
     __slots__ = ()
 
-    def backward(self, grad):
-        a, b = self.saved
-        return matmul_grads(grad, a, b, *self.needs)
-
-    def backward_graph(self, grad):
-        a, b = self.inputs
-        return matmul_grads(grad, a, b, *self.needs)
+    def backward(self, grad, F, saved):
+        a, b = saved
+        return matmul_grads(F, grad, a, b, *self.needs)
 
 
 def matmul(a, b):
@@ -92,3 +51,7 @@ def matmul(a, b):
     if records(a, b):
         return wrap(out, MatmulNode((a, b), (ad, bd), (a, b)))
     return wrap(out)
+
+
+# (the backends' matrix_transpose is a view that matmul reads in place: cuBLAS's flag)
+twin.provide(matmul=matmul, matrix_transpose=lambda x: x.transpose(_swapped_axes(x.ndim)))

@@ -1,9 +1,9 @@
 """Fused, differentiable losses: mean squared error and binary cross-entropy on logits.
 
 Each loss is one op: the forward is one kernel pass, the backward another
-(:mod:`sorix.kernels.losses`), and ``backward_graph`` restates the same
-gradient with differentiable tensor ops so that ``create_graph=True``
-gives second derivatives. Cross-entropy lives in :mod:`.cross_entropy`.
+(:mod:`sorix.kernels.losses`). A node's rule runs that kernel on arrays;
+on the tensor twin (``create_graph=True``) it computes the same gradient
+with differentiable tensor ops, so second derivatives exist. Cross-entropy lives in :mod:`.cross_entropy`.
 
 Prediction and target must have the same shape: broadcasting an (N,)
 target against (N, 1) predictions would silently compare every
@@ -96,11 +96,11 @@ class _PairLossNode(Node):
             return dtype.type(factor / n) if n else dtype.type(np.nan)
         return dtype.type(factor)
 
-    def _target(self):
-        """The target tensor in the loss's dtype (that of the saved input array)."""
-        t = self.inputs[1]
+    def graph_saved(self):
+        """The input, and the target in the loss's dtype (that of the saved input array)."""
+        x, t = self.inputs
         dtype = self.saved[0].dtype
-        return t if t.data.dtype == dtype else cast(t, dtype)
+        return x, (t if t.data.dtype == dtype else cast(t, dtype))
 
 
 # ---- mean squared error --------------------------------------------------------
@@ -109,21 +109,17 @@ class MSELossNode(_PairLossNode):
     """d/dx = 2 (x - t) g / n (mean) or 2 (x - t) g; d/dt = -d/dx."""
     __slots__ = ()
 
-    def backward(self, grad):
-        x, t = self.saved
-        out = np.empty_like(x)
-        run(K.mse_grad, x.size, x, t, _upstream(grad, x.dtype), self._mean_scale(2.0, x.dtype),
-            out)
-        out = out.reshape(self.shape)
+    def backward(self, grad, F, saved):
+        x, t = saved
         need_x, need_t = self.needs
-        return (out if need_x else None), (np.negative(out) if need_t else None)
-
-    def backward_graph(self, grad):
-        x = self.inputs[0]
-        diff = x - self._target()
-        gx = diff * _graph_scale(grad, self.reduction, 2.0, self.saved[0].size)
-        need_x, need_t = self.needs
-        return (gx if need_x else None), (-gx if need_t else None)
+        if F is _cpu:  # one kernel pass over flat arrays
+            gx = np.empty_like(x)
+            run(K.mse_grad, x.size, x, t, _upstream(grad, x.dtype),
+                self._mean_scale(2.0, x.dtype), gx)
+            gx = gx.reshape(self.shape)
+        else:  # the same formula on tensors
+            gx = (x - t) * _graph_scale(grad, self.reduction, 2.0, self.saved[0].size)
+        return (gx if need_x else None), (F.unary("neg", gx) if need_t else None)
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -149,26 +145,24 @@ class BCEWithLogitsNode(_PairLossNode):
     """d/dx = (sigmoid(x) - y) g / n (mean over all elements) ; d/dy = -x g / n."""
     __slots__ = ()
 
-    def backward(self, grad):
-        x, t = self.saved
-        dtype = x.dtype
-        upstream = _upstream(grad, dtype)
-        scale = self._mean_scale(1.0, dtype)
+    def backward(self, grad, F, saved):
+        x, t = saved
         need_x, need_t = self.needs
         gx = gt = None
-        if need_x:
-            gx = np.empty_like(x)
-            run(K.bce_grad, x.size, x, t, upstream, scale, dtype.type(0), dtype.type(1), gx)
-            gx = gx.reshape(self.shape)
-        if need_t:
-            gt = (-(upstream * scale) * x).reshape(self.shape)
-        return gx, gt
-
-    def backward_graph(self, grad):
-        x = self.inputs[0]
-        g = _graph_scale(grad, self.reduction, 1.0, self.saved[0].size)
-        need_x, need_t = self.needs
-        gx = (x.sigmoid() - self._target()) * g if need_x else None
+        if F is _cpu:  # one kernel pass over flat arrays
+            dtype = x.dtype
+            upstream = _upstream(grad, dtype)
+            scale = self._mean_scale(1.0, dtype)
+            if need_x:
+                gx = np.empty_like(x)
+                run(K.bce_grad, x.size, x, t, upstream, scale, dtype.type(0), dtype.type(1),
+                    gx)
+                gx = gx.reshape(self.shape)
+            if need_t:
+                gt = (-(upstream * scale) * x).reshape(self.shape)
+            return gx, gt
+        g = _graph_scale(grad, self.reduction, 1.0, self.saved[0].size)  # tensors
+        gx = (x.sigmoid() - t) * g if need_x else None
         gt = -(x * g) if need_t else None
         return gx, gt
 

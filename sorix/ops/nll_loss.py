@@ -18,7 +18,7 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
-from . import core
+from . import core, twin
 from .core import constant, float_data, records, wrap
 from .elementwise import cast, where
 from .losses import as_tensor, check_reduction
@@ -75,17 +75,18 @@ class NLLLossNode(Node):
         self.index, self.factor, self.reduction = index, factor, reduction
         self.rows_shape = rows_shape
 
-    def backward_graph(self, grad):
-        x = self.inputs[0]
+    def backward(self, grad, F, saved):
+        # one element per row: a selector times the gradient, written with tensor ops
+        # (on arrays run unrecorded; the cost is one small product, kernels gain nothing)
+        if F is not twin:
+            return twin.on_arrays(self._formula, grad, [self.inputs[0].data])
+        return self._formula(grad, *saved)
+
+    def _formula(self, grad, x):
         rows, _ = self.rows_shape
         g = grad.reshape((rows, 1)) if self.reduction == "none" else grad
         weights = constant(_selector(self.index, -self.factor, self.rows_shape), like=x.data)
         return (_from_rows(weights * g, tuple(x.shape)),)
-
-    def backward(self, grad):
-        with no_grad():
-            (g,) = self.backward_graph(wrap(grad))
-        return (g.data,)
 
 
 def _selector(index, values, rows_shape):

@@ -39,8 +39,10 @@ class BatchNormNode(Node):
         self.eps, self.shape3 = eps, shape3
         self.param_shape = gamma.data.shape
 
-    def backward(self, grad):
-        x3, mean, invstd, gamma = self.saved
+    def backward(self, grad, F, saved):
+        if F is not _cpu:  # create_graph=True (the node exists on the CPU only)
+            return self._formula(grad)
+        x3, mean, invstd, gamma = saved
         dtype = x3.dtype
         g3 = _as_rows(grad.astype(dtype, copy=False), self.shape3)
         features = self.shape3[1]
@@ -60,7 +62,8 @@ class BatchNormNode(Node):
         dbeta = sum_g.astype(dtype).reshape(self.param_shape) if need_beta else None
         return dx, dgamma, dbeta
 
-    def backward_graph(self, grad):
+    def _formula(self, grad):
+        """The kernels' gradient with differentiable tensor ops, statistics recomputed."""
         x, gamma, _ = self.inputs
         dtype = self.saved[0].dtype
         x = x if x.data.dtype == dtype else cast(x, dtype)

@@ -16,8 +16,8 @@ target is one value for every element (broadcast; its gradient is the sum).
 
 On the CPU the forward is one kernel pass and the backward another
 (:mod:`sorix.kernels.pair_losses`). On a GPU the loss is computed with
-tensor ops and its backward evaluates :meth:`PairLossNode.backward_graph`,
-the same formulas written with tensor ops that serve ``create_graph=True``.
+tensor ops and its backward evaluates :meth:`PairLossNode._formula`, the
+kernel's formulas written with tensor ops, which also serve ``create_graph=True``.
 """
 import numpy as np
 
@@ -26,7 +26,7 @@ from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels import pair_losses as K
 from ..kernels.variants import run
-from . import core
+from . import core, twin
 from .core import constant, float_data, records, wrap
 from .elementwise import cast, where
 from .losses import as_tensor, check_reduction
@@ -98,12 +98,15 @@ class PairLossNode(Node):
             return 1.0
         return 1.0 / self.count if self.count else float("nan")
 
-    def backward(self, grad):
-        if not isinstance(grad, np.ndarray):  # device arrays: the tensor formulas
-            with no_grad():
-                grads = self.backward_graph(wrap(grad))
-            return tuple(None if g is None else g.data for g in grads)
-        x, t = self.saved
+    def backward(self, grad, F, saved):
+        if F is _cpu:
+            return self._fused(grad, saved)
+        if F is not twin:  # device arrays: the tensor formula, not recorded
+            return twin.on_arrays(self._formula, grad, [t.data for t in self.inputs])
+        return self._formula(grad, *saved)
+
+    def _fused(self, grad, saved):
+        x, t = saved
         dtype = x.dtype
         need_x, need_t = self.needs
         gx = np.empty(self.shape, dtype) if need_x else np.empty(0, dtype)
@@ -114,8 +117,8 @@ class PairLossNode(Node):
             dtype.type(self._scale()), gx.reshape(-1), gt.reshape(-1))
         return (gx if need_x else None), (gt if need_t else None)
 
-    def backward_graph(self, grad):
-        x, t = self.inputs
+    def _formula(self, grad, x, t):
+        """The kernel's gradient with tensor ops (GPUs, and create_graph=True)."""
         scale = self._scale()
         g = grad * scale if scale != 1.0 else grad
         if self.weight is not None:

@@ -19,6 +19,7 @@ import numpy as np
 from ..autograd.node import Node
 from ..errors import ShapeMismatchError
 from ..kernels.backend import of
+from . import twin
 from .conv import tuple_of
 from .core import float_data, records, wrap
 from .losses import as_tensor
@@ -87,19 +88,11 @@ class MaxPoolNode(Node):
         super().__init__((x,), index)
         self.x_shape, self.settings = tuple(x.shape), settings
 
-    def backward(self, grad):
-        B = of(grad)
-        return (B.max_pool2d_backward(B.contiguous(grad), self.saved, self.x_shape,
-                                      self.settings),)
+    def backward(self, grad, F, index):
+        return (F.max_pool2d_backward(F.contiguous(grad), index, self.x_shape, self.settings),)
 
-    def backward_graph(self, grad):
-        # dx = g scattered to the argmax positions, as a differentiable index scatter
-        # over the flattened input (positions made global: plane k starts at k H W)
-        n, c, h, w = self.x_shape
-        index = of(self.saved).to_host(self.saved)
-        planes = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * (h * w)
-        flat = index_scatter(grad.reshape(-1), (n * c * h * w,), (index + planes).reshape(-1))
-        return (flat.reshape(self.x_shape),)
+    def graph_saved(self):
+        return self.saved  # the argmax positions: constants
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -131,12 +124,8 @@ class AvgPoolNode(Node):
         super().__init__((x,))
         self.settings, self.x_shape = settings, tuple(x.shape)
 
-    def backward(self, grad):
-        B = of(grad)
-        return (B.avg_pool2d_backward(B.contiguous(grad), self.x_shape, self.settings),)
-
-    def backward_graph(self, grad):
-        return (avg_pool_grad(grad, self.x_shape, self.settings),)
+    def backward(self, grad, F, saved):
+        return (F.avg_pool2d_backward(F.contiguous(grad), self.x_shape, self.settings),)
 
 
 class AvgPoolGradNode(Node):
@@ -147,12 +136,8 @@ class AvgPoolGradNode(Node):
         super().__init__((g,))
         self.settings, self.out_hw = settings, tuple(g.shape[2:])
 
-    def backward(self, grad):
-        B = of(grad)
-        return (B.avg_pool2d(B.contiguous(grad), self.out_hw, self.settings),)
-
-    def backward_graph(self, grad):
-        return (avg_pool(grad, self.out_hw, self.settings),)
+    def backward(self, grad, F, saved):
+        return (F.avg_pool2d(F.contiguous(grad), self.out_hw, self.settings),)
 
 
 def avg_pool(x, out_hw, settings):
@@ -201,3 +186,18 @@ def adaptive_avg_pool2d(input, output_size):
                                  "empty spatial dimension")
     settings = (1, 1, 1, 1, 0, 0, True, False, 0)
     return _finish(avg_pool(x, out_hw, settings), unbatched)
+
+
+def _max_pool_backward_on_tensors(grad, index, x_shape, settings):
+    """The twin of the backends' max_pool2d_backward: ``grad`` scattered to the argmax
+    positions, a differentiable index scatter over the flattened input (positions made
+    global: plane k starts at k H W)."""
+    n, c, h, w = x_shape
+    index = of(index).to_host(index)
+    planes = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * (h * w)
+    flat = index_scatter(grad.reshape(-1), (n * c * h * w,), (index + planes).reshape(-1))
+    return flat.reshape(x_shape)
+
+
+twin.provide(max_pool2d_backward=_max_pool_backward_on_tensors,
+             avg_pool2d_backward=avg_pool_grad, avg_pool2d=avg_pool)

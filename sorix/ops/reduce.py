@@ -7,7 +7,7 @@ import numpy as np
 
 from ..autograd.node import Node
 from ..kernels.backend import of
-from . import core
+from . import twin
 from .core import float_data, records, wrap
 from .core import normalize_axis as _normalize_axis
 
@@ -22,17 +22,12 @@ def _kept_shape(shape, axes):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-def _spread(grad, shape, axes, keepdims):
+def _spread(F, grad, shape, axes, keepdims):
     """The gradient of a reduction, broadcast back to the input's shape."""
     kept = _kept_shape(shape, axes)
-    if isinstance(grad, core.Tensor):
-        if not keepdims and grad.shape != kept:
-            grad = grad.reshape(kept)
-        return grad.expand(*shape)
-    B = of(grad)
-    if not keepdims and grad.shape != kept:
-        grad = B.reshape(grad, kept)
-    return B.broadcast_to(grad, shape)
+    if not keepdims and tuple(grad.shape) != kept:
+        grad = F.reshape(grad, kept)
+    return F.broadcast_to(grad, shape)
 
 
 class SumNode(Node):
@@ -47,16 +42,10 @@ class SumNode(Node):
     def name(self):
         return "SumBackward" if self.scale == 1 else "MeanBackward"
 
-    def backward(self, grad):
+    def backward(self, grad, F, saved):
         if self.scale != 1:
-            B = of(grad)
-            grad = B.binary("mul", grad, B.scalar_array(self.scale, grad.dtype))
-        return (_spread(grad, self.shape, self.axes, self.keepdims),)
-
-    def backward_graph(self, grad):
-        if self.scale != 1:
-            grad = grad * self.scale
-        return (_spread(grad, self.shape, self.axes, self.keepdims),)
+            grad = F.binary("mul", grad, F.scalar_array(self.scale, grad.dtype))
+        return (_spread(F, grad, self.shape, self.axes, self.keepdims),)
 
 
 def sum(x, axis=None, keepdims=False, dtype=None):
@@ -95,7 +84,8 @@ class ExtremumNode(Node):
         return self.kind.capitalize() + "Backward"
 
     def _weights(self):
-        """1 / (number of tied extremes) at each extreme element of x, 0 elsewhere."""
+        """1 / (number of tied extremes) at each extreme element of x, 0 elsewhere
+        (piecewise constant: an array in every mode)."""
         x, out = self.saved
         B = of(x)
         kept = out if self.keepdims else B.reshape(out, _kept_shape(x.shape, self.axes))
@@ -104,14 +94,9 @@ class ExtremumNode(Node):
         weights = B.binary("div", hit, count)
         return weights if weights.dtype == x.dtype else B.astype(weights, x.dtype)
 
-    def backward(self, grad):
-        x = self.saved[0]
-        spread = _spread(grad, x.shape, self.axes, self.keepdims)
-        return (of(x).binary("mul", spread, self._weights()),)
-
-    def backward_graph(self, grad):
-        x = self.saved[0]
-        return (_spread(grad, x.shape, self.axes, self.keepdims) * wrap(self._weights()),)
+    def backward(self, grad, F, saved):
+        spread = _spread(F, grad, self.saved[0].shape, self.axes, self.keepdims)
+        return (F.binary("mul", spread, self._weights()),)
 
 
 def _extremum(kind, x, axis, keepdims):
@@ -149,24 +134,24 @@ class StdNode(Node):
     __slots__ = ()
 
     def __init__(self, variance, out):
-        super().__init__((variance,), (out,))
+        super().__init__((variance,), (variance.data, out))
 
-    def backward(self, grad):
-        out = self.saved[0]
+    def _masks(self):
+        """(1 where the spread is 0, else 0; its complement): constants in every mode."""
+        out = self.saved[1]
         B = of(out)
         zero = B.compare("eq", out, 0)
-        twice = B.binary("add", out, out)
-        # grad / inf = 0 where std is 0
-        return (B.binary("div", grad, B.where(zero, np.inf, twice)),)
+        return B.astype(zero, out.dtype), B.astype(B.invert(zero), out.dtype)
 
-    def backward_graph(self, grad):
-        out = self.saved[0]
-        B = of(out)
-        zero = B.compare("eq", out, 0)
-        # a variance of 1 in place of 0, and a 0 factor there: finite in every derivative
-        safe = (self.inputs[0] + wrap(B.astype(zero, out.dtype))).sqrt()
-        keep = wrap(B.astype(B.invert(zero), out.dtype))
-        return (grad / (safe * 2.0) * keep,)
+    def backward(self, grad, F, saved):
+        # grad * keep / (2 sqrt(var + zero)): a variance of 1 in place of 0, and a 0
+        # factor there, so every derivative stays finite
+        zero, keep = self._masks()
+        safe = F.unary("sqrt", F.binary("add", saved[0], zero))
+        return (F.binary("mul", F.binary("div", grad, F.binary("add", safe, safe)), keep),)
+
+    def graph_saved(self):
+        return self.inputs  # the variance
 
 
 def std(x, axis=None, keepdims=False, correction=1):
@@ -187,3 +172,6 @@ def arg_extremum(kind, x, axis, keepdims):
 
 def builtins_max(a, b):
     return a if a > b else b
+
+
+twin.provide(sum=sum)

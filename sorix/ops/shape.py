@@ -1,14 +1,14 @@
 """Shape and indexing ops: reshape, permute, expand, getitem, cat, stack.
 
-Their backward rules are written once for both NumPy arrays and tensors
-(the same method names), so they serve first- and higher-order gradients.
+Their backward rules are written once against a namespace ``F`` (see
+:mod:`sorix.autograd.node`), so they serve first- and higher-order gradients.
 """
 import numpy as np
 
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels.backend import mixed_devices, of
-from . import core
+from . import core, twin
 from .core import records, wrap
 
 
@@ -28,11 +28,8 @@ class ReshapeNode(Node):
         super().__init__((x,))
         self.shape = x.data.shape
 
-    def backward(self, grad):
-        return (of(grad).reshape(grad, self.shape),)
-
-    def backward_graph(self, grad):
-        return (grad.reshape(self.shape),)
+    def backward(self, grad, F, saved):
+        return (F.reshape(grad, self.shape),)
 
 
 def reshape(x, shape):
@@ -53,11 +50,8 @@ class PermuteNode(Node):
         super().__init__((x,))
         self.inverse = tuple(np.argsort(axes))
 
-    def backward(self, grad):
-        return (of(grad).transpose(grad, self.inverse),)
-
-    def backward_graph(self, grad):
-        return (grad.transpose(self.inverse),)
+    def backward(self, grad, F, saved):
+        return (F.transpose(grad, self.inverse),)
 
 
 def permute(x, axes):
@@ -74,10 +68,8 @@ class ExpandNode(Node):
     """Broadcasting to a larger shape: the engine sums the gradient back."""
     __slots__ = ()
 
-    def backward(self, grad):
+    def backward(self, grad, F, saved):
         return (grad,)
-
-    backward_graph = backward
 
 
 def expand(x, shape):
@@ -112,12 +104,9 @@ class IndexNode(Node):
         super().__init__((x,))
         self.shape, self.index = x.data.shape, index
 
-    def backward(self, grad):
+    def backward(self, grad, F, saved):
         # zeros with grad added at the index: repeated indices add up, not overwrite
-        return (of(grad).scatter_add(self.shape, self.index, grad),)
-
-    def backward_graph(self, grad):
-        return (index_scatter(grad, self.shape, self.index),)
+        return (F.scatter_add(self.shape, self.index, grad),)
 
 
 def _device_parts(index):
@@ -167,11 +156,8 @@ class ScatterNode(Node):
         super().__init__((g,))
         self.index = index
 
-    def backward(self, grad):
-        return (of(grad).take(grad, self.index),)
-
-    def backward_graph(self, grad):
-        return (getitem(grad, self.index),)
+    def backward(self, grad, F, saved):
+        return (F.take(grad, self.index),)
 
 
 def index_scatter(g, shape, index):
@@ -189,7 +175,7 @@ class ConcatNode(Node):
         super().__init__(tuple(tensors))
         self.axis, self.bounds, self.stacked = axis, bounds, stacked
 
-    def _pieces(self, grad, take):
+    def backward(self, grad, F, saved):
         out = []
         for (lo, hi), need in zip(self.bounds, self.needs):
             if not need:
@@ -199,14 +185,8 @@ class ConcatNode(Node):
                 index = (slice(None),) * self.axis + (lo,)
             else:
                 index = (slice(None),) * self.axis + (slice(lo, hi),)
-            out.append(take(grad, index))
+            out.append(F.take(grad, index))
         return tuple(out)
-
-    def backward(self, grad):
-        return self._pieces(grad, lambda g, i: of(g).take(g, i))
-
-    def backward_graph(self, grad):
-        return self._pieces(grad, getitem)
 
 
 def concat(tensors, axis, stacked):
@@ -234,3 +214,9 @@ def concat(tensors, axis, stacked):
             start += size
         return wrap(out, ConcatNode(tensors, axis, bounds, stacked))
     return wrap(out)
+
+
+twin.provide(reshape=reshape, transpose=lambda x, axes=None: permute(
+                 x, tuple(reversed(range(x.ndim))) if axes is None else axes),
+             broadcast_to=expand, take=getitem,
+             scatter_add=lambda shape, index, g: index_scatter(g, shape, index))

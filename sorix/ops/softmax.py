@@ -1,6 +1,7 @@
 """softmax and log_softmax along one axis, numerically stable."""
 from ..autograd.node import Node
 from ..kernels.backend import of
+from . import twin
 from .core import float_data, records, wrap
 
 
@@ -12,15 +13,12 @@ class SoftmaxNode(Node):
         super().__init__((x,), y)
         self.axis = axis
 
-    def backward(self, grad):
-        y = self.saved
-        B = of(y)
-        inner = B.sum(B.binary("mul", grad, y), self.axis, True)
-        return (B.binary("mul", y, B.binary("sub", grad, inner)),)
+    def backward(self, grad, F, y):
+        inner = F.sum(F.binary("mul", grad, y), self.axis, True)
+        return (F.binary("mul", y, F.binary("sub", grad, inner)),)
 
-    def backward_graph(self, grad):
-        y = softmax(self.inputs[0], self.axis)
-        return (y * (grad - (grad * y).sum(axis=self.axis, keepdims=True)),)
+    def graph_saved(self):
+        return softmax(self.inputs[0], self.axis)
 
 
 class LogSoftmaxNode(Node):
@@ -31,15 +29,12 @@ class LogSoftmaxNode(Node):
         super().__init__((x,), y)
         self.axis = axis
 
-    def backward(self, grad):
-        y = self.saved
-        B = of(y)
-        total = B.sum(grad, self.axis, True)
-        return (B.binary("sub", grad, B.binary("mul", B.unary("exp", y), total)),)
+    def backward(self, grad, F, y):
+        total = F.sum(grad, self.axis, True)
+        return (F.binary("sub", grad, F.binary("mul", F.unary("exp", y), total)),)
 
-    def backward_graph(self, grad):
-        p = softmax(self.inputs[0], self.axis)
-        return (grad - p * grad.sum(axis=self.axis, keepdims=True),)
+    def graph_saved(self):
+        return log_softmax(self.inputs[0], self.axis)
 
 
 def _axis(x, axis):
@@ -64,3 +59,6 @@ def log_softmax(x, axis=-1):
     if records(x):
         return wrap(y, LogSoftmaxNode(x, y, axis))
     return wrap(y)
+
+
+twin.provide(softmax=softmax, log_softmax=log_softmax)

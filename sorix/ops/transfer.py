@@ -5,6 +5,7 @@ back to x's device, so a graph may start on the CPU and continue on the GPU.
 """
 from ..autograd.node import Node
 from ..kernels import backend
+from . import twin
 from .core import records, wrap
 
 
@@ -27,11 +28,9 @@ class TransferNode(Node):
         super().__init__((x,))
         self.source = x.device
 
-    def backward(self, grad):
-        return (move_array(grad, self.source),)
-
-    def backward_graph(self, grad):
-        return (to_device(grad, self.source),)
+    def backward(self, grad, F, saved):
+        # arrays are copied back; the twin's move is the differentiable to_device
+        return (getattr(F, "move", move_array)(grad, self.source),)
 
 
 def to_device(x, device):
@@ -42,3 +41,6 @@ def to_device(x, device):
     if records(x):
         return wrap(data, TransferNode(x))
     return wrap(data)
+
+
+twin.provide(move=to_device)

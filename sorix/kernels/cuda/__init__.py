@@ -9,7 +9,7 @@ layer dispatches on the array's type (:mod:`sorix.kernels.backend`):
   signatures as :mod:`sorix.kernels.elementwise`, built from the same
   scalar definitions and loop templates); ``compare``, ``logical``,
   ``bitwise``, ``invert``
-- arrays: ``empty``, ``zeros``, ``full``, ``scalar_array``, ``arange``,
+- arrays: ``empty``, ``zeros``, ``zeros_like``, ``full``, ``scalar_array``, ``arange``,
   ``to_device``, ``to_host``, ``astype``, ``copy``, ``contiguous``, ``flat``,
   ``reshape``, ``transpose``, ``broadcast_to``, ``is_c_contiguous``,
   ``owns_memory``, ``shares_memory``
@@ -36,7 +36,7 @@ run everything in numba's simulator.
 """
 from .arrays import (arange, astype, broadcast_to, contiguous, copy, empty, flat, full,
                      is_c_contiguous, nothing, owns_memory, reshape, scalar_array, to_device,
-                     to_host, transpose, zeros)
+                     to_host, transpose, zeros, zeros_like)
 from .compare import all, any, bitwise, compare, invert, logical
 from .elementwise import binary, binary_grad, unary, unary_grad
 from .index import scatter_add, take, where

@@ -98,6 +98,10 @@ def zeros(shape, dtype=np.float32):
     return full(shape, 0, dtype)
 
 
+def zeros_like(x):
+    return zeros(x.shape, x.dtype)
+
+
 def scalar_array(value, dtype):
     """A 0-d device array holding ``value``: filled by a kernel, so nothing is copied from the host."""
     return full((), value, dtype)
