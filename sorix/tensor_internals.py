@@ -45,7 +45,7 @@ class SorixInternals:
         for t, need, g in zip(node.inputs, node.needs, grads):
             if need and g is not None:
                 g = _engine.sum_to(g, t.data.shape)
-                _engine._accumulate_leaf(t, g if g.dtype == t.data.dtype
+                _engine.accumulate_leaf(t, g if g.dtype == t.data.dtype
                                          else _of(g).astype(g, t.data.dtype), False)
 
     # Sorix's gradient helpers, for code written against its internals: the engine's own
@@ -65,4 +65,4 @@ class SorixInternals:
         data = _engine.sum_to(data, self.data.shape)
         if data.dtype != self.data.dtype:
             data = _of(data).astype(data, self.data.dtype)
-        _engine._accumulate_leaf(self, data, False)
+        _engine.accumulate_leaf(self, data, False)
