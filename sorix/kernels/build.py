@@ -21,6 +21,7 @@ import types
 import numpy as np
 
 from .. import config
+from .._version import __version__
 from . import scalar, templates
 
 _scalar_cache = {}
@@ -75,7 +76,6 @@ def build_settings(dtype):
     """What besides the definitions decides a kernel's machine code: sorix's version,
     the flags bound for ``dtype`` and numba's options. Kernel names include its hash,
     so a disk cache written under other settings is never loaded."""
-    from .. import __version__
     flags = sorted((k, v) for k, v in scalar_globals(dtype).items() if isinstance(v, bool))
     return repr((__version__, flags, sorted(config.NJIT_OPTIONS.items())))
 

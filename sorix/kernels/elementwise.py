@@ -44,10 +44,6 @@ def _params(params, dtype):
     return np.array(params, dtype=dtype)
 
 
-def has_kernel(dtype):
-    return np.dtype(dtype).char in _KERNEL_CHARS
-
-
 def unary(name, x, params=()):
     """``op(x, *params)`` elementwise, as a new array of x's shape and dtype."""
     dtype = x.dtype
