@@ -1,18 +1,15 @@
 """Turn scalar definitions into compiled, disk-cached CPU kernels, lazily.
 
-Why copies of functions instead of closures or ``exec``: numba caches a
-function by its source file and qualified name. A closure that captures
-another jitted function never hits the cache (numba issue 6264), and code
-made by ``exec`` has no source file. So each kernel is a copy of a loop
-template from :mod:`sorix.kernels.templates` (a real file) whose globals
-bind ``F``/``D``/``DA``/``DB`` to one op's definitions, under a qualified
-name that holds the op, the dtype and a hash of the definitions. A changed
-definition therefore gets a new cache entry instead of a stale one.
+Each kernel is a copy (:func:`sorix.kernels.bind.copy`) of a loop template
+from :mod:`sorix.kernels.templates` (a real file, so numba's disk cache can
+find it) whose globals bind ``F``/``D``/``DA``/``DB`` to one op's
+definitions, compiled for the data's dtype by the :data:`CPU` target, under
+a qualified name that holds the op, the dtype and a hash of the definitions
+and build settings. A changed definition therefore gets a new cache entry
+instead of a stale one. Hand-written kernels (:func:`jit_kernel`) are copies
+of their own functions with ``prange`` bound to numba's.
 
-Why the constants are rewritten: numba types a literal ``1.0`` as float64,
-so ``1.0 - y * y`` on float32 data would compute in float64. Each
-definition is compiled per dtype with its numeric literals replaced by
-scalars of that dtype.
+The compiled kernels are kept in caches of :mod:`sorix.kernels.registry`.
 """
 import hashlib
 

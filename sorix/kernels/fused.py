@@ -140,7 +140,8 @@ def _build(program, full, scalar_grad, dtype, parallel):
     path = _source_file(name, source)
     module = compile(source, path or f"<sorix fused {name}>", "exec")
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
-    return jit_cached(bind.copy(code, env, name, __name__), parallel)  # (without a source file: compiled in memory)
+    # (without a source file: compiled in memory)
+    return jit_cached(bind.copy(code, env, name, __name__), parallel)
 
 
 def run(program, arrays, params, grad):

@@ -16,9 +16,10 @@ A kernel is named by a *recipe*, a tuple of strings and ints:
 definition from :mod:`sorix.kernels.defs`: ``("F", "unary", "exp", "forward")``)
 ``source`` (a hand-written device function: ``("BETTER", "source", module,
 name)``) or ``block`` (the block's tree reduction in shared memory, combining
-with a binary op's forward definition: ``("BLOCK_SUM", "block", "add")``). Recipes are plain data so that a test can record the launches
-made under the simulator and compile the same kernels to PTX in another
-process (``tests/test_cuda_ptx.py``).
+with a binary op's forward definition: ``("BLOCK_SUM", "block", "add")``).
+Recipes are plain data so that a test can record the launches made under
+the simulator and compile the same kernels to PTX in another process
+(``tests/test_cuda_ptx.py``).
 """
 import hashlib
 import importlib

@@ -12,9 +12,9 @@ Placeholders bound per kernel by :mod:`sorix.kernels.cuda.build`:
 definitions), ``grid_range`` and ``offset_of`` (the helpers below, compiled
 as inlined device functions). :func:`block_reduce`, the one tree reduction
 of every kernel that reduces within a block, is compiled per combining op
-with ``BLOCK`` and ``COMBINE`` bound (the ``block`` binding). ``shape`` and the ``s*`` strides are tuples of
-ints (passed by value, no host-to-device copy), in elements; a stride is 0
-along a broadcast dimension.
+with ``BLOCK`` and ``COMBINE`` bound (the ``block`` binding). ``shape`` and
+the ``s*`` strides are tuples of ints (passed by value, no host-to-device
+copy), in elements; a stride is 0 along a broadcast dimension.
 """
 cuda = F = DA = DB = BLOCK = COMBINE = None  # bound per kernel by the builder
 
