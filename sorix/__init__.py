@@ -1,5 +1,5 @@
 """sorix: a NumPy autograd library with a PyTorch-like API and numba kernels."""
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401  (the package's version)
 
 import builtins as _builtins
 import importlib as _importlib

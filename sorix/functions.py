@@ -8,6 +8,7 @@ import numpy as np
 
 from .ops import elementwise as _ew
 from .ops import shape as _shape
+from .kernels.axes import axis_index
 from .kernels.backend import of
 from .kernels.cpu import softmax as _softmax_array
 from .tensor import Tensor
@@ -97,7 +98,7 @@ def gather(input, dim, index):
         idx = of(idx).to_host(idx)  # the index grid is built on the host (NumPy's rules)
     if idx.ndim != x.ndim:
         raise RuntimeError(f"gather: index has {idx.ndim} dimensions, input has {x.ndim}")
-    dim = dim % x.ndim
+    dim = axis_index(dim, x.ndim, what="gather: dim")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: index must hold integers, got {idx.dtype}")
     size = x.shape[dim]

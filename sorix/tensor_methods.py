@@ -10,6 +10,7 @@ import numpy as np
 
 from . import dtypes as _dtypes
 from .dtypes import bool_, float16, float32, float64, int32, int64
+from .kernels.axes import axis_index as _axis_index
 from .kernels.backend import of as _of
 from .ops import core as _core
 from .ops import elementwise as _ew
@@ -232,7 +233,7 @@ class ShapeMethods:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        start, end = _axis_index(start_dim, self.ndim), _axis_index(end_dim, self.ndim)
         shape = self.data.shape
         merged = 1
         for n in shape[start:end + 1]:
@@ -271,10 +272,8 @@ class ShapeMethods:
 
     def unsqueeze(self, dim=None, axis=None):
         dim = _one_dim(dim, axis, "unsqueeze")
-        ndim = self.ndim + 1
-        if not -ndim <= dim < ndim:
-            raise IndexError(f"dimension {dim} is out of range for unsqueeze on {self.ndim} dims")
-        dim %= ndim
+        dim = _axis_index(dim, self.ndim + 1, what="unsqueeze: dimension",
+                          of="the result")
         shape = self.data.shape
         return self.reshape(shape[:dim] + (1,) + shape[dim:])
 

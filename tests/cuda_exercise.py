@@ -18,6 +18,7 @@ sys.setswitchinterval(1e-4)  # the simulator's thread polling is GIL-bound
 import numpy as np  # noqa: E402
 
 import sorix.kernels.cuda as C  # noqa: E402
+from sorix.kernels import optim as KO  # noqa: E402
 from sorix.kernels.cuda import build  # noqa: E402
 from sorix.kernels.defs import BINARY, UNARY  # noqa: E402
 
@@ -107,10 +108,11 @@ def optimizers(dtype, rng):
     t = np.dtype(dtype).type
     state = lambda: C.zeros(n, dtype)  # noqa: E731
     p, g, none = state(), state(), C.nothing(dtype)
-    C.sgd(p, g, state(), t(0.1), t(0.0), t(0.9), t(1.0), False, False, True)
-    C.rmsprop(p, g, state(), state(), none, t(0.1), t(0.99), t(0.01), t(1e-8), t(0), t(0), False)
-    C.adam(p, g, state(), state(), none, t(0.1), t(0.1), t(0.999), t(0.001), t(1e-8), t(0),
-           t(1), t(1), False)
+    C.run(KO.sgd, p, g, state(), t(0.1), t(0.0), t(0.9), t(1.0), False, False, True)
+    C.run(KO.rmsprop, p, g, state(), state(), none, t(0.1), t(0.99), t(0.01), t(1e-8), t(0),
+          t(0), False)
+    C.run(KO.adam, p, g, state(), state(), none, t(0.1), t(0.1), t(0.999), t(0.001), t(1e-8),
+          t(0), t(1), t(1), False)
 
 
 def kmeans(dtype, rng):

@@ -1,96 +1,49 @@
 """Turn scalar definitions into compiled, disk-cached CPU kernels, lazily.
 
-Why copies of functions instead of closures or ``exec``: numba caches a
-function by its source file and qualified name. A closure that captures
-another jitted function never hits the cache (numba issue 6264), and code
-made by ``exec`` has no source file. So each kernel is a copy of a loop
-template from :mod:`sorix.kernels.templates` (a real file) whose globals
-bind ``F``/``D``/``DA``/``DB`` to one op's definitions, under a qualified
-name that holds the op, the dtype and a hash of the definitions. A changed
-definition therefore gets a new cache entry instead of a stale one.
+Each kernel is a copy (:func:`sorix.kernels.bind.copy`) of a loop template
+from :mod:`sorix.kernels.templates` (a real file, so numba's disk cache can
+find it) whose globals bind ``F``/``D``/``DA``/``DB`` to one op's
+definitions, compiled for the data's dtype by the :data:`CPU` target, under
+a qualified name that holds the op, the dtype and a hash of the definitions
+and build settings. A changed definition therefore gets a new cache entry
+instead of a stale one. Hand-written kernels (:func:`jit_kernel`) are copies
+of their own functions with ``prange`` bound to numba's.
 
-Why the constants are rewritten: numba types a literal ``1.0`` as float64,
-so ``1.0 - y * y`` on float32 data would compute in float64. Each
-definition is compiled per dtype with its numeric literals replaced by
-scalars of that dtype.
+The compiled kernels are kept in caches of :mod:`sorix.kernels.registry`.
 """
 import hashlib
-import math
-import types
 
 import numpy as np
 
 from .. import config
-from . import scalar, templates
+from .._version import __version__
+from . import bind, registry, templates
+from .bind import definition_hash
 
-_scalar_cache = {}
-_kernel_cache = {}
-
-
-def _typed_constants(code, dtype):
-    kind = np.dtype(dtype).type
-
-    def convert(c):
-        if isinstance(c, (float, int)) and not isinstance(c, bool):
-            return kind(c)
-        return c
-
-    return code.replace(co_consts=tuple(convert(c) for c in code.co_consts))
+_kernel_cache = registry.cache("cpu kernels")
+_module_helper_cache = registry.cache("cpu module helpers")
 
 
-def _helpers_used(fn):
-    # co_names also holds attribute names: the ``exp`` of ``math.exp`` is not a helper call
-    return [scalar.HELPERS[n] for n in fn.__code__.co_names
-            if n in scalar.HELPERS and scalar.HELPERS[n] is not fn]
+def _njit():
+    from numba import njit  # imported on first compile: keeps `import sorix` fast
+    return njit(**config.NJIT_OPTIONS)
 
 
-def definition_hash(fn):
-    """A short digest of a definition and the helpers it calls."""
-    h = hashlib.sha1()
-    stack, seen = [fn], set()
-    while stack:
-        f = stack.pop()
-        if f.__name__ in seen:
-            continue
-        seen.add(f.__name__)
-        c = f.__code__
-        h.update(c.co_code)
-        h.update(repr(c.co_consts).encode())
-        h.update(repr(c.co_names).encode())
-        stack.extend(_helpers_used(f))
-    return h.hexdigest()[:10]
-
-
-def scalar_globals(dtype):
-    """The globals a definition or helper is compiled with for ``dtype``.
-
-    One place, so that the CUDA builder (:mod:`sorix.kernels.cuda.build`)
-    binds the same names; it replaces ``math`` and ``np`` with the GPU's.
-    """
-    float32 = np.dtype(dtype) == np.float32
-    return {"math": math, "np": np, "FLOAT32": float32, "VECTOR_EXP": float32}
+#: Scalar definitions compiled for the CPU: numba's ``math`` and NumPy on scalars.
+CPU = bind.Target("cpu", _njit, bind.cpu_modules)
 
 
 def build_settings(dtype):
     """What besides the definitions decides a kernel's machine code: sorix's version,
     the flags bound for ``dtype`` and numba's options. Kernel names include its hash,
     so a disk cache written under other settings is never loaded."""
-    from .. import __version__
-    flags = sorted((k, v) for k, v in scalar_globals(dtype).items() if isinstance(v, bool))
+    flags = sorted(bind.definition_flags(dtype).items())
     return repr((__version__, flags, sorted(config.NJIT_OPTIONS.items())))
 
 
 def scalar_function(fn, dtype):
     """``fn`` compiled for one dtype, with its helpers compiled alike."""
-    key = (fn, np.dtype(dtype))
-    if key not in _scalar_cache:
-        env = scalar_globals(dtype)
-        for helper in _helpers_used(fn):
-            env[helper.__name__] = scalar_function(helper, dtype)
-        copy = types.FunctionType(_typed_constants(fn.__code__, dtype), env, fn.__name__)
-        from numba import njit  # imported on first compile: keeps `import sorix` fast
-        _scalar_cache[key] = njit(**config.NJIT_OPTIONS)(copy)
-    return _scalar_cache[key]
+    return CPU.compile(fn, np.dtype(dtype))
 
 
 def jit_cached(fn, parallel):
@@ -129,10 +82,7 @@ def kernel(template_name, op_name, bindings, dtype, parallel):
         digest.update(definition_hash(fn).encode())
     name = "{}__{}__{}__{}{}".format(template_name, op_name, dtype.name,
                                      digest.hexdigest()[:10], "__par" if parallel else "")
-    copy = types.FunctionType(template.__code__, env, name)
-    copy.__qualname__ = name
-    copy.__module__ = templates.__name__
-    compiled = jit_cached(copy, parallel)
+    compiled = jit_cached(bind.copy(template, env, name, templates.__name__), parallel)
     _kernel_cache[key] = compiled
     return compiled
 
@@ -147,12 +97,7 @@ def jit_kernel(fn, parallel=False, name=None):
     from numba import prange
     env = dict(fn.__globals__, prange=prange)
     env.update(_module_helpers(fn.__globals__))
-    copy = types.FunctionType(fn.__code__, env, name or fn.__name__)
-    copy.__qualname__ = copy.__name__
-    return jit_cached(copy, parallel)
-
-
-_module_helper_cache = {}
+    return jit_cached(bind.copy(fn, env, name or fn.__name__), parallel)
 
 
 def _module_helpers(module_globals):
@@ -161,7 +106,5 @@ def _module_helpers(module_globals):
     names = module_globals.get("JIT_HELPERS", ())
     key = module_globals.get("__name__")
     if names and key not in _module_helper_cache:
-        from numba import njit
-        _module_helper_cache[key] = {n: njit(**config.NJIT_OPTIONS)(module_globals[n])
-                                     for n in names}
+        _module_helper_cache[key] = {n: _njit()(module_globals[n]) for n in names}
     return _module_helper_cache.get(key, {})

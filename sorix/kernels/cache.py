@@ -120,7 +120,8 @@ def _source_stamp(path):
     rewrites the same file keeps its kernels) and of what else decides the machine code
     of a hand-written kernel: sorix's version and the numba options it compiles with
     (a kernel module that did not change may be compiled differently by a new release)."""
-    from .. import __version__, config
+    from .. import config
+    from .._version import __version__
     st = os.stat(path)
     settings = repr((__version__, sorted(config.NJIT_OPTIONS.items()),
                      sorted(config.REASSOCIATE_OPTIONS.items(), key=str)))

@@ -27,18 +27,6 @@ matmul = _linalg.matmul
 run = _optim.run
 
 
-def sgd(p, *args):
-    _optim.run(_optim.sgd, p, *args)
-
-
-def rmsprop(p, *args):
-    _optim.run(_optim.rmsprop, p, *args)
-
-
-def adam(p, *args):
-    _optim.run(_optim.adam, p, *args)
-
-
 def nothing(dtype):
     """The shared 0-size array passed for unused optimizer state."""
     return _optim.EMPTY[dtype]

@@ -7,16 +7,18 @@ gives ``forward(a, b)`` and the two partial derivatives ``(a, b, y)``.
 From these one definitions the kernel builder makes the CPU (and CUDA)
 forward loops and the fused backward loops ``g * derivative``, and the
 tensor layer evaluates the derivatives on tensors for higher-order
-gradients. Derivatives may therefore use only arithmetic, comparisons,
-``&``/``|``, ``math`` functions the tensor layer knows, and the helpers of
-:mod:`sorix.kernels.scalar`. ``derivative=None`` marks an op with zero
-gradient (``sign``, ``floor`` ...).
+gradients. Definitions may therefore use only arithmetic, comparisons,
+``&``/``|`` and the functions of :data:`SCALAR_FUNCTIONS` (``math`` and
+``np`` functions, and the helpers of :mod:`sorix.kernels.scalar`); a
+derivative evaluated on tensors, only those with an op. ``derivative=None``
+marks an op with zero gradient (``sign``, ``floor`` ...).
 """
 import math
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
+from .scalar import SCALAR_FUNCTIONS  # noqa: F401  (what a definition may call)
 from .scalar import exp, maximum, minimum, sigmoid, sign, tanh, where
 
 

@@ -8,14 +8,15 @@ other broadcasts expand the operands first.
 """
 import numpy as np
 
-from . import threads
+from . import registry, templates, threads
+from .bind import placeholders
 from .build import kernel
 from .defs import BINARY, UNARY
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _KERNEL_CHARS = "fd"
 _NO_PARAMS = {dt.char: np.zeros(0, dt) for dt in KERNEL_DTYPES}
-_compiled = {}
+_compiled = registry.cache("elementwise")
 
 
 def _kernel(template, name, dtype, n):
@@ -27,13 +28,9 @@ def _kernel(template, name, dtype, n):
     key = (template, name, dtype.char, parallel)
     found = _compiled.get(key)
     if found is None:
-        if name in UNARY:
-            op = UNARY[name]
-            bindings = {"D": op.derivative} if template.endswith("_grad") else {"F": op.forward}
-        else:
-            op = BINARY[name]
-            bindings = {"DA": op.derivative_a, "DB": op.derivative_b} if "grad" in template \
-                else {"F": op.forward}
+        op = UNARY[name] if name in UNARY else BINARY[name]
+        bindings = {p: getattr(op, field)
+                    for p, field in placeholders(getattr(templates, template)).items()}
         found = _compiled[key] = kernel(template, name, bindings, dtype, parallel)
     return found
 
@@ -42,10 +39,6 @@ def _params(params, dtype):
     if not params:
         return _NO_PARAMS[dtype.char]
     return np.array(params, dtype=dtype)
-
-
-def has_kernel(dtype):
-    return np.dtype(dtype).char in _KERNEL_CHARS
 
 
 def unary(name, x, params=()):

@@ -24,10 +24,10 @@ import numpy as np
 
 from .. import config
 from .._atomic import write_atomic
-from . import threads
+from . import bind, registry, threads
 from .build import build_settings, definition_hash, jit_cached, scalar_function
 
-_compiled = {}
+_compiled = registry.cache("fused")
 
 
 class Step(NamedTuple):
@@ -140,10 +140,8 @@ def _build(program, full, scalar_grad, dtype, parallel):
     path = _source_file(name, source)
     module = compile(source, path or f"<sorix fused {name}>", "exec")
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
-    fn = types.FunctionType(code, env, name)
-    fn.__qualname__ = name
-    fn.__module__ = __name__
-    return jit_cached(fn, parallel)  # (without a source file: compiled in memory)
+    # (without a source file: compiled in memory)
+    return jit_cached(bind.copy(code, env, name, __name__), parallel)
 
 
 def run(program, arrays, params, grad):

@@ -1,11 +1,18 @@
-"""Scalar helpers that elementwise definitions may call besides ``math``.
+"""What elementwise definitions may call: the scalar helpers, and the list of all of it.
 
 Each helper is plain Python on numbers. The kernel builder compiles it
 together with the definition that calls it (with the definition's dtype),
 and the tensor layer binds the same names to differentiable tensor
 functions when it evaluates a derivative definition on tensors.
+
+:data:`SCALAR_FUNCTIONS` lists every function a definition may call (the
+helpers, and the ``math`` and ``np`` functions), each with the op that
+computes it on tensors and, for NumPy's, its C name: the GPU's ``np``
+stand-in (:func:`sorix.kernels.cuda.runtime.numpy_for_device`) is made from
+it, and so may the tensor layer's bindings be.
 """
 import math
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -100,4 +107,49 @@ def minimum(a, b):
     return a if a <= b else b
 
 
-HELPERS = {f.__name__: f for f in (where, sign, exp, sigmoid, tanh, maximum, minimum)}
+class ScalarFunction(NamedTuple):
+    """A function a scalar definition may call."""
+    #: As a definition writes it: ``math.exp``, ``np.rint``, or a helper's bare name.
+    name: str
+    #: The elementwise op of :mod:`sorix.kernels.defs` computing it on tensors (what a
+    #: derivative evaluated on tensors calls instead); None where there is none.
+    op: Optional[str] = None
+    #: For NumPy's functions: the C math library's name for it, which is also libdevice's
+    #: (the GPU computes it there: numba-cuda cannot lower most NumPy functions on scalars).
+    libm: Optional[str] = None
+
+
+#: Everything a scalar definition may call besides arithmetic, comparisons and ``&``/``|``:
+#: the one list that each target's bindings and the tensor layer's are derived from.
+SCALAR_FUNCTIONS = (
+    # math: numba compiles each on the CPU and the GPU
+    ScalarFunction("math.exp", "exp"), ScalarFunction("math.log", "log"),
+    ScalarFunction("math.sqrt", "sqrt"), ScalarFunction("math.sin", "sin"),
+    ScalarFunction("math.cos", "cos"), ScalarFunction("math.tanh", "tanh"),
+    ScalarFunction("math.floor", "floor"), ScalarFunction("math.ceil", "ceil"),
+    ScalarFunction("math.log1p", "log1p"), ScalarFunction("math.expm1", "expm1"),
+    ScalarFunction("math.erf", "erf"), ScalarFunction("math.erfc", "erfc"),
+    # NumPy on scalars (np.floor, not math.floor: numba's math.floor returns an int64)
+    ScalarFunction("np.floor", "floor", "floor"), ScalarFunction("np.ceil", "ceil", "ceil"),
+    ScalarFunction("np.rint", "round", "rint"), ScalarFunction("np.round", "round", "rint"),
+    ScalarFunction("np.trunc", None, "trunc"), ScalarFunction("np.exp", "exp", "exp"),
+    ScalarFunction("np.expm1", "expm1", "expm1"), ScalarFunction("np.log", "log", "log"),
+    ScalarFunction("np.log1p", "log1p", "log1p"), ScalarFunction("np.log2", None, "log2"),
+    ScalarFunction("np.log10", None, "log10"), ScalarFunction("np.sqrt", "sqrt", "sqrt"),
+    ScalarFunction("np.sin", "sin", "sin"), ScalarFunction("np.cos", "cos", "cos"),
+    ScalarFunction("np.tan", None, "tan"), ScalarFunction("np.tanh", "tanh", "tanh"),
+    ScalarFunction("np.sinh", None, "sinh"), ScalarFunction("np.cosh", None, "cosh"),
+    ScalarFunction("np.arcsin", None, "asin"), ScalarFunction("np.arccos", None, "acos"),
+    ScalarFunction("np.arctan", None, "atan"), ScalarFunction("np.arctan2", None, "atan2"),
+    ScalarFunction("np.fabs", "abs", "fabs"), ScalarFunction("np.absolute", "abs", "fabs"),
+    ScalarFunction("np.abs", "abs", "fabs"), ScalarFunction("np.power", "pow", "pow"),
+    ScalarFunction("np.copysign", None, "copysign"), ScalarFunction("np.hypot", None, "hypot"),
+    ScalarFunction("np.fmod", None, "fmod"),
+    # the helpers above, compiled with the definition that calls them
+    ScalarFunction("where"), ScalarFunction("sign", "sign"), ScalarFunction("exp", "exp"),
+    ScalarFunction("sigmoid", "sigmoid"), ScalarFunction("tanh", "tanh"),
+    ScalarFunction("maximum", "maximum"), ScalarFunction("minimum", "minimum"),
+)
+
+#: The helpers by name (the entries of SCALAR_FUNCTIONS without a module).
+HELPERS = {f.name: globals()[f.name] for f in SCALAR_FUNCTIONS if "." not in f.name}

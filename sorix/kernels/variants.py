@@ -16,10 +16,10 @@ import threading
 import numpy as np
 
 from .. import config
-from . import threads
+from . import registry, threads
 from .build import jit_kernel
 
-_compiled = {}
+_compiled = registry.cache("cpu variants")
 _reassociating = set()
 _register_lock = threading.Lock()
 

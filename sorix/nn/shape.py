@@ -1,6 +1,7 @@
 """Layers that only reshape: Flatten, Unflatten and Identity (PyTorch's)."""
 import numpy as np
 
+from ..kernels.axes import axis_index
 from ..ops.losses import as_tensor
 from .module import Module
 
@@ -13,11 +14,9 @@ def flatten(input, start_dim=0, end_dim=-1):
 def unflatten(input, dim, sizes):
     """Split dim ``dim`` into ``sizes`` (one entry may be -1: inferred)."""
     x = as_tensor(input)
-    ndim = max(x.ndim, 1)
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -ndim <= dim < ndim:
-        raise IndexError(f"unflatten: dim {dim!r} is out of range for a tensor of shape "
-                         f"{tuple(x.shape)}")
-    dim = int(dim) % ndim
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise IndexError(f"unflatten: dim must be an int, got {dim!r}")
+    dim = axis_index(dim, x.ndim, what="unflatten: dim", of=f"a tensor of shape {tuple(x.shape)}")
     sizes = tuple(int(s) for s in sizes)
     if not sizes or sum(s == -1 for s in sizes) > 1 or any(s < -1 for s in sizes):
         raise ValueError(f"unflatten: sizes {sizes} must be non-empty, with at most one -1")

@@ -6,6 +6,7 @@ the ops below it never import the layer above.
 import numpy as np
 
 from ..autograd.grad_mode import _state
+from ..kernels.axes import axis_tuple
 from ..kernels.backend import common, mixed_devices, of
 
 Tensor = None  # the tensor class, registered by sorix.tensor
@@ -139,15 +140,4 @@ def float_data(t):
 
 def normalize_axis(axis, ndim):
     """An int or tuple axis (negative allowed) as a sorted tuple of non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for ax in axes:
-        ax = int(ax)
-        if not -max(ndim, 1) <= ax < max(ndim, 1):
-            raise IndexError(f"dimension {ax} is out of range for a tensor with {ndim} dimensions")
-        out.append(ax % ndim if ndim else 0)
-    if len(set(out)) != len(out):
-        raise ValueError(f"dimension listed twice in {axis}")
-    return tuple(sorted(out))
+    return axis_tuple(axis, ndim)

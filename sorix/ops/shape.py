@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
+from ..kernels.axes import axis_index
 from ..kernels.backend import mixed_devices, of
 from . import core, twin
 from .core import records, wrap
@@ -55,7 +56,7 @@ class PermuteNode(Node):
 
 
 def permute(x, axes):
-    axes = tuple(int(a) % x.ndim for a in axes) if x.ndim else tuple(axes)
+    axes = tuple(axis_index(a, x.ndim) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise RuntimeError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions")
     out = of(x.data).transpose(x.data, axes)
@@ -194,10 +195,7 @@ def concat(tensors, axis, stacked):
     if not tensors:
         raise ValueError("expected a non-empty sequence of tensors")
     ndim = tensors[0].ndim + (1 if stacked else 0)
-    axis = int(axis)
-    if not -ndim <= axis < ndim:
-        raise IndexError(f"dimension {axis} is out of range for {ndim} dimensions")
-    axis %= ndim
+    axis = axis_index(axis, ndim, of="the stacked result" if stacked else "a tensor")
     arrays = [t.data for t in tensors]
     B = core.namespace(*tensors)
     try:

@@ -1,5 +1,6 @@
 """softmax and log_softmax along one axis, numerically stable."""
 from ..autograd.node import Node
+from ..kernels.axes import axis_index
 from ..kernels.backend import of
 from . import twin
 from .core import float_data, records, wrap
@@ -38,9 +39,7 @@ class LogSoftmaxNode(Node):
 
 
 def _axis(x, axis):
-    if not -max(x.ndim, 1) <= axis < max(x.ndim, 1):
-        raise IndexError(f"dimension {axis} is out of range for a tensor with {x.ndim} dimensions")
-    return axis % x.ndim if x.ndim else 0
+    return axis_index(axis, x.ndim)
 
 
 def softmax(x, axis=-1):

@@ -23,9 +23,9 @@ layer dispatches on the array's type (:mod:`sorix.kernels.backend`):
   ``*_backward`` (same signatures as :mod:`sorix.kernels.conv` and :mod:`sorix.kernels.pool`)
 - writes: ``assign`` (``dst[index] = value``), ``inplace`` (``+=`` ...), ``clip``,
   ``concatenate``, ``stack``
-- optimizer updates: ``sgd``, ``rmsprop``, ``adam``, ``run`` (same
-  arguments as :mod:`sorix.kernels.optim`; ``nothing(dtype)`` is the 0-size
-  array for unused state, as ``optim.EMPTY`` on the CPU)
+- optimizer updates: ``run(update, p, *args)`` (an update of :mod:`sorix.kernels.optim`
+  and its arguments, as on the CPU; ``nothing(dtype)`` is the 0-size array for unused
+  state, as ``optim.EMPTY`` there)
 - ``is_device_array``, ``as_device`` (for dispatch), ``simulated``,
   ``transfer_counts`` (host <-> device copies made so far), ``DEVICE``
 
@@ -41,7 +41,7 @@ from .compare import all, any, bitwise, compare, invert, logical
 from .elementwise import binary, binary_grad, unary, unary_grad
 from .index import scatter_add, take, where
 from .linalg import matmul, matrix_transpose
-from .optim import adam, rmsprop, run, sgd
+from .optim import run
 from .reduce import argmax, argmin, max, mean, min, sum
 from .runtime import as_device, is_device_array, shares_memory, simulated, transfer_counts
 from .softmax import log_softmax, softmax
@@ -51,12 +51,12 @@ from .write import assign, clip, concatenate, inplace, stack
 DEVICE = "cuda:0"
 
 __all__ = [
-    "DEVICE", "adam", "all", "any", "arange", "argmax", "argmin", "as_device", "assign",
+    "DEVICE", "all", "any", "arange", "argmax", "argmin", "as_device", "assign",
     "astype", "binary", "binary_grad", "bitwise", "broadcast_to", "clip", "compare", "concatenate",
     "contiguous", "copy", "empty", "flat", "full", "inplace", "invert", "is_c_contiguous",
     "is_device_array", "log_softmax", "logical", "matmul", "matrix_transpose", "max", "mean",
-    "min", "nothing", "owns_memory", "reshape", "rmsprop", "run", "scalar_array", "scatter_add",
-    "sgd", "shares_memory", "simulated", "softmax", "stack", "sum", "take", "to_device", "to_host",
+    "min", "nothing", "owns_memory", "reshape", "run", "scalar_array", "scatter_add",
+    "shares_memory", "simulated", "softmax", "stack", "sum", "take", "to_device", "to_host",
     "transfer_counts", "transpose", "unary", "unary_grad", "where", "zeros",
 ]
 

@@ -7,6 +7,7 @@ slices, broadcasts) are read in place through their strides by
 """
 import numpy as np
 
+from ..axes import axis_index
 from . import build, runtime
 from .runtime import element_strides, flat_memory, is_contiguous, view
 
@@ -236,8 +237,8 @@ def reshape(x, shape):
 def transpose(x, axes=None):
     """A C-contiguous copy of ``x`` with its axes permuted (reversed by default)."""
     x = runtime.as_device(x)
-    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(int(a) % max(x.ndim, 1)
-                                                                     for a in axes)
+    axes = tuple(reversed(range(x.ndim))) if axes is None else \
+        tuple(axis_index(a, x.ndim, ValueError, "axis", "an array") for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} are not a permutation of {x.ndim} dimensions")
     strides = element_strides(x)

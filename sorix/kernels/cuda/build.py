@@ -5,32 +5,48 @@ kernel is a copy of a plain function from a real source file, whose globals
 bind placeholders (``F``, ``COMBINE``, ``DTYPE`` ...) and whose qualified
 name holds what was bound (op, dtype, a hash of the definitions, the launch
 sizes frozen into it), so numba-cuda's disk cache can find it and a changed
-definition gets a new entry. Scalar definitions are compiled as device
-functions per dtype with their literals retyped by the CPU builder's
-helpers, so float32 stays float32.
+definition gets a new entry. Copies and scalar definitions go through the
+CPU's mechanism (:mod:`sorix.kernels.bind`): the :data:`GPU` target compiles
+definitions as device functions per dtype with their literals retyped, so
+float32 stays float32, binding ``np`` to libdevice functions.
 
 A kernel is named by a *recipe*, a tuple of strings and ints:
 ``(module, function, dtype name or None, bindings)``, each binding
 ``(placeholder, kind, *spec)`` with kind ``unary``/``binary`` (an op's
 definition from :mod:`sorix.kernels.defs`: ``("F", "unary", "exp", "forward")``)
-or ``source`` (a hand-written device function: ``("BETTER", "source", module,
-name)``). Recipes are plain data so that a test can record the launches
-made under the simulator and compile the same kernels to PTX in another
-process (``tests/test_cuda_ptx.py``).
+``source`` (a hand-written device function: ``("BETTER", "source", module,
+name)``) or ``block`` (the block's tree reduction in shared memory, combining
+with a binary op's forward definition: ``("BLOCK_SUM", "block", "add")``).
+Recipes are plain data so that a test can record the launches made under
+the simulator and compile the same kernels to PTX in another process
+(``tests/test_cuda_ptx.py``).
 """
 import hashlib
 import importlib
-import types
 
 import numpy as np
 
-from .. import defs
-from ..build import _helpers_used, _typed_constants, definition_hash, scalar_globals
+from .. import bind, defs, registry
+from ..bind import definition_hash
 from . import config, runtime
 
-_device_functions = {}
-_helper_functions = {}
-_kernels = {}
+_helper_functions = registry.cache("cuda helpers")
+_kernels = registry.cache("cuda kernels")
+_block_reductions = registry.cache("cuda block reductions")
+
+
+def _device_jit():
+    return runtime.cuda().jit(device=True)
+
+
+def _device_extra():
+    # the GPU's exp is fast as it is: the bit-level CPU version is not used
+    return {"cuda": runtime.cuda(), "VECTOR_EXP": False}
+
+
+#: Scalar definitions compiled as device functions: ``math`` (the simulator's IEEE
+#: stand-in under the simulator) and an ``np`` of libdevice functions.
+GPU = bind.Target("cuda", _device_jit, runtime.scalar_modules, _device_extra)
 
 #: A list while launches are recorded (``record()``); None otherwise.
 recorded = None
@@ -60,35 +76,39 @@ def device_function(fn, dtype, typed=True):
     ``typed`` retypes its numeric literals to ``dtype`` (scalar definitions);
     hand-written device functions keep theirs (their ints are indices).
     """
-    dtype = np.dtype(dtype) if dtype is not None else None
-    key = (fn, dtype, typed)
-    found = _device_functions.get(key)
-    if found is None:
-        math_module, np_module = runtime.scalar_modules(dtype or np.float64)
-        env = scalar_globals(dtype or np.float64)  # the CPU's bindings (FLOAT32 ...)
-        # the GPU's exp is fast as it is: the bit-level CPU version is not used
-        env.update({"math": math_module, "np": np_module, "cuda": runtime.cuda(),
-                    "VECTOR_EXP": False})
-        for helper in _helpers_used(fn):
-            env[helper.__name__] = device_function(helper, dtype)
-        code = _typed_constants(fn.__code__, dtype) if typed and dtype is not None else fn.__code__
-        copy = types.FunctionType(code, env, fn.__name__)
-        found = _device_functions[key] = runtime.cuda().jit(device=True)(copy)
-    return found
+    return GPU.compile(fn, np.dtype(dtype) if dtype is not None else None, typed)
 
 
 def _helpers():
     """grid_range and offset_of as device functions, compiled once per process."""
     if not _helper_functions:
-        from . import templates
+        templates = _templates()
         cuda = runtime.cuda()
         for name in ("grid_range", "offset_of"):
-            fn = getattr(templates, name)
-            copy = types.FunctionType(fn.__code__, {"cuda": cuda}, name)
             # Inlined in Numba IR: grid_range returns a range object, which
             # numba-cuda cannot return from a separately compiled function.
-            _helper_functions[name] = cuda.jit(device=True, inline="always")(copy)
+            _helper_functions[name] = cuda.jit(device=True, inline="always")(
+                bind.copy(getattr(templates, name), {"cuda": cuda}))
     return _helper_functions
+
+
+def block_reduce(op, dtype):
+    """:func:`sorix.kernels.cuda.templates.block_reduce` as a device function for ``dtype``
+    combining with the binary op ``op``'s forward definition."""
+    dtype = np.dtype(dtype)
+    block = sizes()["reduce_threads"]
+    key = (op, dtype, block)
+    found = _block_reductions.get(key)
+    if found is None:
+        env = {"cuda": runtime.cuda(), "BLOCK": block,
+               "COMBINE": device_function(defs.BINARY[op].forward, dtype)}
+        found = _block_reductions[key] = _device_jit()(bind.copy(_templates().block_reduce, env))
+    return found
+
+
+def _templates():
+    from . import templates
+    return templates
 
 
 def source(recipe):
@@ -107,17 +127,20 @@ def source(recipe):
     env["prange"] = env["grid_range"]  # the CPU templates' loop placeholder
     digest = hashlib.sha1(repr((sz["reduce_threads"], sz["tile"])).encode())
     for placeholder, kind, *spec in bindings:
-        definition, typed = _definition(kind, spec)
-        env[placeholder] = device_function(definition, dtype, typed)
+        if kind == "block":  # the block's tree reduction, combining with an op's forward
+            definition = defs.BINARY[spec[0]].forward
+            env[placeholder] = block_reduce(spec[0], dtype)
+            digest.update(("%s=%s" % (placeholder, definition_hash(_templates().block_reduce))
+                           ).encode())
+        else:
+            definition, typed = _definition(kind, spec)
+            env[placeholder] = device_function(definition, dtype, typed)
         digest.update(("%s=%s" % (placeholder, definition_hash(definition))).encode())
     ops = "_".join(sorted({spec[0] if kind != "source" else spec[1]
                            for _, kind, *spec in bindings}))
     name = "cuda__{}__{}__{}__{}".format(fn_name, ops or "none", dtype_name or "any",
                                          digest.hexdigest()[:10])
-    copy = types.FunctionType(fn.__code__, env, name)
-    copy.__qualname__ = name
-    copy.__module__ = fn.__module__
-    return name, copy
+    return name, bind.copy(fn, env, name, fn.__module__)
 
 
 def _jit(fn):
@@ -187,16 +210,12 @@ def get(recipe):
     return found
 
 
-_FIELDS = {"F": "forward", "D": "derivative", "DA": "derivative_a", "DB": "derivative_b"}
-
-
 def elementwise(template, op_name, dtype):
     """An elementwise loop template (CPU's, or a strided CUDA one) bound to one op."""
     module = templates_module(template)
     fn = getattr(module, template)
     kind = "unary" if template.startswith("unary") else "binary"
-    bindings = {p: (kind, op_name, field) for p, field in _FIELDS.items()
-                if p in fn.__code__.co_names}
+    bindings = {p: (kind, op_name, field) for p, field in bind.placeholders(fn).items()}
     return kernel(fn, dtype, **bindings)
 
 

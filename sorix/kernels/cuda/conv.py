@@ -21,7 +21,7 @@ from . import build, runtime
 from .arrays import contiguous, empty, flat, zeros
 from .reduce import sum as _sum
 
-cuda = grid_range = DTYPE = BLOCK = None  # bound per kernel by the builder
+cuda = grid_range = DTYPE = BLOCK = BLOCK_SUM = None  # bound per kernel by the builder
 
 
 # ---- kernels ------------------------------------------------------------------------------
@@ -108,17 +108,9 @@ def conv_weight_grad_kernel(x, g, dw, dims, zero):
             if a >= 0 and a < h and b >= 0 and b < wd:
                 acc += g[((n * o_count + o) * oh_count + p) * ow_count + q] * \
                     x[((n * c_count + channel) * h + a) * wd + b]
-        shared[tid] = acc
-        cuda.syncthreads()
-        step = BLOCK // 2
-        while step > 0:
-            if tid < step:
-                shared[tid] = shared[tid] + shared[tid + step]
-            cuda.syncthreads()
-            step //= 2
+        acc = BLOCK_SUM(shared, acc)
         if tid == 0:
-            dw[e] = shared[0]
-        cuda.syncthreads()  # shared is reused by the block's next weight value
+            dw[e] = acc
 
 
 # ---- array functions ------------------------------------------------------------------------
@@ -168,7 +160,7 @@ def conv2d_weight_grad(x, g, w_shape, geometry):
     x, g = runtime.as_device(x), runtime.as_device(g)
     dw = empty(tuple(w_shape), g.dtype)
     if dw.size:
-        build.kernel(conv_weight_grad_kernel, g.dtype).over_rows(
+        build.kernel(conv_weight_grad_kernel, g.dtype, BLOCK_SUM=("block", "add")).over_rows(
             dw.size, flat(contiguous(x)), flat(contiguous(g)), flat(dw),
             _dims(x.shape, w_shape, g.shape[2:], geometry), g.dtype.type(0))
     return dw

@@ -46,23 +46,3 @@ def run(fn, p, *args):
     kernel = build.kernel(getattr(cpu_optim, name + "_span"), p.dtype)
     kernel.over(p.size, p, *(_argument(a, p.dtype) for a in args))
 
-
-def sgd(p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first):
-    """SGD with PyTorch's momentum, dampening and Nesterov rules
-    (see sorix.kernels.optim.sgd_span)."""
-    run("sgd", p, g, buf, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize,
-        first)
-
-
-def rmsprop(p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps, weight_decay,
-            momentum, maximize):
-    """RMSprop, centered and with momentum (see sorix.kernels.optim.rmsprop_span)."""
-    run("rmsprop", p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha, eps,
-        weight_decay, momentum, maximize)
-
-
-def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
-         one_minus_beta2, eps, weight_decay, decoupled_decay, bias_correction2_sqrt, maximize):
-    """Adam/AdamW, AMSGrad (see sorix.kernels.optim.adam_span)."""
-    run("adam", p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, beta2,
-        one_minus_beta2, eps, weight_decay, decoupled_decay, bias_correction2_sqrt, maximize)

@@ -15,11 +15,12 @@ import builtins
 
 import numpy as np
 
+from ..axes import axis_tuple
 from . import build, config, runtime
 from .arrays import astype, contiguous, empty, flat, full, reshape, transpose
 from .elementwise import binary
 
-cuda = DTYPE = BLOCK = COMBINE = BETTER = None  # bound per kernel by the builder
+cuda = DTYPE = BLOCK = COMBINE = BLOCK_COMBINE = BETTER = None  # bound per kernel by the builder
 
 
 # ---- kernels -----------------------------------------------------------------
@@ -36,17 +37,9 @@ def reduce_rows_kernel(x, out, k, segment, init):
         acc = init
         for j in range(start + tid, stop, BLOCK):
             acc = COMBINE(acc, x[row * k + j])
-        shared[tid] = acc
-        cuda.syncthreads()
-        step = BLOCK // 2
-        while step > 0:
-            if tid < step:
-                shared[tid] = COMBINE(shared[tid], shared[tid + step])
-            cuda.syncthreads()
-            step //= 2
+        acc = BLOCK_COMBINE(shared, acc)
         if tid == 0:
-            out[item] = shared[0]
-        cuda.syncthreads()  # shared[0] is read before the next item overwrites it
+            out[item] = acc
 
 
 def arg_reduce_rows_kernel(x, out, k, init):
@@ -107,19 +100,9 @@ def argmin_better(value, index, candidate, candidate_index):
 # ---- host side -----------------------------------------------------------------
 
 def _axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        a = int(a)
-        bound = ndim or 1  # a 0-d array accepts axis 0 and -1, as NumPy does
-        if not -bound <= a < bound:
-            raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
-        out.append(a % bound)
-    if len(set(out)) != len(out):
-        raise ValueError(f"duplicate axis in {axes}")
-    return tuple(a for a in out if a < ndim) if ndim else ()
+    """The reduced axes, sorted; a 0-d array accepts axis 0 and -1 and reduces nothing."""
+    axes = axis_tuple(axis, ndim, ValueError, "axis", "an array")
+    return axes if ndim else ()
 
 
 def _rows(x, axes):
@@ -142,7 +125,8 @@ def _out_shape(shape, axes, keepdims):
 
 def _fold(rows_data, rows, k, combine, init, dtype):
     """Each of ``rows`` rows of length k (k > 0) folded with ``combine``."""
-    kernel = build.kernel(reduce_rows_kernel, dtype, COMBINE=("binary", combine, "forward"))
+    kernel = build.kernel(reduce_rows_kernel, dtype, COMBINE=("binary", combine, "forward"),
+                          BLOCK_COMBINE=("block", combine))
     block = build.sizes()["reduce_threads"]
     max_blocks = build.sizes()["max_blocks"]
     segment = k

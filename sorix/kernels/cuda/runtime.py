@@ -14,6 +14,8 @@ import types
 
 import numpy as np
 
+from ..scalar import SCALAR_FUNCTIONS
+
 _cuda = None
 
 #: Copies between host and device made by this package (and by numba for a host
@@ -102,14 +104,7 @@ def _same_dtype(function):
 #: NumPy functions a definition may call on scalars, and the libdevice function
 #: computing each on the GPU (numba-cuda cannot lower most NumPy ufuncs on
 #: scalars). float32 uses the ``f``-suffixed variant.
-_LIBDEVICE = {
-    "floor": "floor", "ceil": "ceil", "rint": "rint", "trunc": "trunc", "round": "rint",
-    "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "log2": "log2",
-    "log10": "log10", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
-    "tanh": "tanh", "sinh": "sinh", "cosh": "cosh", "arcsin": "asin", "arccos": "acos",
-    "arctan": "atan", "arctan2": "atan2", "fabs": "fabs", "absolute": "fabs", "abs": "fabs",
-    "power": "pow", "copysign": "copysign", "hypot": "hypot", "fmod": "fmod",
-}
+_LIBDEVICE = {f.name[len("np."):]: f.libm for f in SCALAR_FUNCTIONS if f.libm is not None}
 
 
 def numpy_for_device(dtype):

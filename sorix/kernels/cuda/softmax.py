@@ -9,10 +9,11 @@ infinities come out the same. The maximum is the ``maximum`` definition of
 """
 import numpy as np
 
+from ..axes import axis_index
 from . import build, runtime
 from .arrays import astype, contiguous, empty, flat, reshape, transpose
 
-cuda = math = DTYPE = BLOCK = MAXIMUM = None  # bound per kernel by the builder
+cuda = math = DTYPE = BLOCK = MAXIMUM = BLOCK_MAX = BLOCK_SUM = None  # bound by the builder
 
 
 def softmax_rows_kernel(x, out, rows, k, log, lowest, zero):
@@ -23,29 +24,11 @@ def softmax_rows_kernel(x, out, rows, k, log, lowest, zero):
         top = lowest
         for j in range(tid, k, BLOCK):
             top = MAXIMUM(top, x[base + j])
-        shared[tid] = top
-        cuda.syncthreads()
-        step = BLOCK // 2
-        while step > 0:
-            if tid < step:
-                shared[tid] = MAXIMUM(shared[tid], shared[tid + step])
-            cuda.syncthreads()
-            step //= 2
-        top = shared[0]
-        cuda.syncthreads()  # every thread has read the maximum before shared is reused
+        top = BLOCK_MAX(shared, top)
         total = zero
         for j in range(tid, k, BLOCK):
             total += math.exp(x[base + j] - top)
-        shared[tid] = total
-        cuda.syncthreads()
-        step = BLOCK // 2
-        while step > 0:
-            if tid < step:
-                shared[tid] = shared[tid] + shared[tid + step]
-            cuda.syncthreads()
-            step //= 2
-        total = shared[0]
-        cuda.syncthreads()  # and the sum, before the next row overwrites it
+        total = BLOCK_SUM(shared, total)
         if log:
             log_total = math.log(total)
             for j in range(tid, k, BLOCK):
@@ -60,10 +43,7 @@ def _along(x, axis, log):
     if x.dtype.kind != "f":
         x = astype(x, np.float64)  # as NumPy's exp of integers
     ndim = x.ndim
-    bound = ndim or 1
-    if not -bound <= axis < bound:
-        raise IndexError(f"dimension {axis} is out of range for an array with {ndim} dimensions")
-    axis = axis % bound
+    axis = axis_index(axis, ndim, of="an array")
     shape = tuple(x.shape)
     if ndim == 0:
         x = reshape(x, (1,))
@@ -74,7 +54,8 @@ def _along(x, axis, log):
     k = moved.shape[ndim - 1]  # (no negative indices: the simulator's shapes refuse them)
     if out.size:
         dtype = moved.dtype
-        kernel = build.kernel(softmax_rows_kernel, dtype, MAXIMUM=("binary", "maximum", "forward"))
+        kernel = build.kernel(softmax_rows_kernel, dtype, MAXIMUM=("binary", "maximum", "forward"),
+                              BLOCK_MAX=("block", "maximum"), BLOCK_SUM=("block", "add"))
         kernel.over_rows(out.size // k, flat(moved), flat(out), out.size // k, k, bool(log),
                          dtype.type(-np.inf), dtype.type(0))
     if axis != ndim - 1:

@@ -10,11 +10,13 @@ non-contiguous views, without copying them first).
 Placeholders bound per kernel by :mod:`sorix.kernels.cuda.build`:
 ``cuda`` (numba.cuda), ``F``/``DA``/``DB`` (the op's compiled scalar
 definitions), ``grid_range`` and ``offset_of`` (the helpers below, compiled
-as inlined device functions). ``shape`` and the ``s*`` strides are tuples of
-ints (passed by value, no host-to-device copy), in elements; a stride is 0
-along a broadcast dimension.
+as inlined device functions). :func:`block_reduce`, the one tree reduction
+of every kernel that reduces within a block, is compiled per combining op
+with ``BLOCK`` and ``COMBINE`` bound (the ``block`` binding). ``shape`` and
+the ``s*`` strides are tuples of ints (passed by value, no host-to-device
+copy), in elements; a stride is 0 along a broadcast dimension.
 """
-cuda = F = DA = DB = None  # bound per kernel by the builder
+cuda = F = DA = DB = BLOCK = COMBINE = None  # bound per kernel by the builder
 
 
 # ---- device helpers (inlined into the kernels) --------------------------------
@@ -32,6 +34,24 @@ def offset_of(i, shape, strides):
         offset += (i % n) * strides[k]
         i //= n
     return offset
+
+
+def block_reduce(shared, value):
+    """Every thread's ``value`` combined with ``COMBINE`` by a tree in ``shared`` (an array
+    of ``BLOCK`` entries, a power of two, one per thread); each thread gets the result.
+    Called by all the block's threads together; ``shared`` is free again on return."""
+    tid = cuda.threadIdx.x
+    shared[tid] = value
+    cuda.syncthreads()
+    step = BLOCK // 2
+    while step > 0:
+        if tid < step:
+            shared[tid] = COMBINE(shared[tid], shared[tid + step])
+        cuda.syncthreads()
+        step //= 2
+    result = shared[0]
+    cuda.syncthreads()  # every thread has read the result before shared is written again
+    return result
 
 
 # ---- strided elementwise templates --------------------------------------------

@@ -9,6 +9,7 @@ region and cast to ``dst``'s dtype; scalars are filled on the device.
 """
 import numpy as np
 
+from ..axes import axis_index
 from . import build, runtime
 from .arrays import astype, broadcast_strides, coalesce, empty, operand, reshape, to_device
 from .elementwise import binary, unary
@@ -93,9 +94,7 @@ def concatenate(arrays, axis=0):
     ndim = arrays[0].ndim
     if ndim == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
-    axis %= ndim
+    axis = axis_index(axis, ndim, ValueError, "axis", "an array")
     first = tuple(arrays[0].shape)
     for a in arrays[1:]:
         shape = tuple(a.shape)
@@ -123,8 +122,6 @@ def stack(arrays, axis=0):
         raise ValueError("all input arrays must have the same shape, got "
                          + ", ".join(str(tuple(a.shape)) for a in arrays))
     ndim = len(shape) + 1
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
-    axis %= ndim
+    axis = axis_index(axis, ndim, ValueError, "axis", "an array")
     grown = shape[:axis] + (1,) + shape[axis:]
     return concatenate([reshape(a, grown) for a in arrays], axis)
