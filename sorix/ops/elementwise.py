@@ -6,6 +6,7 @@ gradients (``create_graph=True``) the nodes' rules run on the tensor twin
 same derivative definitions on tensors: each definition is copied with its
 names bound to the differentiable tensor functions below.
 """
+import math
 import types
 
 import numpy as np
@@ -14,7 +15,8 @@ from ..autograd.grad_mode import _state as _grad_state
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels.backend import common, of
-from ..kernels.defs import BINARY, UNARY
+from ..kernels.bind import copy
+from ..kernels.defs import BINARY, SCALAR_FUNCTIONS, UNARY
 from . import core, twin
 from .core import array_on, constant, float_data, is_device_array, operands, records, wrap
 
@@ -195,36 +197,37 @@ class WhereNode(Node):
 
 # ---- derivatives evaluated on tensors (higher order) ---------------------------
 
-def _t(name):
-    return lambda x, *params: unary(name, constant(x), params)
+def _on_tensors(op):
+    """The differentiable tensor function standing in for a scalar function of ``op``."""
+    if op in UNARY:
+        return lambda x, *params: unary(op, constant(x), params)
+    return lambda a, b: binary(op, a, b)
 
 
-def _maximum(a, b):
-    return binary("maximum", a, b)
+def _tensor_env():
+    """What a definition may call (:data:`sorix.kernels.scalar.SCALAR_FUNCTIONS`, the one
+    list the kernel targets bind too), bound to differentiable tensor functions."""
+    modules = {"math": {"inf": math.inf}, "np": {}}
+    env = {"where": where}  # (the helper's tensor twin: it has no op of its own)
+    for function in SCALAR_FUNCTIONS:
+        if function.op is None:
+            continue
+        module, _, name = function.name.rpartition(".")
+        (modules[module] if module else env)[name] = _on_tensors(function.op)
+    env.update((module, types.SimpleNamespace(**names)) for module, names in modules.items())
+    return env
 
 
-def _minimum(a, b):
-    return binary("minimum", a, b)
+_TENSOR_ENV = _tensor_env()
 
 
-_TENSOR_ENV = {
-    "math": types.SimpleNamespace(exp=_t("exp"), log=_t("log"), sqrt=_t("sqrt"), sin=_t("sin"),
-                                  cos=_t("cos"), tanh=_t("tanh"), floor=_t("floor"),
-                                  ceil=_t("ceil"), log1p=_t("log1p"), expm1=_t("expm1"),
-                                  erf=_t("erf"), erfc=_t("erfc"), inf=float("inf")),
-    "np": types.SimpleNamespace(rint=_t("round")),
-    "where": where, "sign": _t("sign"), "exp": _t("exp"), "sigmoid": _t("sigmoid"),
-    "maximum": _maximum, "minimum": _minimum,
-}
+def _bound(definition):
+    return copy(definition, _TENSOR_ENV)
 
 
-def _on_tensors(fn):
-    return types.FunctionType(fn.__code__, _TENSOR_ENV, fn.__name__)
-
-
-TENSOR_DERIVATIVES = {name: _on_tensors(op.derivative) for name, op in UNARY.items()
+TENSOR_DERIVATIVES = {name: _bound(op.derivative) for name, op in UNARY.items()
                       if op.derivative is not None}
-TENSOR_DERIVATIVES.update({name: (_on_tensors(op.derivative_a), _on_tensors(op.derivative_b))
+TENSOR_DERIVATIVES.update({name: (_bound(op.derivative_a), _bound(op.derivative_b))
                            for name, op in BINARY.items()})
 
 
