@@ -98,6 +98,12 @@ def broadcast_shape(sa, sb):
                          "reshape one operand so that each dimension matches or is 1") from None
 
 
+def _flat_as(x, shape):
+    """``x`` broadcast to ``shape``, flat (np.broadcast_to costs microseconds: skipped when
+    ``x`` has the shape already)."""
+    return x.ravel() if x.shape == shape else np.broadcast_to(x, shape).ravel()
+
+
 def binary(name, a, b):
     """``op(a, b)`` elementwise with NumPy broadcasting."""
     dtype = a.dtype
@@ -115,12 +121,11 @@ def binary(name, a, b):
         shape = broadcast_shape(a.shape, b.shape)
         out = np.empty(shape, dtype)
         if b.size == 1:
-            template, a, b = "binary_as", np.broadcast_to(a, shape).ravel(), b.ravel()
+            template, a, b = "binary_as", _flat_as(a, shape), b.ravel()
         elif a.size == 1:
-            template, a, b = "binary_sa", a.ravel(), np.broadcast_to(b, shape).ravel()
+            template, a, b = "binary_sa", a.ravel(), _flat_as(b, shape)
         else:
-            template, a, b = "binary", np.broadcast_to(a, shape).ravel(), \
-                np.broadcast_to(b, shape).ravel()
+            template, a, b = "binary", _flat_as(a, shape), _flat_as(b, shape)
     _kernel(template, name, dtype, out.size)(a, b, out.reshape(-1))
     return out
 
@@ -152,8 +157,8 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
         # A size-1 operand is read in place (stride 0); others are expanded.
         sa = 0 if a.size == 1 else 1
         sb = 0 if b.size == 1 else 1
-        av = a.ravel() if sa == 0 else np.broadcast_to(a, shape).ravel()
-        bv = b.ravel() if sb == 0 else np.broadcast_to(b, shape).ravel()
+        av = a.ravel() if sa == 0 else _flat_as(a, shape)
+        bv = b.ravel() if sb == 0 else _flat_as(b, shape)
         args = (g.ravel(), av, bv, y.ravel(), ga.reshape(-1), gb.reshape(-1), sa, sb)
         template = "binary_grad_%s_s" % which
     _kernel(template, name, dtype, g.size)(*args)
