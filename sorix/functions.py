@@ -97,7 +97,8 @@ def where(condition, input, other):
 # ---- maths: differentiable on tensors, NumPy on arrays -------------------------------
 # The elementwise ones (exp, add, relu, square ...) are made from the op table: each op's
 # ``function`` names in sorix.kernels.defs, with its formula as the docstring.
-globals().update(_surface.functions(__name__, Tensor))
+ELEMENTWISE = _surface.functions(__name__, Tensor)
+globals().update(ELEMENTWISE)
 gather = _shape.gather
 
 
