@@ -45,11 +45,14 @@ class Unary(NamedTuple):
     #: dy/dx; None for a piecewise-constant op: zero gradient, and inputs keep their dtype
     #: (an op with a derivative computes integer and bool inputs in float32)
     derivative: Optional[Callable]
-    #: NumPy function giving the same forward, used for dtypes without kernels
+    #: NumPy function giving the same forward, used for dtypes without kernels (and by
+    #: ``sorix.<fn>`` on plain arrays)
     reference: Optional[Callable] = None
     params: Tuple[Param, ...] = ()
     #: the docstring of its public functions: the formula
     doc: str = ""
+    #: where it is public (space-separated names, aliases after the first): a Tensor
+    #: method, ``sorix.<fn>``, ``sorix.nn.functional.<fn>``
     method: str = ""
     function: str = ""
     functional: str = ""
@@ -77,11 +80,14 @@ class Binary(NamedTuple):
     forward: Callable
     derivative_a: Callable
     derivative_b: Callable
+    #: NumPy function giving the same forward: mixed or kernel-less dtypes, plain arrays
     reference: Optional[Callable] = None
-    #: False: the derivatives are constants, so backward saves (and guards) no values
+    #: False: the derivatives are constants, so the forward saves (and guards) no values;
+    #: BinaryNode's backward gives those constant gradients for add and sub
     saves: bool = True
     integers: str = INTEGERS
     doc: str = ""
+    #: where it is public, as for Unary
     method: str = ""
     function: str = ""
     #: the public name of the method's second parameter

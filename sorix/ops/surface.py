@@ -65,14 +65,16 @@ def _checker(op):
 
 
 def _publish(fn, name, module, qualname, doc, args=None, defaults=None):
-    """``fn`` under its public name, with ``args`` as its parameters' names."""
+    """``fn`` under its public name (in tracebacks too), with ``args`` as its parameters'
+    names when given."""
+    code = fn.__code__
+    rename = {"co_name": name}
+    if hasattr(code, "co_qualname"):  # (Python 3.11+)
+        rename["co_qualname"] = qualname
     if args is not None:
-        code = fn.__code__
-        names = dict(co_name=name, co_varnames=tuple(args) + code.co_varnames[len(args):])
-        if hasattr(code, "co_qualname"):  # (Python 3.11+: the name that errors give)
-            names["co_qualname"] = qualname
-        fn.__code__ = code.replace(**names)
+        rename["co_varnames"] = tuple(args) + code.co_varnames[len(args):]
         fn.__defaults__ = defaults
+    fn.__code__ = code.replace(**rename)
     fn.__name__ = name
     fn.__qualname__ = qualname
     fn.__module__ = module
@@ -156,7 +158,7 @@ def _unary_function(op, tensor_class):
         if isinstance(input, tensor_class):
             return _unary(name, input)
         return on_arrays(input)
-    return fn, None
+    return fn
 
 
 def _binary_function(op, tensor_class):
@@ -167,7 +169,7 @@ def _binary_function(op, tensor_class):
         if isinstance(input, tensor_class) or isinstance(other, tensor_class):
             return _binary(name, input, other)
         return reference(input, other)
-    return fn, None
+    return fn
 
 
 def functions(module, tensor_class):
@@ -177,8 +179,7 @@ def functions(module, tensor_class):
         for op in ops.values():
             names = op.function.split()
             if names:
-                fn, args = make(op, tensor_class)
-                _publish(fn, names[0], module, names[0], op.doc, args)
+                fn = _publish(make(op, tensor_class), names[0], module, names[0], op.doc)
                 out.update(dict.fromkeys(names, fn))
     return out
 
