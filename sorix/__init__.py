@@ -14,16 +14,18 @@ from .dtypes import (DType, bool_, float16, float32, float64, int8, int16, int32
 from .factories import (arange, as_tensor, diag, empty, empty_like, eye, from_numpy, full,
                         full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint,
                         randn, randn_like, randperm, zeros, zeros_like)
-from .functions import (abs, absolute, add, argmax, argmin, cat, ceil, chunk, clamp, clip,
-                        concat, concatenate, cos, div, divide, exp, flatten, floor, gather,
-                        is_tensor, log, log_softmax, matmul, maximum, mean, minimum, mul,
-                        multiply, numel, permute, pow, relu, repeat, reshape, round, sigmoid,
-                        sign, sin, softmax, split, sqrt, squeeze, stack, sub, subtract, sum, t,
-                        tanh, transpose, unbind, unsqueeze, where)
-from .functions import erf, erfc, expm1, log1p, reciprocal, square
+from .functions import (argmax, argmin, cat, chunk, clamp, clip, concat, concatenate,
+                        flatten, gather, is_tensor, log_softmax, matmul, mean, numel, permute,
+                        repeat, reshape, softmax, split, squeeze, stack, sum, t, transpose,
+                        unbind, unsqueeze, where)
+from .functions import ELEMENTWISE as _ELEMENTWISE
 from .random import manual_seed, seed
 from .tensor import Size, Tensor
 from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)
+
+# The elementwise maths (exp, add, relu, square ...): every op of the table in
+# sorix.kernels.defs that names a ``function``.
+globals().update(_ELEMENTWISE)
 
 float = float32  # noqa: A001  (PyTorch's aliases)
 double = float64

@@ -1,15 +1,17 @@
 """Top-level functions: ``sorix.cat``, ``sorix.exp``, ``sorix.argmax`` ...
 
 The maths functions are differentiable on tensors and plain NumPy on
-arrays (Sorix's behaviour). ``argmax``/``argmin`` keep Sorix's defaults
+arrays (Sorix's behaviour). The elementwise ones (``exp``, ``add``,
+``relu`` ...) are not written here: :func:`sorix.ops.surface.functions`
+makes them from the op table, :mod:`sorix.kernels.defs`, whose NumPy
+references serve the arrays. ``argmax``/``argmin`` keep Sorix's defaults
 (``axis=1, keepdims=True``).
 """
 import numpy as np
 
 from .ops import elementwise as _ew
 from .ops import shape as _shape
-from .kernels.axes import axis_index
-from .kernels.backend import of
+from .ops import surface as _surface
 from .kernels.cpu import softmax as _softmax_array
 from .tensor import Tensor
 
@@ -77,6 +79,8 @@ repeat = _shape_function("repeat", "repeat(input, *sizes): tile ``sizes[i]`` tim
 
 
 def clamp(input, min=None, max=None):
+    """min(max(x, min), max); a bound of None is no bound (written by hand: see
+    sorix.kernels.defs)."""
     if isinstance(input, Tensor):
         return input.clamp(min, max)
     return np.clip(input, min, max)
@@ -90,101 +94,12 @@ def where(condition, input, other):
     return _ew.where(condition, input, other)
 
 
-def gather(input, dim, index):
-    """out[i][j] = input[index[i][j]][j] for dim 0 (and alike for other dims)."""
-    x = _tensor(input)
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
-    if not isinstance(idx, np.ndarray):
-        idx = of(idx).to_host(idx)  # the index grid is built on the host (NumPy's rules)
-    if idx.ndim != x.ndim:
-        raise RuntimeError(f"gather: index has {idx.ndim} dimensions, input has {x.ndim}")
-    dim = axis_index(dim, x.ndim, what="gather: dim")
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must hold integers, got {idx.dtype}")
-    size = x.shape[dim]
-    bad = (idx < 0) | (idx >= size)
-    if bad.any():  # NumPy would wrap a negative index around; PyTorch refuses it
-        raise IndexError(f"gather: index {int(idx[bad].flat[0])} is out of range for dimension "
-                         f"{dim} of size {size} (valid indices: 0 to {size - 1})")
-    grid = list(np.indices(idx.shape, sparse=True))
-    grid[dim] = idx
-    return x[tuple(grid)]
-
-
 # ---- maths: differentiable on tensors, NumPy on arrays -------------------------------
-
-def _binary(name, numpy_fn):
-    def fn(input, other):
-        if isinstance(input, Tensor) or isinstance(other, Tensor):
-            return _ew.binary(name, input, other)
-        return numpy_fn(input, other)
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {name} with broadcasting."
-    return fn
-
-
-add = _binary("add", np.add)
-sub = subtract = _binary("sub", np.subtract)
-mul = multiply = _binary("mul", np.multiply)
-div = divide = _binary("div", np.true_divide)
-pow = _binary("pow", np.power)
-maximum = _binary("maximum", np.maximum)
-minimum = _binary("minimum", np.minimum)
-
-
-def _unary(name, numpy_fn):
-    def fn(input):
-        if isinstance(input, Tensor):
-            return _ew.unary(name, input)
-        return numpy_fn(input)
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {name}."
-    return fn
-
-
-def _numpy_sigmoid(x):
-    x = np.asarray(x)
-    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
-
-
-sin = _unary("sin", np.sin)
-cos = _unary("cos", np.cos)
-tanh = _unary("tanh", np.tanh)
-exp = _unary("exp", np.exp)
-log = _unary("log", np.log)
-sqrt = _unary("sqrt", np.sqrt)
-abs = absolute = _unary("abs", np.abs)
-sign = _unary("sign", np.sign)
-round = _unary("round", np.round)
-floor = _unary("floor", np.floor)
-ceil = _unary("ceil", np.ceil)
-sigmoid = _unary("sigmoid", _numpy_sigmoid)
-relu = _unary("relu", lambda x: np.maximum(x, 0))
-log1p = _unary("log1p", np.log1p)
-expm1 = _unary("expm1", np.expm1)
-
-
-def square(input):
-    """Elementwise x * x (integers stay integers)."""
-    return input.square() if isinstance(input, Tensor) else np.square(input)
-
-
-reciprocal = _unary("reciprocal", lambda x: np.true_divide(1, x))
-
-
-def _through_tensor(name):
-    """An op with no NumPy function: arrays go through the tensor op and come back as arrays."""
-    def fn(input):
-        if isinstance(input, Tensor):
-            return _ew.unary(name, input)
-        return _ew.unary(name, Tensor(np.asarray(input))).data
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {name}."
-    return fn
-
-
-erf = _through_tensor("erf")
-erfc = _through_tensor("erfc")
+# The elementwise ones (exp, add, relu, square ...) are made from the op table: each op's
+# ``function`` names in sorix.kernels.defs, with its formula as the docstring.
+ELEMENTWISE = _surface.functions(__name__, Tensor)
+globals().update(ELEMENTWISE)
+gather = _shape.gather
 
 
 def matmul(input, other):

@@ -1,6 +1,8 @@
 """PyTorch-style text for tensors: ``tensor([1., 2.], requires_grad=True)``."""
 import numpy as np
 
+from .kernels.backend import of
+
 _DEFAULT_DTYPES = (np.dtype(np.float32), np.dtype(np.int64))  # bool is shown, as in Sorix
 
 
@@ -51,7 +53,6 @@ def format_array(data, prefix):
 def format_tensor(t):
     data = t.data
     if not isinstance(data, np.ndarray):  # a device array: print a host copy
-        from .kernels.backend import of
         data = of(data).to_host(data)
     prefix = "tensor("
     body = format_array(data, prefix)

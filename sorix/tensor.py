@@ -10,6 +10,7 @@ import numpy as np
 from . import dtypes as _dtypes
 from . import ops as _ops
 from .autograd import engine as _engine, hooks as _hooks
+from .autograd.functional import grad as _grad
 from .autograd.grad_mode import _state, no_grad as _no_grad
 from .device import CPU, Device, device as _device  # noqa: F401  (Sorix: sorix.tensor.Device)
 from .errors import ShapeMismatchError
@@ -310,7 +311,6 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
         if retain_graph is None:
             retain_graph = create_graph
         if inputs is not None:
-            from .autograd.functional import grad as _grad
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             found = _grad([self], inputs, [gradient], retain_graph, create_graph, allow_unused=True)
             _engine.accumulate_into(inputs, found, create_graph)

@@ -3,8 +3,10 @@
 They only map PyTorch's and Sorix's spellings (``dim``/``axis``,
 ``keepdim``/``keepdims``, varargs or tuples) onto the ops in
 :mod:`sorix.ops`; kept apart from :mod:`sorix.tensor` so that each file
-reads in one sitting. Every mixin has empty ``__slots__``: tensors keep no
-``__dict__``.
+reads in one sitting. The elementwise ops' methods (``exp``, ``add``,
+``leaky_relu`` ...) are not written here: :func:`sorix.ops.surface.add_methods`
+makes them from the op table, :mod:`sorix.kernels.defs`. Every mixin has
+empty ``__slots__``: tensors keep no ``__dict__``.
 """
 import numpy as np
 
@@ -16,6 +18,7 @@ from .ops import core as _core
 from .ops import elementwise as _ew
 from .ops import reduce as _red
 from .ops import shape as _shape
+from .ops import surface as _surface
 from .ops.linalg import matmul as _matmul
 from .ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 
@@ -49,23 +52,9 @@ def _keep_arg(keepdims, keepdim):
 
 
 class MathMethods:
-    """``add``, ``exp``, ``relu``, ``clamp``, ``softmax`` ... as methods."""
+    """``matmul``, ``clamp``, ``softmax`` ..., and the elementwise ops' methods (``add``,
+    ``exp``, ``relu`` ...), added below from their entries in :mod:`sorix.kernels.defs`."""
     __slots__ = ()
-
-    def add(self, other):
-        return self + other
-
-    def sub(self, other):
-        return self - other
-
-    def mul(self, other):
-        return self * other
-
-    def div(self, other):
-        return self / other
-
-    def pow(self, exponent):
-        return self ** exponent
 
     def matmul(self, other):
         return _matmul(self, other)
@@ -73,78 +62,7 @@ class MathMethods:
     def dot(self, other):
         return _matmul(self, other)
 
-    def exp(self):
-        return _ew.unary("exp", self)
-
-    def log(self):
-        return _ew.unary("log", self)
-
-    def sqrt(self):
-        return _ew.unary("sqrt", self)
-
-    def sin(self):
-        return _ew.unary("sin", self)
-
-    def cos(self):
-        return _ew.unary("cos", self)
-
-    def tanh(self):
-        return _ew.unary("tanh", self)
-
-    def sigmoid(self):
-        return _ew.unary("sigmoid", self)
-
-    def relu(self):
-        return _ew.unary("relu", self)
-
-    def leaky_relu(self, negative_slope=0.01):
-        return _ew.unary("leaky_relu", self, (float(negative_slope),))
-
-    def abs(self):
-        return _ew.unary("abs", self)
-
-    absolute = abs
-
-    def sign(self):
-        return _ew.unary("sign", self)
-
-    def floor(self):
-        return _ew.unary("floor", self)
-
-    def ceil(self):
-        return _ew.unary("ceil", self)
-
-    def round(self):
-        return _ew.unary("round", self)
-
-    def square(self):
-        if self.data.dtype.kind != "f":
-            return self * self  # integers stay integers (PyTorch)
-        return _ew.unary("square", self)
-
-    def log1p(self):
-        """log(1 + x), accurate for small |x|."""
-        return _ew.unary("log1p", self)
-
-    def expm1(self):
-        """exp(x) - 1, accurate for small |x|."""
-        return _ew.unary("expm1", self)
-
-    def reciprocal(self):
-        """1 / x."""
-        return _ew.unary("reciprocal", self)
-
-    def erf(self):
-        """2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt."""
-        return _ew.unary("erf", self)
-
-    def erfc(self):
-        """1 - erf(x), accurate where erf(x) is close to 1."""
-        return _ew.unary("erfc", self)
-
-    def neg(self):
-        return -self
-
+    # (written by hand: clamp's bounds are optional; see sorix.kernels.defs)
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp needs at least one of min and max")
@@ -154,17 +72,14 @@ class MathMethods:
 
     clip = clamp
 
-    def maximum(self, other):
-        return _ew.binary("maximum", self, other)
-
-    def minimum(self, other):
-        return _ew.binary("minimum", self, other)
-
     def softmax(self, axis=-1, dim=None):
         return _softmax(self, _axis_arg(dim, axis) if dim is not None else axis)
 
     def log_softmax(self, axis=-1, dim=None):
         return _log_softmax(self, dim if dim is not None else axis)
+
+
+_surface.add_methods(MathMethods)
 
 
 class ReductionMethods:
@@ -349,8 +264,8 @@ class ShapeMethods:
         return self.split(max(1, -(-length // chunks)), dim)
 
     def gather(self, dim, index):
-        from .functions import gather
-        return gather(self, dim, index)
+        """out[i][j] = self[index[i][j]][j] for dim 0 (and alike for other dims)."""
+        return _shape.gather(self, dim, index)
 
     def masked_fill(self, mask, value):
         if not isinstance(value, _core.Tensor) and self.data.dtype.kind == "f":

@@ -1,4 +1,4 @@
-"""The elementwise operations, each defined once on scalars.
+"""The elementwise operations, each defined once on scalars, and their whole public surface.
 
 A unary op gives ``forward(x, *params)`` and ``derivative(x, y, *params)``,
 the local derivative dy/dx, which may reuse the output ``y``. A binary op
@@ -12,9 +12,18 @@ gradients. Definitions may therefore use only arithmetic, comparisons,
 ``np`` functions, and the helpers of :mod:`sorix.kernels.scalar`); a
 derivative evaluated on tensors, only those with an op. ``derivative=None``
 marks an op with zero gradient (``sign``, ``floor`` ...).
+
+Each entry of ``UNARY`` and ``BINARY`` also says what the tensor layer and
+the public functions need, so that a new op is one entry here (plus its
+naive twin in the tests): its special cases (``saves``, ``integers``,
+``integers_as``), its parameters' public names and defaults, its docstring,
+and where it is public (``method``: a Tensor method, ``function``:
+``sorix.<fn>``, ``functional``: ``sorix.nn.functional.<fn>``; space-separated
+names, aliases after the first). :mod:`sorix.ops.surface` makes those
+functions from the entries.
 """
 import math
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -22,13 +31,48 @@ from .scalar import SCALAR_FUNCTIONS  # noqa: F401  (what a definition may call)
 from .scalar import exp, maximum, minimum, sigmoid, sign, tanh, where
 
 
+class Param(NamedTuple):
+    """A parameter of a unary op, as its public functions name it (kernels take it as a float)."""
+    name: str
+    default: Optional[float]
+    #: why it must not be zero, for a parameter the op divides by (the error gives the reason)
+    nonzero: Optional[str] = None
+
+
 class Unary(NamedTuple):
     name: str
     forward: Callable
+    #: dy/dx; None for a piecewise-constant op: zero gradient, and inputs keep their dtype
+    #: (an op with a derivative computes integer and bool inputs in float32)
     derivative: Optional[Callable]
-    nparams: int = 0
-    #: NumPy function giving the same forward, used for dtypes without kernels
+    #: NumPy function giving the same forward, used for dtypes without kernels (and by
+    #: ``sorix.<fn>`` on plain arrays)
     reference: Optional[Callable] = None
+    params: Tuple[Param, ...] = ()
+    #: the docstring of its public functions: the formula
+    doc: str = ""
+    #: where it is public (space-separated names, aliases after the first): a Tensor
+    #: method, ``sorix.<fn>``, ``sorix.nn.functional.<fn>``
+    method: str = ""
+    function: str = ""
+    functional: str = ""
+    #: what ``sorix.<fn>`` gives for a plain array where that is not ``reference``; with
+    #: neither, the array goes through the tensor op and its result comes back as an array
+    on_arrays: Optional[Callable] = None
+    #: integer inputs keep their dtype: the result is this binary op of x with itself
+    integers_as: Optional[str] = None
+    #: its nn.functional entry also takes PyTorch's ``inplace=False``, and ignores it
+    ignores_inplace: bool = False
+
+    @property
+    def nparams(self):
+        return len(self.params)
+
+
+# What a binary op gives for integer operands (``Binary.integers``).
+INTEGERS = "integers"  # NumPy's integer result
+FLOATS = "floats"  # float32: true division
+FLOATS_UNLESS_NATURAL = "floats unless natural"  # float32 for a float or negative exponent
 
 
 class Binary(NamedTuple):
@@ -36,7 +80,18 @@ class Binary(NamedTuple):
     forward: Callable
     derivative_a: Callable
     derivative_b: Callable
+    #: NumPy function giving the same forward: mixed or kernel-less dtypes, plain arrays
     reference: Optional[Callable] = None
+    #: False: the derivatives are constants, so the forward saves (and guards) no values;
+    #: BinaryNode's backward gives those constant gradients for add and sub
+    saves: bool = True
+    integers: str = INTEGERS
+    doc: str = ""
+    #: where it is public, as for Unary
+    method: str = ""
+    function: str = ""
+    #: the public name of the method's second parameter
+    other: str = "other"
 
 
 # ---- unary ---------------------------------------------------------------
@@ -278,35 +333,83 @@ def softsign_d(x, y):
     return 1.0 / (d * d)
 
 
+# ---- NumPy twins for plain arrays (``sorix.sigmoid(array)`` ... as Sorix gives them) ----
+
+def sigmoid_on_arrays(x):
+    x = np.asarray(x)
+    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+def relu_on_arrays(x):
+    return np.maximum(x, 0)  # integers stay integers
+
+
+def reciprocal_reference(x):
+    return np.true_divide(1, x)
+
+
+# clamp's public forms are written by hand (Tensor.clamp/clip, sorix.clamp/clip): its
+# bounds are optional (None: unbounded, at least one needed), they become -inf/inf for
+# the kernel, and plain arrays go to np.clip with the bounds as given.
+_CLAMP_BOUNDS = (Param("min", None), Param("max", None))
+# gelu's nn.functional entry is written by hand: its ``approximate`` picks one of two ops.
+
 UNARY = {u.name: u for u in (
-    Unary("neg", neg, neg_d, 0, np.negative),
-    Unary("exp", exp_f, exp_d, 0, np.exp),
-    Unary("log", log_f, log_d, 0, np.log),
-    Unary("sqrt", sqrt_f, sqrt_d, 0, np.sqrt),
-    Unary("sin", sin_f, sin_d, 0, np.sin),
-    Unary("cos", cos_f, cos_d, 0, np.cos),
-    Unary("tanh", tanh_f, tanh_d, 0, np.tanh),
-    Unary("sigmoid", sigmoid_f, sigmoid_d, 0, None),
-    Unary("relu", relu_f, relu_d, 0, None),
-    Unary("leaky_relu", leaky_relu_f, leaky_relu_d, 1, None),
-    Unary("abs", abs_f, abs_d, 0, np.abs),
-    Unary("clamp", clamp_f, clamp_d, 2, None),
-    Unary("sign", sign_f, None, 0, np.sign),
-    Unary("floor", floor_f, None, 0, np.floor),
-    Unary("ceil", ceil_f, None, 0, np.ceil),
-    Unary("round", round_f, None, 0, np.rint),
-    Unary("log1p", log1p_f, log1p_d, 0, np.log1p),
-    Unary("expm1", expm1_f, expm1_d, 0, np.expm1),
-    Unary("square", square_f, square_d, 0, np.square),
-    Unary("reciprocal", reciprocal_f, reciprocal_d, 0, lambda x: np.true_divide(1, x)),
-    Unary("erf", erf_f, erf_d, 0, None),
-    Unary("erfc", erfc_f, erfc_d, 0, None),
-    Unary("softplus", softplus_f, softplus_d, 2, None),
-    Unary("silu", silu_f, silu_d, 0, None),
-    Unary("gelu", gelu_f, gelu_d, 0, None),
-    Unary("gelu_tanh", gelu_tanh_f, gelu_tanh_d, 0, None),
-    Unary("elu", elu_f, elu_d, 1, None),
-    Unary("softsign", softsign_f, softsign_d, 0, None),
+    Unary("neg", neg, neg_d, np.negative, doc="-x.", method="neg"),
+    Unary("exp", exp_f, exp_d, np.exp, doc="e^x.", method="exp", function="exp"),
+    Unary("log", log_f, log_d, np.log, doc="The natural logarithm of x.", method="log",
+          function="log"),
+    Unary("sqrt", sqrt_f, sqrt_d, np.sqrt, doc="The square root of x.", method="sqrt",
+          function="sqrt"),
+    Unary("sin", sin_f, sin_d, np.sin, doc="sin(x), x in radians.", method="sin",
+          function="sin"),
+    Unary("cos", cos_f, cos_d, np.cos, doc="cos(x), x in radians.", method="cos",
+          function="cos"),
+    Unary("tanh", tanh_f, tanh_d, np.tanh, doc="(e^x - e^-x) / (e^x + e^-x).", method="tanh",
+          function="tanh", functional="tanh"),
+    Unary("sigmoid", sigmoid_f, sigmoid_d, doc="1 / (1 + exp(-x)).", method="sigmoid",
+          function="sigmoid", functional="sigmoid", on_arrays=sigmoid_on_arrays),
+    Unary("relu", relu_f, relu_d, doc="max(x, 0).", method="relu", function="relu",
+          functional="relu", on_arrays=relu_on_arrays),
+    Unary("leaky_relu", leaky_relu_f, leaky_relu_d, params=(Param("negative_slope", 0.01),),
+          doc="x for x > 0, negative_slope * x otherwise.", method="leaky_relu",
+          functional="leaky_relu"),
+    Unary("abs", abs_f, abs_d, np.abs, doc="|x|.", method="abs absolute",
+          function="abs absolute"),
+    Unary("clamp", clamp_f, clamp_d, params=_CLAMP_BOUNDS, doc="min(max(x, min), max)."),
+    Unary("sign", sign_f, None, np.sign, doc="-1, 0 or 1: the sign of x.", method="sign",
+          function="sign"),
+    Unary("floor", floor_f, None, np.floor, doc="The largest integer <= x.", method="floor",
+          function="floor"),
+    Unary("ceil", ceil_f, None, np.ceil, doc="The smallest integer >= x.", method="ceil",
+          function="ceil"),
+    Unary("round", round_f, None, np.rint, doc="x rounded to the nearest integer, halves to "
+          "even.", method="round", function="round", on_arrays=np.round),
+    Unary("log1p", log1p_f, log1p_d, np.log1p, doc="log(1 + x), accurate for small |x|.",
+          method="log1p", function="log1p"),
+    Unary("expm1", expm1_f, expm1_d, np.expm1, doc="exp(x) - 1, accurate for small |x|.",
+          method="expm1", function="expm1"),
+    Unary("square", square_f, square_d, np.square, doc="x * x (integers stay integers).",
+          method="square", function="square", integers_as="mul"),
+    Unary("reciprocal", reciprocal_f, reciprocal_d, reciprocal_reference, doc="1 / x.",
+          method="reciprocal", function="reciprocal"),
+    Unary("erf", erf_f, erf_d, doc="2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt.",
+          method="erf", function="erf"),
+    Unary("erfc", erfc_f, erfc_d, doc="1 - erf(x), accurate where erf(x) is close to 1.",
+          method="erfc", function="erfc"),
+    Unary("softplus", softplus_f, softplus_d,
+          params=(Param("beta", 1.0, nonzero="it divides the result"), Param("threshold", 20.0)),
+          doc="log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.",
+          functional="softplus"),
+    Unary("silu", silu_f, silu_d, doc="x sigmoid(x) (also called swish).", functional="silu",
+          ignores_inplace=True),
+    Unary("gelu", gelu_f, gelu_d, doc="x Phi(x), Phi the standard normal CDF."),
+    Unary("gelu_tanh", gelu_tanh_f, gelu_tanh_d,
+          doc="x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."),
+    Unary("elu", elu_f, elu_d, params=(Param("alpha", 1.0),),
+          doc="x for x > 0, alpha (exp(x) - 1) otherwise.", functional="elu",
+          ignores_inplace=True),
+    Unary("softsign", softsign_f, softsign_d, doc="x / (1 + |x|).", functional="softsign"),
 )}
 
 
@@ -397,11 +500,22 @@ def minimum_db(a, b, y):
 
 
 BINARY = {b.name: b for b in (
-    Binary("add", add_f, add_da, add_db, np.add),
-    Binary("sub", sub_f, add_da, sub_db, np.subtract),
-    Binary("mul", mul_f, mul_da, mul_db, np.multiply),
-    Binary("div", div_f, div_da, div_db, np.true_divide),
-    Binary("pow", pow_f, pow_da, pow_db, np.power),
-    Binary("maximum", maximum_f, maximum_da, maximum_db, np.maximum),
-    Binary("minimum", minimum_f, minimum_da, minimum_db, np.minimum),
+    Binary("add", add_f, add_da, add_db, np.add, saves=False, doc="input + other, broadcast.",
+           method="add", function="add"),
+    Binary("sub", sub_f, add_da, sub_db, np.subtract, saves=False,
+           doc="input - other, broadcast.", method="sub", function="sub subtract"),
+    Binary("mul", mul_f, mul_da, mul_db, np.multiply, doc="input * other, broadcast.",
+           method="mul", function="mul multiply"),
+    Binary("div", div_f, div_da, div_db, np.true_divide, integers=FLOATS,
+           doc="input / other, broadcast (true division: integers give floats).",
+           method="div", function="div divide"),
+    Binary("pow", pow_f, pow_da, pow_db, np.power, integers=FLOATS_UNLESS_NATURAL,
+           doc="input ** other, broadcast (integers stay integers for natural exponents).",
+           method="pow", function="pow", other="exponent"),
+    Binary("maximum", maximum_f, maximum_da, maximum_db, np.maximum,
+           doc="The larger of input and other, broadcast (NaN wins).", method="maximum",
+           function="maximum"),
+    Binary("minimum", minimum_f, minimum_da, minimum_db, np.minimum,
+           doc="The smaller of input and other, broadcast (NaN wins).", method="minimum",
+           function="minimum"),
 )}

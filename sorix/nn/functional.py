@@ -1,10 +1,16 @@
-"""Stateless forms of the layers and losses: ``import sorix.nn.functional as F``."""
+"""Stateless forms of the layers and losses: ``import sorix.nn.functional as F``.
+
+The elementwise activations (``relu``, ``softplus`` ...) are made from the op
+table, :mod:`sorix.kernels.defs`, by :func:`sorix.ops.surface.functional`.
+"""
 import numpy as np
 
 from .. import random as _random
 from ..autograd.grad_mode import no_grad
 from ..kernels.backend import common, of
 from ..ops import core
+from ..ops import elementwise as _ew
+from ..ops import surface as _surface
 from ..ops.core import constant, float_data
 from ..ops.cross_entropy import cross_entropy as _cross_entropy
 from ..ops.losses import as_tensor
@@ -14,27 +20,25 @@ from ..ops.normalization import batch_norm_train
 from ..ops.nll_loss import nll_loss  # noqa: F401
 from ..ops.pair_losses import (binary_cross_entropy, huber_loss, l1_loss,  # noqa: F401
                                smooth_l1_loss)
-from .activation import elu, gelu, silu, softplus, softsign  # noqa: F401
 from .normalization import layer_norm  # noqa: F401
 
 
-def relu(input):
-    """max(x, 0)."""
-    return as_tensor(input).relu()
+# The elementwise activations (relu, leaky_relu, sigmoid, tanh, softplus, silu, elu,
+# softsign) are made from the op table: each op's ``functional`` names in
+# sorix.kernels.defs, with its parameters' names and defaults and its formula.
+globals().update(_surface.functional(__name__))
+
+_GELU_FORMS = {"none": "gelu", "tanh": "gelu_tanh"}
 
 
-def leaky_relu(input, negative_slope=0.01):
-    """x for x > 0, negative_slope * x otherwise."""
-    return as_tensor(input).leaky_relu(negative_slope)
-
-
-def sigmoid(input):
-    """1 / (1 + exp(-x))."""
-    return as_tensor(input).sigmoid()
-
-
-def tanh(input):
-    return as_tensor(input).tanh()
+def gelu(input, approximate="none"):
+    """x Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` uses
+    x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 instead."""
+    # (written by hand: ``approximate`` picks one of two ops of the table)
+    form = _GELU_FORMS.get(approximate) if isinstance(approximate, str) else None
+    if form is None:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _ew.unary(form, as_tensor(input))
 
 
 def softmax(input, dim=-1):

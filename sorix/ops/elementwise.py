@@ -16,7 +16,7 @@ from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels.backend import common, of
 from ..kernels.bind import copy
-from ..kernels.defs import BINARY, SCALAR_FUNCTIONS, UNARY
+from ..kernels.defs import BINARY, FLOATS, INTEGERS, SCALAR_FUNCTIONS, UNARY
 from . import core, twin
 from .core import array_on, constant, float_data, is_device_array, operands, records, wrap
 
@@ -24,31 +24,41 @@ _ndarray = np.ndarray
 
 
 # ---- forward entry points --------------------------------------------------
+# Their special cases are read from each op's entry in the table, never from its name.
 
 def unary(name, x, params=()):
-    data = float_data(x) if UNARY[name].derivative is not None else x.data
+    """``op(x, *params)`` as a tensor, recorded for backward; ``params`` are floats."""
+    op = UNARY[name]
+    data = x.data
+    if data.dtype.kind != "f":
+        if op.integers_as is not None:  # (square: integers stay integers, as x * x)
+            return binary(op.integers_as, x, x)
+        if op.derivative is not None:  # differentiable ops compute in floats
+            data = float_data(x)
     out = of(data).unary(name, data, params)
     if records(x):
-        if UNARY[name].derivative is None:  # sign, floor ...: a zero gradient, as in PyTorch
+        if op.derivative is None:  # sign, floor ...: a zero gradient, as in PyTorch
             return wrap(out, ZeroGradNode((x,), name))
         return wrap(out, UnaryNode((x,), (data, out), (x,), name, params))
     return wrap(out)
 
 
 def binary(name, a, b):
+    """``op(a, b)`` with broadcasting and PyTorch's promotion, recorded for backward."""
     Tensor = core.Tensor
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
         ad, bd = a.data, b.data  # the common case, without promotion
         B = _cpu if type(ad) is _ndarray and type(bd) is _ndarray else common(ad, bd)
     else:
         a, b, ad, bd, B = operands(a, b)
-    if ad.dtype.kind != "f" and name in ("div", "pow"):
-        # true division and powers with float exponents give floats
-        if name == "div" or bd.dtype.kind == "f" or _any_negative(B, bd):
+    if ad.dtype.kind != "f":
+        integers = BINARY[name].integers
+        if integers != INTEGERS and (integers == FLOATS or bd.dtype.kind == "f"
+                                     or _any_negative(B, bd)):
             ad, bd = B.astype(ad, np.float32), B.astype(bd, np.float32)
     out = B.binary(name, ad, bd)
     if _grad_state.enabled and (a._requires_grad or b._requires_grad):  # (records(a, b))
-        if name in ("add", "sub"):
+        if not BINARY[name].saves:
             # backward needs no values: nothing saved, nothing to guard against in-place changes
             return wrap(out, BinaryNode((a, b), None, (), name))
         return wrap(out, BinaryNode((a, b), (ad, bd, out), (a, b), name))

@@ -214,6 +214,32 @@ def concat(tensors, axis, stacked):
     return wrap(out)
 
 
+# ---- gather: an indexing (so differentiable through getitem), for sorix.gather and
+# Tensor.gather alike
+
+def gather(input, dim, index):
+    """out[i][j] = input[index[i][j]][j] for dim 0 (and alike for other dims): an indexing
+    (``getitem``) with ``index`` along ``dim`` and the positions themselves elsewhere."""
+    Tensor = core.Tensor
+    x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if not isinstance(idx, np.ndarray):
+        idx = of(idx).to_host(idx)  # the index grid is built on the host (NumPy's rules)
+    if idx.ndim != x.ndim:
+        raise RuntimeError(f"gather: index has {idx.ndim} dimensions, input has {x.ndim}")
+    dim = axis_index(dim, x.ndim, what="gather: dim")
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must hold integers, got {idx.dtype}")
+    size = x.shape[dim]
+    bad = (idx < 0) | (idx >= size)
+    if bad.any():  # NumPy would wrap a negative index around; PyTorch refuses it
+        raise IndexError(f"gather: index {int(idx[bad].flat[0])} is out of range for dimension "
+                         f"{dim} of size {size} (valid indices: 0 to {size - 1})")
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid[dim] = idx
+    return x[tuple(grid)]
+
+
 twin.provide(reshape=reshape, transpose=lambda x, axes=None: permute(
                  x, tuple(reversed(range(x.ndim))) if axes is None else axes),
              broadcast_to=expand, take=getitem,
