@@ -198,7 +198,7 @@ def _gradients_without_copies(a, b, g):
     products (no transpose copy, no tiled kernel)."""
     launches = build.record()
     try:
-        ga, gb = matmul_grads(dev(g), dev(a), dev(b), True, True)
+        ga, gb = matmul_grads(C, dev(g), dev(a), dev(b), True, True)
     finally:
         build.recorded = None
     assert not launches, f"matmul's backward launched kernels: {launches}"

@@ -83,7 +83,7 @@ class Binary(NamedTuple):
     #: NumPy function giving the same forward: mixed or kernel-less dtypes, plain arrays
     reference: Optional[Callable] = None
     #: False: the derivatives are constants, so the forward saves (and guards) no values;
-    #: BinaryNode's backward gives those constant gradients for add and sub
+    #: the backward multiplies by those constants (evaluated once, without operands)
     saves: bool = True
     integers: str = INTEGERS
     doc: str = ""

@@ -170,10 +170,10 @@ class BinaryNode(Node):
 
     def backward(self, grad, F, saved):
         need_a, need_b = self.needs
-        if self.op == "add":
-            return grad, grad
-        if self.op == "sub":
-            return grad, (F.unary("neg", grad) if need_b else None)
+        if self.saved is None:  # the table's saves=False: constant derivatives (add, sub)
+            da, db = _CONSTANT_DERIVATIVES[self.op]
+            return (_times(F, grad, da) if need_a else None,
+                    _times(F, grad, db) if need_b else None)
         a, b, y = saved
         if a is b and type(a) is _ndarray and self.inputs[0] is self.inputs[1]:
             # op(x, x) (x * x, x / x ...): one gradient for x, not two for the engine to add
@@ -181,7 +181,7 @@ class BinaryNode(Node):
         return F.binary_grad(self.op, grad, a, b, y, need_a, need_b)
 
     def graph_saved(self):
-        if self.saved is None:  # add and sub: their rule reads no values
+        if self.saved is None:  # constant derivatives: the rule reads no values
             return None
         a, b = self.inputs
         return a, b, binary(self.op, a, b)
@@ -191,6 +191,21 @@ class BinaryNode(Node):
         add and sub save nothing: their derivatives are constants."""
         op = BINARY[self.op]
         return (op.derivative_a, op.derivative_b), self.saved or (None, None, None), ()
+
+
+#: op -> (d op/da, d op/db) for the ops whose derivatives are constants (saves=False)
+_CONSTANT_DERIVATIVES = {name: (float(op.derivative_a(None, None, None)),
+                                float(op.derivative_b(None, None, None)))
+                         for name, op in BINARY.items() if not op.saves}
+
+
+def _times(F, grad, factor):
+    """grad * factor, without arithmetic for the factors 1 and -1."""
+    if factor == 1.0:
+        return grad
+    if factor == -1.0:
+        return F.unary("neg", grad)
+    return F.binary("mul", grad, F.scalar_array(factor, grad.dtype))
 
 
 class WhereNode(Node):
