@@ -17,22 +17,13 @@ import pytest  # noqa: E402
 
 import naive  # noqa: E402
 import sorix.kernels.cuda as C  # noqa: E402
-from cuda_setup import DTYPES, SIZES, check, dev, fast_thread_switching, rand, rng  # noqa: E402,F401
+from conftest import BROADCAST_PAIRS, DTYPES, SPECIAL_VALUES, rand  # noqa: E402
+from cuda_setup import SIZES, check, dev, fast_thread_switching  # noqa: E402,F401
+from naive import unary_params as params  # noqa: E402
 from sorix.kernels.defs import BINARY, UNARY  # noqa: E402
 
-SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.75, 1.25, 2.0, -2.5, 3.7,
-           1e-3, -1e3]
-BROADCAST_PAIRS = [
-    ((3, 4), (4,)), ((4,), (3, 4)), ((3, 1), (1, 4)), ((3, 4), (3, 1)), ((), (5,)), ((5,), ()),
-    ((1,), (6,)), ((2, 3, 4), (3, 1)), ((1, 1), (2, 3)), ((2, 1, 4), (1, 3, 1)), ((0,), (1,)),
-    ((2, 0), (2, 1)),
-]
 #: NaN and inf inputs make NumPy scalars warn inside the simulated kernels: expected.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
-
-def params(name):
-    return naive.UNARY_PARAMS.get(name, ())
 
 
 # ---- elementwise ----------------------------------------------------------------
@@ -56,7 +47,7 @@ def test_unary_and_grad(name, dtype, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(UNARY))
 def test_unary_special_values(name, dtype):
-    x = np.array(SPECIAL, dtype=dtype)
+    x = np.array(SPECIAL_VALUES, dtype=dtype)
     forward, derivative = naive.UNARY[name]
     y = C.unary(name, dev(x), params(name))
     check(y, forward(x, *params(name)), dtype)
@@ -138,7 +129,7 @@ def test_binary_non_contiguous_operands(rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(BINARY))
 def test_binary_special_values(name, dtype):
-    grid = np.array(SPECIAL, dtype=dtype)
+    grid = np.array(SPECIAL_VALUES, dtype=dtype)
     a, b = np.meshgrid(grid, grid[::3])
     forward, d_da, d_db = naive.BINARY[name]
     y = C.binary(name, dev(a), dev(b))

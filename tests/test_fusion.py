@@ -16,8 +16,9 @@ from sorix import config
 from sorix.autograd import fusion
 from sorix.kernels import fused
 
+from conftest import finite_differences
 from fusion_helpers import (assert_close, away_from, backprop, chain, check_references,
-                            fused_vs_unfused, leaky, numeric, set_fusion, torch, torch_grads)
+                            fused_vs_unfused, leaky, set_fusion, torch, torch_grads)
 from fusion_helpers import spy  # noqa: F401  (a fixture)
 
 
@@ -417,7 +418,7 @@ def test_random_expression_graphs_fused_equals_unfused(graph):
             unfused = backprop(fn, arrays, requires)
             set_fusion(mp, True)
             fused_grads = backprop(fn, arrays, requires)
-            fd = numeric(fn, arrays)
+            fd = finite_differences(fn, arrays)
             verdict = []
             for name, grads in (("fused", fused_grads), ("unfused", unfused)):
                 ok = all(g is None or np.allclose(g, d, rtol=1e-3, atol=1e-3)

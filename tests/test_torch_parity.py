@@ -12,9 +12,10 @@ import pytest
 
 import sorix
 
+from conftest import DTYPES
+
 torch = pytest.importorskip("torch")
 
-DTYPES = [np.float32, np.float64]
 TOL = {np.dtype(np.float32): dict(rtol=1e-5, atol=1e-6),
        np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
 

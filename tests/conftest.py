@@ -1,0 +1,116 @@
+"""Helpers shared by the test modules.
+
+pytest loads this file before the modules; they import its plain functions by
+name (``from conftest import leaf``) and get its fixtures by argument name.
+"""
+import io
+import os
+
+import numpy as np
+import pytest
+
+import sorix
+
+#: the repository root: the PYTHONPATH of the fresh Python processes some tests start
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+DTYPES = [np.float32, np.float64]
+
+#: NaN, the infinities, signed zeros, the kinks of the piecewise ops (0, +-1, the clamp
+#: bounds of naive.UNARY_PARAMS), and large and small magnitudes
+SPECIAL_VALUES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.75, 1.25, 2.0, -2.5,
+                  3.7, 1e-3, -1e3]
+
+#: pairs of shapes that broadcast: scalar on either side, size-1 axes on both, empty
+BROADCAST_PAIRS = [
+    ((3, 4), (4,)),
+    ((4,), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((3, 4), (3, 1)),
+    ((), (5,)),
+    ((5,), ()),
+    ((1,), (6,)),
+    ((6,), (1,)),
+    ((2, 3, 4), (3, 1)),
+    ((1, 1), (2, 3)),
+    ((2, 1, 4), (1, 3, 1)),
+    ((0,), (1,)),
+    ((2, 0), (2, 1)),
+]
+
+
+# ---- inputs ------------------------------------------------------------------------------
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def rand(rng, shape, dtype, low=-3.0, high=3.0):
+    """Uniform values from the generator ``rng``, in ``dtype``."""
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def rand_seeded(shape, dtype=np.float32, low=-2.0, high=2.0, seed=0):
+    """Uniform values from a generator seeded with ``seed``, in ``dtype``."""
+    return np.random.default_rng(seed).uniform(low, high, shape).astype(dtype)
+
+
+def normal(shape, dtype, seed=0):
+    """Standard normal values from a generator seeded with ``seed``, in ``dtype``."""
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def dtype_scalars(dtype, *values):
+    """``values`` as NumPy scalars of ``dtype`` (the kernels' scalar arguments)."""
+    return tuple(np.dtype(dtype).type(v) for v in values)
+
+
+def leaf(array):
+    """A tensor that requires grad, with ``array``'s values and dtype."""
+    return sorix.tensor(array, requires_grad=True)
+
+
+def leaf64(values, dtype=np.float64):
+    """A float64 (or ``dtype``) tensor that requires grad."""
+    return sorix.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+def npy_bytes(array, allow_pickle=False):
+    """``array`` as the bytes of a ``.npy`` file."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def archive_meta(root):
+    """The ``meta.json`` contents of a ``sorix.save`` archive whose object tree is ``root``."""
+    return {"format": "sorix.save", "version": 1, "root": root}
+
+
+# ---- references ----------------------------------------------------------------------------
+
+def finite_differences(fn, arrays, weights=1.0, eps=1e-6):
+    """d sum(weights * fn(*arrays)) / d arrays by central differences of sorix's forward
+    pass alone (float64, under ``no_grad``)."""
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+
+    def objective():
+        with sorix.no_grad():
+            out = fn(*[sorix.tensor(a) for a in arrays])
+        return np.sum(weights * out.data)
+
+    grads = []
+    for a in arrays:
+        g = np.zeros(a.shape)
+        for i in np.ndindex(a.shape):
+            keep = a[i]
+            a[i] = keep + eps
+            up = objective()
+            a[i] = keep - eps
+            down = objective()
+            a[i] = keep
+            g[i] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads
+
