@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import sorix
+import sorix.nn.functional as F
 
 #: the repository root: the PYTHONPATH of the fresh Python processes some tests start
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -114,3 +115,19 @@ def finite_differences(fn, arrays, weights=1.0, eps=1e-6):
         grads.append(g)
     return grads
 
+
+
+# ---- the ops of sorix.kernels.defs through the public API --------------------------------------
+
+#: table entries with neither a Tensor method nor an nn.functional function of their name
+_FUNCTIONAL_FORMS = {"gelu_tanh": lambda x, *params: F.gelu(x, *params, approximate="tanh")}
+
+
+def unary_call(name, params=()):
+    """``x -> op(x, *params)`` for the unary op ``name`` of the definition table, through
+    its Tensor method, else its nn.functional function."""
+    if name in _FUNCTIONAL_FORMS:
+        return lambda x: _FUNCTIONAL_FORMS[name](x, *params)
+    if hasattr(sorix.Tensor, name):
+        return lambda x: getattr(x, name)(*params)
+    return lambda x: getattr(F, name)(x, *params)

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 import sorix
-import sorix.nn.functional as F
 from sorix.kernels.defs import BINARY, UNARY
 
 import naive
-from conftest import finite_differences, leaf64
+from conftest import finite_differences, leaf64, unary_call
 
 EPS = 1e-6
 RTOL = 1e-5
@@ -117,8 +116,6 @@ def safe_values(rng, shape):
 #: naive.UNARY_PARAMS (-0.75, 1.25): finite differences across a bound would see its kink,
 #: so clamp is checked here with bounds on integers
 GRADCHECK_PARAMS = dict(naive.UNARY_PARAMS, clamp=(-1.0, 1.0))
-#: ops reached through nn.functional (no Tensor method), by their table name
-FUNCTIONAL_CALLS = {"gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}
 
 
 def unary_params(name):
@@ -126,13 +123,7 @@ def unary_params(name):
 
 
 def unary_fn(name):
-    """The op through the public API: its Tensor method, else its nn.functional entry."""
-    params = unary_params(name)
-    if name in FUNCTIONAL_CALLS:
-        return FUNCTIONAL_CALLS[name]
-    if hasattr(sorix.Tensor, name):
-        return lambda x: getattr(x, name)(*params)
-    return lambda x: getattr(F, name)(x, *params)
+    return unary_call(name, unary_params(name))
 
 
 def unary_input(name, shape, seed):
