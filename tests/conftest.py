@@ -131,3 +131,21 @@ def unary_call(name, params=()):
     if hasattr(sorix.Tensor, name):
         return lambda x: getattr(x, name)(*params)
     return lambda x: getattr(F, name)(x, *params)
+
+
+# ---- fresh processes -------------------------------------------------------------------------
+
+def python_env(drop=(), **settings):
+    """The environment of a fresh Python that imports this checkout's sorix: this process's,
+    less the variables whose names start with one of ``drop``, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(drop) or "\0")}
+    env["PYTHONPATH"] = ROOT
+    env.update(settings)
+    return env
+
+
+def suite_kernel_cache():
+    """The kernel cache folder of this process, holding what the suite compiled so far:
+    for fresh processes whose test is not about the cache (None when there is none)."""
+    from sorix.kernels import cache
+    return cache.folder()

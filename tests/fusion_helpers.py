@@ -1,7 +1,5 @@
 """Shared by the fusion tests: run a graph fused and unfused, references, a spy on
 which regions fused."""
-import os
-
 import numpy as np
 import pytest
 
@@ -15,8 +13,6 @@ try:
     import torch
 except ImportError:  # the torch comparisons are skipped
     torch = None
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: fused against unfused: the same scalar formulas, only additions may be reordered
 RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}

@@ -10,17 +10,17 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import ROOT, python_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 PROBE = os.path.join(HERE, "cache_probe.py")
 
 
 def _env(tmp_path, cache_dir, **extra):
     """A clean environment: the cache in ``cache_dir`` (None: unset), HOME and the user
     cache folder inside ``tmp_path`` so that nothing outside it is written."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "SORIX_"))}
-    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"),
-               SORIX_FUSION_THRESHOLD="1", PYTHONPATH=ROOT)
+    env = python_env(drop=("NUMBA_", "SORIX_"), HOME=str(tmp_path / "home"),
+                     XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"), SORIX_FUSION_THRESHOLD="1")
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = str(cache_dir)
     env.update(extra)

@@ -12,7 +12,7 @@ import sorix.nn.functional as F
 from sorix import config
 from sorix.autograd import gradcheck
 
-from conftest import DTYPES, normal
+from conftest import DTYPES, normal, python_env
 
 torch = pytest.importorskip("torch")
 
@@ -400,11 +400,9 @@ print(json.dumps({"hits": hits, "misses": misses, "kernels": len(variants._compi
 
 def test_conv_and_pool_kernels_load_from_the_disk_cache(tmp_path):
     import json
-    import os
     import subprocess
     import sys
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=root)
+    env = python_env(NUMBA_CACHE_DIR=str(tmp_path))
     runs = [json.loads(subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, check=True,
                                       capture_output=True, text=True).stdout)
             for _ in range(2)]

@@ -4,7 +4,6 @@ Runs under numba's CUDA simulator (tests/cuda_setup.py sets it up;
 SORIX_TEST_CUDA=gpu runs on a real GPU). The simulator runs every CUDA
 thread as a Python thread, so the arrays are small.
 """
-import os
 import subprocess
 import sys
 
@@ -17,7 +16,7 @@ import pytest  # noqa: E402
 
 import naive  # noqa: E402
 import sorix.kernels.cuda as C  # noqa: E402
-from conftest import BROADCAST_PAIRS, DTYPES, SPECIAL_VALUES, rand  # noqa: E402
+from conftest import BROADCAST_PAIRS, DTYPES, SPECIAL_VALUES, python_env, rand  # noqa: E402
 from cuda_setup import SIZES, check, dev, fast_thread_switching  # noqa: E402,F401
 from naive import unary_params as params  # noqa: E402
 from sorix.kernels.defs import BINARY, UNARY  # noqa: E402
@@ -195,9 +194,8 @@ def test_importing_the_package_imports_no_numba():
     probe = ("import sys, sorix, sorix.kernels.cuda as C; "
              "assert 'numba' not in sys.modules, 'numba imported'; "
              "assert C.is_device_array(object()) is False")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     subprocess.run([sys.executable, "-c", probe], check=True,
-                   env=dict(os.environ, PYTHONPATH=root))
+                   env=python_env())
 
 
 def test_device_arrays_are_recognised_and_host_arrays_refused():

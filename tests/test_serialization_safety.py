@@ -21,9 +21,8 @@ import sorix
 from sorix import serialization
 from sorix.serialization import SerializationError, load, save
 
-from conftest import archive_meta, npy_bytes
+from conftest import archive_meta, npy_bytes, python_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _meta(root):
@@ -293,7 +292,7 @@ def test_save_killed_mid_write_leaves_the_old_file(tmp_path):
     path = tmp_path / "big.sorix"
     save({"w": np.arange(10.0)}, path)
     before = path.read_bytes()
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = python_env()
     child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path)],
                              stdout=subprocess.PIPE, env=env)
     try:
