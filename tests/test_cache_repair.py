@@ -116,24 +116,44 @@ def _damage(path, how):
         f.write(bytes(data))
 
 
-@pytest.mark.parametrize("suffix", [".nbi", ".nbc"])
-@pytest.mark.parametrize("how", ["truncated", "emptied", "bit-flipped"])
-def test_damaged_cache_files_are_removed_and_recompiled(tmp_path, filled_cache, suffix, how):
-    source, reference = filled_cache
-    cache = tmp_path / "cache"
-    shutil.copytree(source, cache)
-    damaged = [p for p in _cache_files(cache, (suffix,))]
+SUFFIXES = [".nbi", ".nbc"]
+DAMAGES = ["truncated", "emptied", "bit-flipped"]
+
+
+@pytest.fixture(scope="module")
+def damaged_runs(tmp_path_factory, filled_cache):
+    """Per (damage, suffix): the files damaged in a copy of the filled cache, the run that
+    finds them, and the run after it. The cases' processes run side by side (they share
+    nothing), the repairing runs first, then the runs after."""
+    source, _ = filled_cache
+    cases = {}
+    for how in DAMAGES:
+        for suffix in SUFFIXES:
+            tmp = tmp_path_factory.mktemp(f"{how}{suffix}")
+            cache = tmp / "cache"
+            shutil.copytree(source, cache)
+            damaged = list(_cache_files(cache, (suffix,)))
+            for path in damaged:
+                _damage(path, how)
+            cases[how, suffix] = damaged, _env(tmp, cache)
+    repairing = {key: _start(env) for key, (_, env) in cases.items()}
+    repaired = {key: _finish(process) for key, process in repairing.items()}
+    following = {key: _start(env) for key, (_, env) in cases.items()}
+    return {key: (cases[key][0], repaired[key], _finish(process))
+            for key, process in following.items()}
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_cache_files_are_removed_and_recompiled(damaged_runs, filled_cache, suffix, how):
+    _, reference = filled_cache
+    damaged, repaired, again = damaged_runs[how, suffix]
     assert damaged
-    for path in damaged:
-        _damage(path, how)
-    env = _env(tmp_path, cache)
-    repaired = _run(env)
     assert _values(repaired) == _values(reference)
     assert repaired["misses"] > 0
     assert len(repaired["warnings"]) == 1, repaired["warnings"]
     assert "damaged kernel cache entry" in repaired["warnings"][0]
     # the repaired cache serves the next process whole, silently
-    again = _run(env)
     assert again["misses"] == 0 and again["warnings"] == []
     assert _values(again) == _values(reference)
 
