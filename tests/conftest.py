@@ -116,7 +116,6 @@ def finite_differences(fn, arrays, weights=1.0, eps=1e-6):
     return grads
 
 
-
 # ---- the ops of sorix.kernels.defs through the public API --------------------------------------
 
 #: table entries with neither a Tensor method nor an nn.functional function of their name
@@ -138,7 +137,8 @@ def unary_call(name, params=()):
 def python_env(drop=(), **settings):
     """The environment of a fresh Python that imports this checkout's sorix: this process's,
     less the variables whose names start with one of ``drop``, plus ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(drop) or "\0")}
+    prefixes = tuple(drop)
+    env = {k: v for k, v in os.environ.items() if not (prefixes and k.startswith(prefixes))}
     env["PYTHONPATH"] = ROOT
     env.update(settings)
     return env
