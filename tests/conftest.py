@@ -17,6 +17,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DTYPES = [np.float32, np.float64]
 
+#: What the reference example of API.md prints (RMSprop, lr=0.1, on x^2 + 10 y^2 from (5, 5)).
+REFERENCE_EXAMPLE_OUTPUT = """\
+Epoch 1: x = 4.0000, y = 4.0000, loss = 275.0000
+Epoch 2: x = 3.3734, y = 3.3734, loss = 176.0000
+Epoch 3: x = 2.9043, y = 2.9043, loss = 125.1775
+Epoch 4: x = 2.5283, y = 2.5283, loss = 92.7866
+Epoch 5: x = 2.2157, y = 2.2157, loss = 70.3128
+Epoch 6: x = 1.9503, y = 1.9503, loss = 54.0031
+Epoch 7: x = 1.7217, y = 1.7217, loss = 41.8402
+Epoch 8: x = 1.5230, y = 1.5230, loss = 32.6073
+Epoch 9: x = 1.3489, y = 1.3489, loss = 25.5132
+Epoch 10: x = 1.1959, y = 1.1959, loss = 20.0162
+"""
+
 #: NaN, the infinities, signed zeros, the kinks of the piecewise ops (0, +-1, the clamp
 #: bounds of naive.UNARY_PARAMS), and large and small magnitudes
 SPECIAL_VALUES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.75, 1.25, 2.0, -2.5,
