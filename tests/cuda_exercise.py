@@ -22,16 +22,16 @@ from sorix.kernels import optim as KO  # noqa: E402
 from sorix.kernels.cuda import build  # noqa: E402
 from sorix.kernels.defs import BINARY, UNARY  # noqa: E402
 
-PARAMS = {1: (0.1,), 2: (-0.5, 0.5)}
+from naive import unary_params  # noqa: E402
 
 
 def elementwise(dtype, rng):
     d = lambda shape: C.to_device(rng.uniform(0.5, 2.0, shape).astype(dtype))  # noqa: E731
     x, g = d((3, 4)), d((3, 4))
     for name, op in UNARY.items():
-        y = C.unary(name, x, PARAMS.get(op.nparams, ()))
+        y = C.unary(name, x, unary_params(name))
         if op.derivative is not None:
-            C.unary_grad(name, g, x, y, PARAMS.get(op.nparams, ()))
+            C.unary_grad(name, g, x, y, unary_params(name))
     pairs = [((3, 4), (3, 4)), ((3, 4), (1,)), ((1,), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4))]
     for name in BINARY:
         for sa, sb in pairs:
@@ -96,7 +96,7 @@ def logic_and_writes(dtype, rng):
     C.assign(x, (0, slice(None)), 1.5), C.assign(x, (slice(None), 1), C.take(x, (slice(None), 0)))
     C.assign(x, (np.array([0, 2]), np.array([1, 1])), C.take(row, slice(0, 2)))
     C.assign(x, Ellipsis, C.astype(x, np.float64))
-    for name in ("add", "sub", "mul", "div"):
+    for name in ("add", "sub", "mul", "div"):  # the in-place operators: += -= *= /=
         C.inplace(name, x, row)
     C.clip(x, -0.5, 0.5, x)
     C.concatenate([x, x], 1), C.stack([row, row], 0)

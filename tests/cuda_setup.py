@@ -109,7 +109,6 @@ def _simulated(cuda):
 
 # ---- shared by the tests/test_cuda_*.py modules ----------------------------------------------
 
-DTYPES = [np.float32, np.float64]
 #: empty, one element, less than a block, several blocks striding over the grid
 SIZES = [0, 1, 7, 33]
 
@@ -122,11 +121,6 @@ def fast_thread_switching():
     sys.setswitchinterval(1e-4)
     yield
     sys.setswitchinterval(previous)
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(1234)
 
 
 def tol(dtype):
@@ -152,10 +146,6 @@ def check(actual, expected, dtype=None, exact=False):
     else:
         np.testing.assert_allclose(host, expected.astype(host.dtype), equal_nan=True,
                                    **tol(host.dtype))
-
-
-def rand(rng, shape, dtype, low=-3.0, high=3.0):
-    return rng.uniform(low, high, size=shape).astype(dtype)
 
 
 # ---- the device arrays sorix code may rely on --------------------------------------------

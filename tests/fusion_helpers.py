@@ -1,7 +1,5 @@
 """Shared by the fusion tests: run a graph fused and unfused, references, a spy on
 which regions fused."""
-import os
-
 import numpy as np
 import pytest
 
@@ -9,12 +7,12 @@ import sorix
 from sorix import config
 from sorix.autograd import fusion
 
+from conftest import finite_differences
+
 try:
     import torch
 except ImportError:  # the torch comparisons are skipped
     torch = None
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: fused against unfused: the same scalar formulas, only additions may be reordered
 RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
@@ -76,29 +74,6 @@ def fused_vs_unfused(monkeypatch, spy, fn, arrays, requires=None, expect_fused=T
     return got, regions
 
 
-def numeric(fn, arrays, eps=1e-6):
-    """Central finite differences of the scalar ``fn`` (sorix forward only, float64)."""
-    arrays = [np.array(a, dtype=np.float64) for a in arrays]
-
-    def f():
-        with sorix.no_grad():
-            return float(fn(*[sorix.tensor(a) for a in arrays]).data)
-
-    grads = []
-    for a in arrays:
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            keep = a[idx]
-            a[idx] = keep + eps
-            up = f()
-            a[idx] = keep - eps
-            down = f()
-            a[idx] = keep
-            g[idx] = (up - down) / (2 * eps)
-        grads.append(g)
-    return grads
-
-
 def torch_grads(fn, arrays, requires=None):
     requires = requires or [True] * len(arrays)
     leaves = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, requires)]
@@ -115,7 +90,7 @@ def leaky(t, slope):
 def check_references(fn, arrays, got, requires=None, torch_fn=None):
     """``got`` (fused float64 gradients) against finite differences and PyTorch."""
     requires = requires or [True] * len(arrays)
-    for k, (g, fd) in enumerate(zip(got, numeric(fn, arrays))):
+    for k, (g, fd) in enumerate(zip(got, finite_differences(fn, arrays))):
         if requires[k]:
             assert_close(g, fd, 1e-7, f"leaf {k}: fused vs finite differences")
     if torch is not None:

@@ -368,6 +368,14 @@ UNARY = {
 UNARY_PARAMS = {"leaky_relu": (0.1,), "clamp": (-0.75, 1.25), "softplus": (1.5, 2.0),
                 "elu": (0.7,)}
 
+#: The ops defined on x > 0 only (finite, real values): tests draw their inputs there.
+POSITIVE_DOMAIN = {"log", "sqrt", "log1p"}
+
+
+def unary_params(name):
+    """The parameters the tests pass to the unary op ``name`` (none for most)."""
+    return UNARY_PARAMS.get(name, ())
+
 
 # ---- binary -----------------------------------------------------------------
 

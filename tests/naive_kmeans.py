@@ -5,6 +5,13 @@ Nothing here imports sorix. An (n, k, d) broadcast is fine at test sizes.
 import numpy as np
 
 
+def tol(dtype):
+    """How close sorix's k-means (float32 or float64) comes to this float64 reference."""
+    if np.dtype(dtype) == np.float32:
+        return dict(rtol=2e-5, atol=2e-5)
+    return dict(rtol=1e-12, atol=1e-12)
+
+
 def squared_distances(x, centroids):
     """(n, k) matrix of ||x_i - c||^2, in float64."""
     diff = x.astype(np.float64)[:, None, :] - centroids.astype(np.float64)[None, :, :]

@@ -12,9 +12,7 @@ import sorix
 from sorix import tensor
 from sorix.autograd import Node, hooks
 
-
-def leaf(values):
-    return tensor(np.array(values, dtype=np.float64), requires_grad=True)
+from conftest import leaf64
 
 
 def recorder(events, name):
@@ -32,7 +30,7 @@ def no_hooks_left_behind():
 
 
 def test_hook_runs_once_after_every_contribution_of_a_leaf_used_many_times():
-    x, y = leaf([1.0, -2.0, 3.0]), leaf([0.5, 4.0, -1.0])
+    x, y = leaf64([1.0, -2.0, 3.0]), leaf64([0.5, 4.0, -1.0])
     events = []
     hx = x.register_post_accumulate_grad_hook(recorder(events, "x"))
     hy = y.register_post_accumulate_grad_hook(recorder(events, "y"))
@@ -49,7 +47,7 @@ def test_hook_runs_once_after_every_contribution_of_a_leaf_used_many_times():
 
 
 def test_hook_sees_the_gradient_accumulated_over_earlier_backwards():
-    x = leaf([2.0, -1.0])
+    x = leaf64([2.0, -1.0])
     events = []
     handle = x.register_post_accumulate_grad_hook(recorder(events, "x"))
     y = (x * x).sum()  # dy/dx = 2x
@@ -63,7 +61,7 @@ def test_hook_sees_the_gradient_accumulated_over_earlier_backwards():
 
 def test_hooks_fire_near_the_loss_first_while_backward_is_still_running():
     # the last layer's weight is final before the first layer's: its hook comes first
-    w1, w2 = leaf([[1.5]]), leaf([[-0.5]])
+    w1, w2 = leaf64([[1.5]]), leaf64([[-0.5]])
     events = []
     handles = [w1.register_post_accumulate_grad_hook(recorder(events, "w1")),
                w2.register_post_accumulate_grad_hook(recorder(events, "w2"))]
@@ -101,7 +99,7 @@ class _NoGradientNode(Node):
 
 
 def test_no_hook_when_every_edge_into_the_leaf_carried_nothing():
-    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    x, y = leaf64([1.0, 2.0]), leaf64([3.0, 4.0])
     events = []
     hx = x.register_post_accumulate_grad_hook(recorder(events, "x"))
     hy = y.register_post_accumulate_grad_hook(recorder(events, "y"))
@@ -122,13 +120,13 @@ def test_no_hook_when_every_edge_into_the_leaf_carried_nothing():
 
 
 def test_hook_on_a_root_leaf_and_with_backward_inputs():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     events = []
     handle = x.register_post_accumulate_grad_hook(recorder(events, "x"))
     x.backward(tensor(np.array([0.5, 0.25])))
     np.testing.assert_allclose(events[-1][1], [0.5, 0.25])
     x.grad = None
-    y = leaf([3.0, 5.0])
+    y = leaf64([3.0, 5.0])
     (x * y).sum().backward(inputs=[x])  # accumulates into x only
     assert len(events) == 2
     np.testing.assert_allclose(events[-1][1], y.data)
@@ -137,7 +135,7 @@ def test_hook_on_a_root_leaf_and_with_backward_inputs():
 
 
 def test_autograd_grad_does_not_accumulate_and_so_runs_no_hook():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     events = []
     handle = x.register_post_accumulate_grad_hook(recorder(events, "x"))
     (g,) = sorix.autograd.grad((x * x).sum(), x)
@@ -147,7 +145,7 @@ def test_autograd_grad_does_not_accumulate_and_so_runs_no_hook():
 
 
 def test_hook_under_create_graph_sees_a_differentiable_gradient():
-    x = leaf([3.0])
+    x = leaf64([3.0])
     seen = []
     handle = x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad))
     (x * x * x).sum().backward(create_graph=True)  # grad 3x^2 = 27, with a graph
@@ -157,7 +155,7 @@ def test_hook_under_create_graph_sees_a_differentiable_gradient():
 
 
 def test_removed_hooks_stop_and_collected_tensors_drop_theirs():
-    x = leaf([1.0])
+    x = leaf64([1.0])
     events = []
     first = x.register_post_accumulate_grad_hook(recorder(events, "first"))
     second = x.register_post_accumulate_grad_hook(recorder(events, "second"))
@@ -170,7 +168,7 @@ def test_removed_hooks_stop_and_collected_tensors_drop_theirs():
     with second:
         pass  # a handle is also a context manager that removes on exit
     assert not hooks.registry
-    y = leaf([1.0])
+    y = leaf64([1.0])
     y.register_post_accumulate_grad_hook(lambda t: None)
     assert hooks.registry
     del y
@@ -179,7 +177,7 @@ def test_removed_hooks_stop_and_collected_tensors_drop_theirs():
 
 
 def test_registration_errors_name_the_problem():
-    x = leaf([1.0])
+    x = leaf64([1.0])
     with pytest.raises(RuntimeError, match="non-leaf"):
         (x * 2.0).register_post_accumulate_grad_hook(lambda t: None)
     with pytest.raises(RuntimeError, match="does not require grad"):
@@ -192,7 +190,7 @@ def test_registration_errors_name_the_problem():
 # ---- callbacks at the end of a backward --------------------------------------------------
 
 def test_queued_callback_runs_after_every_hook_and_may_queue_another():
-    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    x, y = leaf64([1.0, 2.0]), leaf64([3.0, 4.0])
     events = []
 
     def later():
@@ -216,7 +214,7 @@ def test_queued_callback_runs_after_every_hook_and_may_queue_another():
 def test_queue_callback_outside_backward_and_after_a_failed_backward():
     with pytest.raises(RuntimeError, match="while a backward pass runs"):
         hooks.queue_callback(lambda: None)
-    x = leaf([1.0])
+    x = leaf64([1.0])
     ran = []
 
     def failing_hook(t):
@@ -233,7 +231,7 @@ def test_queue_callback_outside_backward_and_after_a_failed_backward():
 
 
 def test_grad_mode_is_restored_when_callbacks_run():
-    x = leaf([1.0])
+    x = leaf64([1.0])
     modes = []
     handle = x.register_post_accumulate_grad_hook(
         lambda t: hooks.queue_callback(lambda: modes.append(sorix.is_grad_enabled())))

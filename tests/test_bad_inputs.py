@@ -10,11 +10,9 @@ import sorix
 import sorix.nn as nn
 from sorix import config
 
+from conftest import leaf
+
 torch = pytest.importorskip("torch")
-
-
-def leaf(array):
-    return sorix.tensor(array, requires_grad=True)
 
 
 # ---- gather ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import python_env
 
 PROBE = textwrap.dedent("""
     import json, sys
@@ -29,8 +29,7 @@ PROBE = textwrap.dedent("""
 
 
 def _run_probe(cache_dir):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", PROBE], env=python_env(NUMBA_CACHE_DIR=str(cache_dir)), capture_output=True,
                          text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -10,17 +10,17 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import ROOT, python_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 PROBE = os.path.join(HERE, "cache_probe.py")
 
 
 def _env(tmp_path, cache_dir, **extra):
     """A clean environment: the cache in ``cache_dir`` (None: unset), HOME and the user
     cache folder inside ``tmp_path`` so that nothing outside it is written."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "SORIX_"))}
-    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"),
-               SORIX_FUSION_THRESHOLD="1", PYTHONPATH=ROOT)
+    env = python_env(drop=("NUMBA_", "SORIX_"), HOME=str(tmp_path / "home"),
+                     XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"), SORIX_FUSION_THRESHOLD="1")
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = str(cache_dir)
     env.update(extra)
@@ -116,24 +116,44 @@ def _damage(path, how):
         f.write(bytes(data))
 
 
-@pytest.mark.parametrize("suffix", [".nbi", ".nbc"])
-@pytest.mark.parametrize("how", ["truncated", "emptied", "bit-flipped"])
-def test_damaged_cache_files_are_removed_and_recompiled(tmp_path, filled_cache, suffix, how):
-    source, reference = filled_cache
-    cache = tmp_path / "cache"
-    shutil.copytree(source, cache)
-    damaged = [p for p in _cache_files(cache, (suffix,))]
+SUFFIXES = [".nbi", ".nbc"]
+DAMAGES = ["truncated", "emptied", "bit-flipped"]
+
+
+@pytest.fixture(scope="module")
+def damaged_runs(tmp_path_factory, filled_cache):
+    """Per (damage, suffix): the files damaged in a copy of the filled cache, the run that
+    finds them, and the run after it. The cases' processes run side by side (they share
+    nothing), the repairing runs first, then the runs after."""
+    source, _ = filled_cache
+    cases = {}
+    for how in DAMAGES:
+        for suffix in SUFFIXES:
+            tmp = tmp_path_factory.mktemp(f"{how}{suffix}")
+            cache = tmp / "cache"
+            shutil.copytree(source, cache)
+            damaged = list(_cache_files(cache, (suffix,)))
+            for path in damaged:
+                _damage(path, how)
+            cases[how, suffix] = damaged, _env(tmp, cache)
+    repairing = {key: _start(env) for key, (_, env) in cases.items()}
+    repaired = {key: _finish(process) for key, process in repairing.items()}
+    following = {key: _start(env) for key, (_, env) in cases.items()}
+    return {key: (cases[key][0], repaired[key], _finish(process))
+            for key, process in following.items()}
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_cache_files_are_removed_and_recompiled(damaged_runs, filled_cache, suffix, how):
+    _, reference = filled_cache
+    damaged, repaired, again = damaged_runs[how, suffix]
     assert damaged
-    for path in damaged:
-        _damage(path, how)
-    env = _env(tmp_path, cache)
-    repaired = _run(env)
     assert _values(repaired) == _values(reference)
     assert repaired["misses"] > 0
     assert len(repaired["warnings"]) == 1, repaired["warnings"]
     assert "damaged kernel cache entry" in repaired["warnings"][0]
     # the repaired cache serves the next process whole, silently
-    again = _run(env)
     assert again["misses"] == 0 and again["warnings"] == []
     assert _values(again) == _values(reference)
 

@@ -13,17 +13,13 @@ from sorix.kernels import kmeans as K
 from sorix.kernels import variants
 
 import naive_kmeans as ref
+from conftest import DTYPES
+from naive_kmeans import tol
 
-DTYPES = [np.float32, np.float64]
 # (n, d, k): feature counts around the kernel's groups of four, one feature, one cluster,
 # fewer points than clusters, and more points than one tile
 SHAPES = [(1, 1, 1), (40, 1, 3), (57, 7, 1), (3, 2, 5), (200, 4, 6), (333, 9, 8),
           (700, 16, 32), (50, 3, 4), (64, 5, 2)]
-
-
-def tol(dtype):
-    return dict(rtol=2e-5, atol=2e-5) if np.dtype(dtype) == np.float32 else \
-        dict(rtol=1e-12, atol=1e-12)
 
 
 @pytest.fixture(params=["serial", "threaded"])

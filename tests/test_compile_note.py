@@ -1,6 +1,5 @@
 """The first-compile note and ``python -m sorix.warmup``, each in fresh processes with
 their own kernel cache folder."""
-import os
 import re
 import subprocess
 import sys
@@ -8,7 +7,8 @@ import textwrap
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import python_env
+
 NOTE = "sorix: compiling kernels on first use; they are cached for later runs"
 
 SCRIPT = textwrap.dedent("""
@@ -32,8 +32,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def _run(args, cache_dir, **env):
-    full = {k: v for k, v in os.environ.items() if k != "SORIX_QUIET"}
-    full.update(NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT, **env)
+    full = python_env(drop=("SORIX_QUIET",), NUMBA_CACHE_DIR=str(cache_dir), **env)
     return subprocess.run([sys.executable] + args, env=full, capture_output=True, text=True,
                           check=True, timeout=900)
 

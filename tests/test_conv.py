@@ -12,9 +12,9 @@ import sorix.nn.functional as F
 from sorix import config
 from sorix.autograd import gradcheck
 
-torch = pytest.importorskip("torch")
+from conftest import DTYPES, normal, python_env
 
-DTYPES = [np.float32, np.float64]
+torch = pytest.importorskip("torch")
 
 
 def tolerance(dtype, reference):
@@ -32,10 +32,6 @@ def close(actual, expected, dtype, what=""):
     np.testing.assert_allclose(actual, expected, err_msg=what, **tolerance(dtype, expected))
 
 
-def random(shape, dtype, seed):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
 def compare_with_torch(fn_sorix, fn_torch, arrays, dtype, seed=0):
     """Run both functions on the same leaves, compare outputs, back-propagate one random
     upstream gradient through both, compare every input's gradient."""
@@ -44,7 +40,7 @@ def compare_with_torch(fn_sorix, fn_torch, arrays, dtype, seed=0):
     ys, yt = fn_sorix(*xs), fn_torch(*xt)
     assert ys.dtype == sorix.tensor(np.zeros(1, dtype)).dtype
     close(ys.data, yt.detach().numpy(), dtype, "output")
-    g = random(tuple(yt.shape), dtype, seed + 99)
+    g = normal(tuple(yt.shape), dtype, seed + 99)
     ys.backward(sorix.tensor(g))
     yt.backward(torch.tensor(g))
     for i, (s, t) in enumerate(zip(xs, xt)):
@@ -78,8 +74,8 @@ CONV2D = [
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv2d_matches_torch(x_shape, w_shape, kwargs, bias, dtype):
     seed = len(x_shape) + sum(w_shape)
-    arrays = [random(x_shape, dtype, seed), random(w_shape, dtype, seed + 1),
-              random((w_shape[0],), dtype, seed + 2) if bias else None]
+    arrays = [normal(x_shape, dtype, seed), normal(w_shape, dtype, seed + 1),
+              normal((w_shape[0],), dtype, seed + 2) if bias else None]
     compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, **kwargs),
                        lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kwargs),
                        arrays, dtype, seed)
@@ -96,8 +92,8 @@ CONV1D = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CONV1D)
 def test_conv1d_matches_torch(x_shape, w_shape, kwargs, dtype):
-    arrays = [random(x_shape, dtype, 1), random(w_shape, dtype, 2),
-              random((w_shape[0],), dtype, 3)]
+    arrays = [normal(x_shape, dtype, 1), normal(w_shape, dtype, 2),
+              normal((w_shape[0],), dtype, 3)]
     compare_with_torch(lambda x, w, b: F.conv1d(x, w, b, **kwargs),
                        lambda x, w, b: torch.nn.functional.conv1d(x, w, b, **kwargs),
                        arrays, dtype)
@@ -117,13 +113,13 @@ def test_conv_modules_match_torch(layer, shape, dtype):
         ref.weight.copy_(torch.tensor(ours.weight.data))
         if ours.bias is not None:
             ref.bias.copy_(torch.tensor(ours.bias.data))
-    x = random(shape, dtype, 5)
+    x = normal(shape, dtype, 5)
     xs, xt = sorix.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ys, yt = ours(xs), ref(xt)
     # a float64 input meets float32 parameters: computed in float64, as sorix's matmul does
     close(ys.data, yt.detach().numpy(), np.float32 if dtype == np.float32 else np.float64)
     assert ys.dtype == xs.dtype
-    g = random(tuple(yt.shape), dtype, 6)
+    g = normal(tuple(yt.shape), dtype, 6)
     ys.backward(sorix.tensor(g))
     yt.backward(torch.tensor(g))
     close(xs.grad.data, xt.grad.numpy(), dtype, "input gradient")
@@ -136,7 +132,7 @@ def test_conv_modules_match_torch(layer, shape, dtype):
 def test_float64_layer_keeps_float64():
     layer = nn.Conv2d(2, 3, 3, dtype=sorix.float64)
     assert layer.weight.dtype == sorix.float64 and layer.bias.dtype == sorix.float64
-    y = layer(sorix.tensor(random((1, 2, 5, 5), np.float64, 0)))
+    y = layer(sorix.tensor(normal((1, 2, 5, 5), np.float64, 0)))
     assert y.dtype == sorix.float64
 
 
@@ -182,7 +178,7 @@ def test_state_dict_round_trip_and_save(tmp_path):
     fresh.load_state_dict(sorix.load(path))
     np.testing.assert_array_equal(fresh.weight.data, layer.weight.data)
     np.testing.assert_array_equal(fresh.bias.data, layer.bias.data)
-    x = sorix.tensor(random((2, 2, 5, 5), np.float32, 0))
+    x = sorix.tensor(normal((2, 2, 5, 5), np.float32, 0))
     np.testing.assert_array_equal(fresh(x).data, layer(x).data)
 
 
@@ -197,15 +193,15 @@ GRADCHECK = [
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", GRADCHECK)
 def test_conv2d_gradcheck(x_shape, w_shape, kwargs):
-    x = sorix.tensor(random(x_shape, np.float64, 0), requires_grad=True)
-    w = sorix.tensor(random(w_shape, np.float64, 1), requires_grad=True)
-    b = sorix.tensor(random((w_shape[0],), np.float64, 2), requires_grad=True)
+    x = sorix.tensor(normal(x_shape, np.float64, 0), requires_grad=True)
+    w = sorix.tensor(normal(w_shape, np.float64, 1), requires_grad=True)
+    b = sorix.tensor(normal((w_shape[0],), np.float64, 2), requires_grad=True)
     assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kwargs), (x, w, b))
 
 
 def test_conv1d_gradcheck():
-    x = sorix.tensor(random((2, 2, 7), np.float64, 0), requires_grad=True)
-    w = sorix.tensor(random((4, 1, 3), np.float64, 1), requires_grad=True)
+    x = sorix.tensor(normal((2, 2, 7), np.float64, 0), requires_grad=True)
+    w = sorix.tensor(normal((4, 1, 3), np.float64, 1), requires_grad=True)
     assert gradcheck(lambda x, w: F.conv1d(x, w, None, stride=2, padding=1, groups=2), (x, w))
 
 
@@ -213,10 +209,10 @@ def test_conv1d_gradcheck():
 def test_conv2d_second_order_gradcheck(x_shape, w_shape, kwargs):
     """Gradients computed with create_graph=True are differentiable (they are convolutions
     themselves): check the derivative of <grad, v> against finite differences."""
-    v = random(tuple(F.conv2d(sorix.tensor(np.zeros(x_shape)), sorix.tensor(np.zeros(w_shape)),
+    v = normal(tuple(F.conv2d(sorix.tensor(np.zeros(x_shape)), sorix.tensor(np.zeros(w_shape)),
                               **kwargs).shape), np.float64, 3)
-    u = sorix.tensor(random(x_shape, np.float64, 4))
-    m = sorix.tensor(random(w_shape, np.float64, 5))
+    u = sorix.tensor(normal(x_shape, np.float64, 4))
+    m = sorix.tensor(normal(w_shape, np.float64, 5))
 
     def first_grads(x, w):
         # (gradcheck's finite differences run under no_grad; the gradients need a graph)
@@ -227,13 +223,13 @@ def test_conv2d_second_order_gradcheck(x_shape, w_shape, kwargs):
                                          create_graph=True)
             return (gx * u).sum() + (gw * gw * m).sum()
 
-    x = sorix.tensor(random(x_shape, np.float64, 0), requires_grad=True)
-    w = sorix.tensor(random(w_shape, np.float64, 1), requires_grad=True)
+    x = sorix.tensor(normal(x_shape, np.float64, 0), requires_grad=True)
+    w = sorix.tensor(normal(w_shape, np.float64, 1), requires_grad=True)
     assert gradcheck(first_grads, (x, w))
 
 
 def test_second_order_matches_torch():
-    x_np, w_np = random((2, 3, 6, 6), np.float64, 0), random((4, 3, 3, 3), np.float64, 1)
+    x_np, w_np = normal((2, 3, 6, 6), np.float64, 0), normal((4, 3, 3, 3), np.float64, 1)
     results = []
     for lib in ("sorix", "torch"):
         make = (lambda a: sorix.tensor(a, requires_grad=True)) if lib == "sorix" else \
@@ -300,7 +296,7 @@ def test_layer_given_the_wrong_channel_count_names_both():
 
 
 def test_inputs_are_not_modified():
-    x_np, w_np = random((2, 2, 6, 6), np.float32, 0), random((3, 2, 3, 3), np.float32, 1)
+    x_np, w_np = normal((2, 2, 6, 6), np.float32, 0), normal((3, 2, 3, 3), np.float32, 1)
     x_copy, w_copy = x_np.copy(), w_np.copy()
     x = sorix.tensor(x_np, requires_grad=True)
     w = sorix.tensor(w_np, requires_grad=True)
@@ -310,9 +306,9 @@ def test_inputs_are_not_modified():
 
 
 def test_non_contiguous_input():
-    base = random((2, 3, 8, 10), np.float64, 0)
+    base = normal((2, 3, 8, 10), np.float64, 0)
     view = base[:, :, ::2, 1::2]  # strided on both axes
-    w = random((4, 3, 2, 2), np.float64, 1)
+    w = normal((4, 3, 2, 2), np.float64, 1)
     ours = F.conv2d(sorix.tensor(view), sorix.tensor(w), padding=1)
     ref = torch.nn.functional.conv2d(torch.tensor(view), torch.tensor(w), padding=1)
     close(ours.data, ref.numpy(), np.float64)
@@ -325,8 +321,8 @@ def test_chunked_column_buffers_match_one_buffer(monkeypatch, limit):
     """A batch cut into several column buffers (columns rebuilt in backward) gives what one
     buffer (columns kept from forward) gives."""
     monkeypatch.setattr(config, "CONV_COLUMNS_LIMIT", limit)
-    arrays = [random((5, 3, 7, 6), np.float64, 0), random((4, 3, 3, 2), np.float64, 1),
-              random((4,), np.float64, 2)]
+    arrays = [normal((5, 3, 7, 6), np.float64, 0), normal((4, 3, 3, 2), np.float64, 1),
+              normal((4,), np.float64, 2)]
     compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1),
                        lambda x, w, b: torch.nn.functional.conv2d(x, w, b, stride=(2, 1),
                                                                   padding=1),
@@ -336,8 +332,8 @@ def test_chunked_column_buffers_match_one_buffer(monkeypatch, limit):
 def test_threaded_kernels(monkeypatch):
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
-    arrays = [random((3, 4, 7, 6), np.float32, 0), random((6, 2, 3, 3), np.float32, 1),
-              random((6,), np.float32, 2)]
+    arrays = [normal((3, 4, 7, 6), np.float32, 0), normal((6, 2, 3, 3), np.float32, 1),
+              normal((6,), np.float32, 2)]
     compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, padding=(1, 2), groups=2),
                        lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=(1, 2),
                                                                   groups=2),
@@ -358,8 +354,8 @@ def test_reused_column_buffers_never_overwrite_a_live_graph():
     """Forward keeps its column buffer for the weight gradient; a second forward while the
     first graph is alive must get its own buffer, and a training loop reuses one."""
     from sorix.kernels import conv as kernels
-    w = random((3, 2, 3, 3), np.float32, 1)
-    x1, x2 = random((4, 2, 6, 6), np.float32, 2), random((4, 2, 6, 6), np.float32, 3)
+    w = normal((3, 2, 3, 3), np.float32, 1)
+    x1, x2 = normal((4, 2, 6, 6), np.float32, 2), normal((4, 2, 6, 6), np.float32, 3)
     tw = sorix.tensor(w, requires_grad=True)
     y1 = F.conv2d(sorix.tensor(x1), tw, padding=1)
     y2 = F.conv2d(sorix.tensor(x2), tw, padding=1)  # while y1's graph holds its columns
@@ -404,11 +400,9 @@ print(json.dumps({"hits": hits, "misses": misses, "kernels": len(variants._compi
 
 def test_conv_and_pool_kernels_load_from_the_disk_cache(tmp_path):
     import json
-    import os
     import subprocess
     import sys
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=root)
+    env = python_env(NUMBA_CACHE_DIR=str(tmp_path))
     runs = [json.loads(subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, check=True,
                                       capture_output=True, text=True).stdout)
             for _ in range(2)]
@@ -419,7 +413,7 @@ def test_conv_and_pool_kernels_load_from_the_disk_cache(tmp_path):
 def test_layers_of_one_shape_each_keep_a_reused_buffer():
     from sorix.kernels import conv as kernels
     model = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1))
-    x = sorix.tensor(random((3, 2, 7, 7), np.float32, 0))
+    x = sorix.tensor(normal((3, 2, 7, 7), np.float32, 0))
     key = ((3, 1, 19, 49), np.dtype(np.float32))  # both layers' column buffers
 
     def step():

@@ -8,8 +8,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import sorix.kernels.cuda as C  # noqa: E402
-from cuda_setup import (DTYPES, SIZES, check, dev, device_api_only,  # noqa: E402,F401
-                        fast_thread_switching, rng)
+from conftest import DTYPES  # noqa: E402
+from cuda_setup import SIZES, check, dev, device_api_only, fast_thread_switching  # noqa: E402,F401
 from sorix.kernels.cuda import buckets  # noqa: E402
 
 

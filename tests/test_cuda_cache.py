@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, python_env
 
 if os.environ.get("SORIX_TEST_CUDA", "sim") != "gpu":
     pytest.skip("needs a GPU: set SORIX_TEST_CUDA=gpu", allow_module_level=True)
@@ -36,10 +36,9 @@ PROBE = textwrap.dedent("""
 
 
 def _run(cache):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "SORIX_"))}
     # the parent's import path too: packages installed beside the checkout stay importable
-    env.update(NUMBA_CACHE_DIR=str(cache),
-               PYTHONPATH=os.pathsep.join([ROOT] + [p for p in sys.path if p]))
+    env = python_env(drop=("NUMBA_", "SORIX_"), NUMBA_CACHE_DIR=str(cache),
+                     PYTHONPATH=os.pathsep.join([ROOT] + [p for p in sys.path if p]))
     done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
                           text=True, timeout=600)
     if "CudaSupportError" in done.stderr or "no CUDA" in done.stderr:

@@ -13,13 +13,10 @@ import pytest  # noqa: E402
 import sorix  # noqa: E402
 import sorix.kernels.cuda as C  # noqa: E402
 import sorix.nn.functional as F  # noqa: E402
-from cuda_setup import (DTYPES, assert_same, device_api_only, fast_thread_switching,  # noqa: E402,F401
+from conftest import DTYPES, rand_seeded as rand  # noqa: E402
+from cuda_setup import (assert_same, device_api_only, fast_thread_switching,  # noqa: E402,F401
                         host, on_both)
 from sorix import nn  # noqa: E402
-
-
-def rand(shape, dtype, seed=0):
-    return np.random.default_rng(seed).uniform(-2.0, 2.0, shape).astype(dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -30,7 +27,8 @@ def rand(shape, dtype, seed=0):
     ((2, 4, 4), (3, 2, 2, 2), dict(padding=1)),  # unbatched
 ])
 def test_conv2d(x_shape, w_shape, kwargs, dtype):
-    x, w, b = rand(x_shape, dtype, 1), rand(w_shape, dtype, 2), rand((w_shape[0],), dtype, 3)
+    x, w = rand(x_shape, dtype, seed=1), rand(w_shape, dtype, seed=2)
+    b = rand((w_shape[0],), dtype, seed=3)
     on_both(lambda x, w, b: F.conv2d(x, w, b, **kwargs), x, w, b)
     on_both(lambda x, w: F.conv2d(x, w, None, **kwargs), x, w)
 
@@ -38,7 +36,8 @@ def test_conv2d(x_shape, w_shape, kwargs, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv1d(dtype):
     on_both(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, groups=2),
-            rand((2, 2, 7), dtype, 1), rand((4, 1, 3), dtype, 2), rand((4,), dtype, 3))
+            rand((2, 2, 7), dtype, seed=1), rand((4, 1, 3), dtype, seed=2),
+            rand((4,), dtype, seed=3))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -53,11 +52,11 @@ def test_conv1d(dtype):
     lambda t: F.adaptive_avg_pool2d(t, (6, 7)),  # larger than the input
 ])
 def test_pooling(pool, dtype):
-    on_both(pool, rand((2, 2, 5, 5), dtype, 4))
+    on_both(pool, rand((2, 2, 5, 5), dtype, seed=4))
 
 
 def test_max_pool_indices_and_nan():
-    x = rand((1, 2, 4, 4), np.float32, 5)
+    x = rand((1, 2, 4, 4), np.float32, seed=5)
     x[0, 1, 0, 0] = np.nan
     cpu_out, cpu_index = F.max_pool2d(sorix.tensor(x), 2, return_indices=True)
     gpu_out, gpu_index = F.max_pool2d(sorix.tensor(x, device="cuda"), 2, return_indices=True)
@@ -68,8 +67,8 @@ def test_max_pool_indices_and_nan():
 def test_second_order_gradients_on_the_gpu():
     results = {}
     for device in ("cpu", "cuda"):
-        x = sorix.tensor(rand((1, 2, 4, 4), np.float64, 6), requires_grad=True, device=device)
-        w = sorix.tensor(rand((2, 2, 2, 2), np.float64, 7), requires_grad=True, device=device)
+        x = sorix.tensor(rand((1, 2, 4, 4), np.float64, seed=6), requires_grad=True, device=device)
+        w = sorix.tensor(rand((2, 2, 2, 2), np.float64, seed=7), requires_grad=True, device=device)
         y = F.avg_pool2d(F.conv2d(x, w, padding=1).tanh(), 2).sum()
         gx, gw = sorix.autograd.grad(y, (x, w), create_graph=True)
         ((gx * gx).sum() + (gw * gw).sum()).backward()
@@ -86,7 +85,7 @@ def _cnn():
 
 
 def test_cnn_trains_the_same_on_both_devices_and_stays_on_the_gpu():
-    x = rand((3, 1, 4, 4), np.float32, 8)
+    x = rand((3, 1, 4, 4), np.float32, seed=8)
     y = np.array([0, 2, 1])
     models = {}
     for device in ("cpu", "cuda"):

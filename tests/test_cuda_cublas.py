@@ -22,7 +22,8 @@ import pytest  # noqa: E402
 
 import sorix  # noqa: E402
 import sorix.kernels.cuda as C  # noqa: E402
-from cuda_setup import WANT_GPU, check, dev, fast_thread_switching, rand, rng  # noqa: E402,F401
+from conftest import rand  # noqa: E402
+from cuda_setup import WANT_GPU, check, dev, fast_thread_switching  # noqa: E402,F401
 from sorix.kernels.cuda import blas, build, runtime  # noqa: E402
 from sorix.ops.linalg import matmul_grads  # noqa: E402
 

@@ -17,8 +17,8 @@ import pytest  # noqa: E402
 
 import sorix  # noqa: E402
 import sorix.kernels.cuda as C  # noqa: E402
-from cuda_setup import (check, dev, device_api_only, fast_thread_switching, rand,  # noqa: E402,F401
-                        rng)
+from conftest import rand  # noqa: E402
+from cuda_setup import check, dev, device_api_only, fast_thread_switching  # noqa: E402,F401
 from sorix.kernels.cuda import device_index  # noqa: E402
 
 

@@ -4,7 +4,6 @@ Runs under numba's CUDA simulator (tests/cuda_setup.py sets it up;
 SORIX_TEST_CUDA=gpu runs on a real GPU). The simulator runs every CUDA
 thread as a Python thread, so the arrays are small.
 """
-import os
 import subprocess
 import sys
 
@@ -17,22 +16,13 @@ import pytest  # noqa: E402
 
 import naive  # noqa: E402
 import sorix.kernels.cuda as C  # noqa: E402
-from cuda_setup import DTYPES, SIZES, check, dev, fast_thread_switching, rand, rng  # noqa: E402,F401
+from conftest import BROADCAST_PAIRS, DTYPES, SPECIAL_VALUES, python_env, rand  # noqa: E402
+from cuda_setup import SIZES, check, dev, fast_thread_switching  # noqa: E402,F401
+from naive import unary_params as params  # noqa: E402
 from sorix.kernels.defs import BINARY, UNARY  # noqa: E402
 
-SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.75, 1.25, 2.0, -2.5, 3.7,
-           1e-3, -1e3]
-BROADCAST_PAIRS = [
-    ((3, 4), (4,)), ((4,), (3, 4)), ((3, 1), (1, 4)), ((3, 4), (3, 1)), ((), (5,)), ((5,), ()),
-    ((1,), (6,)), ((2, 3, 4), (3, 1)), ((1, 1), (2, 3)), ((2, 1, 4), (1, 3, 1)), ((0,), (1,)),
-    ((2, 0), (2, 1)),
-]
 #: NaN and inf inputs make NumPy scalars warn inside the simulated kernels: expected.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
-
-def params(name):
-    return naive.UNARY_PARAMS.get(name, ())
 
 
 # ---- elementwise ----------------------------------------------------------------
@@ -56,7 +46,7 @@ def test_unary_and_grad(name, dtype, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(UNARY))
 def test_unary_special_values(name, dtype):
-    x = np.array(SPECIAL, dtype=dtype)
+    x = np.array(SPECIAL_VALUES, dtype=dtype)
     forward, derivative = naive.UNARY[name]
     y = C.unary(name, dev(x), params(name))
     check(y, forward(x, *params(name)), dtype)
@@ -138,7 +128,7 @@ def test_binary_non_contiguous_operands(rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(BINARY))
 def test_binary_special_values(name, dtype):
-    grid = np.array(SPECIAL, dtype=dtype)
+    grid = np.array(SPECIAL_VALUES, dtype=dtype)
     a, b = np.meshgrid(grid, grid[::3])
     forward, d_da, d_db = naive.BINARY[name]
     y = C.binary(name, dev(a), dev(b))
@@ -204,9 +194,8 @@ def test_importing_the_package_imports_no_numba():
     probe = ("import sys, sorix, sorix.kernels.cuda as C; "
              "assert 'numba' not in sys.modules, 'numba imported'; "
              "assert C.is_device_array(object()) is False")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     subprocess.run([sys.executable, "-c", probe], check=True,
-                   env=dict(os.environ, PYTHONPATH=root))
+                   env=python_env())
 
 
 def test_device_arrays_are_recognised_and_host_arrays_refused():

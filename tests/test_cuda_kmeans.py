@@ -18,18 +18,14 @@ import sorix.kernels.cuda as C  # noqa: E402
 from sorix.clustering import Kmeans  # noqa: E402
 from sorix.kernels import kmeans as K  # noqa: E402
 from sorix.kernels.cuda import kmeans as G  # noqa: E402
-from cuda_setup import (DTYPES, check, dev, device_api_only,  # noqa: E402,F401
-                        fast_thread_switching, host)
+from conftest import DTYPES  # noqa: E402
+from cuda_setup import check, dev, device_api_only, fast_thread_switching, host  # noqa: E402,F401
 
 import naive_kmeans as ref  # noqa: E402
+from naive_kmeans import tol  # noqa: E402
 
 # (n, d, k): one point, one feature, one cluster, fewer points than clusters, several blocks
 SHAPES = [(1, 1, 1), (30, 1, 3), (19, 5, 1), (3, 2, 5), (61, 6, 4)]
-
-
-def tol(dtype):
-    return dict(rtol=2e-5, atol=2e-5) if np.dtype(dtype) == np.float32 else \
-        dict(rtol=1e-12, atol=1e-12)
 
 
 def case(shape, dtype):

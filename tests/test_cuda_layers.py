@@ -14,14 +14,11 @@ import pytest  # noqa: E402
 import sorix  # noqa: E402
 import sorix.nn as nn  # noqa: E402
 import sorix.nn.functional as F  # noqa: E402
-from cuda_setup import (DTYPES, assert_same, device_api_only, fast_thread_switching,  # noqa: E402,F401
+from conftest import DTYPES, rand_seeded as rand  # noqa: E402
+from cuda_setup import (assert_same, device_api_only, fast_thread_switching,  # noqa: E402,F401
                         host, on_both)
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
-
-def rand(shape, dtype=np.float32, low=-2.0, high=2.0, seed=0):
-    return np.random.default_rng(seed).uniform(low, high, shape).astype(dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

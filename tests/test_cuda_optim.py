@@ -16,14 +16,11 @@ import pytest  # noqa: E402
 
 from sorix.kernels import optim as KO  # noqa: E402
 import sorix.kernels.cuda as C  # noqa: E402
-from cuda_setup import DTYPES, SIZES, check, dev, fast_thread_switching, rand, rng  # noqa: E402,F401
+from conftest import DTYPES, dtype_scalars, rand  # noqa: E402
+from cuda_setup import SIZES, check, dev, fast_thread_switching  # noqa: E402,F401
 
 
 # ---- optimizer updates: the CPU kernels' formulas, compiled for the device --------------------
-
-def _scalars(dtype, *values):
-    return tuple(np.dtype(dtype).type(v) for v in values)
-
 
 def _compare_update(name, dtype, size, rng, state_sizes, scalars, flags, steps=3):
     """Run the CPU update and the CUDA update side by side for a few steps."""
@@ -35,8 +32,8 @@ def _compare_update(name, dtype, size, rng, state_sizes, scalars, flags, steps=3
     for step in range(steps):
         g = rand(rng, size, dtype)
         step_flags = flags(step) if callable(flags) else flags
-        KO.run(getattr(KO, name), cpu[0], g, *cpu[1:], *_scalars(dtype, *scalars), *step_flags)
-        C.run(name, gpu[0], dev(g), *gpu[1:], *_scalars(dtype, *scalars), *step_flags)
+        KO.run(getattr(KO, name), cpu[0], g, *cpu[1:], *dtype_scalars(dtype, *scalars), *step_flags)
+        C.run(name, gpu[0], dev(g), *gpu[1:], *dtype_scalars(dtype, *scalars), *step_flags)
         for host, device in zip(cpu, gpu):
             check(device, host, dtype)
 

@@ -18,7 +18,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, python_env
+
 HERE = os.path.join(ROOT, "tests")
 
 pytestmark = [
@@ -30,8 +31,7 @@ pytestmark = [
 
 
 def _env(simulated):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    env = python_env(drop=("NUMBA_ENABLE_CUDASIM",))
     if simulated:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
     return env

@@ -12,7 +12,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import sorix.kernels.cuda as C  # noqa: E402
-from cuda_setup import DTYPES, SIZES, check, dev, fast_thread_switching, rand, rng  # noqa: E402,F401
+from conftest import DTYPES, rand  # noqa: E402
+from cuda_setup import SIZES, check, dev, fast_thread_switching  # noqa: E402,F401
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 

@@ -16,16 +16,13 @@ import pytest  # noqa: E402
 
 import sorix  # noqa: E402
 import sorix.kernels.cuda as C  # noqa: E402
-from cuda_setup import (DTYPES, assert_same, device_api_only, fast_thread_switching,  # noqa: E402,F401
+from conftest import DTYPES, REFERENCE_EXAMPLE_OUTPUT, rand_seeded as rand  # noqa: E402
+from cuda_setup import (assert_same, device_api_only, fast_thread_switching,  # noqa: E402,F401
                         host, on_both)
 from sorix import nn  # noqa: E402
 from sorix.optim import SGD, Adam, AdamW, RMSprop  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
-
-def rand(shape, dtype=np.float32, low=-2.0, high=2.0, seed=0):
-    return np.random.default_rng(seed).uniform(low, high, shape).astype(dtype)
 
 
 # ---- losses ---------------------------------------------------------------------------
@@ -290,18 +287,6 @@ def test_a_training_step_stays_on_the_device():
 
 
 def test_reference_example_on_the_gpu():
-    expected = """\
-Epoch 1: x = 4.0000, y = 4.0000, loss = 275.0000
-Epoch 2: x = 3.3734, y = 3.3734, loss = 176.0000
-Epoch 3: x = 2.9043, y = 2.9043, loss = 125.1775
-Epoch 4: x = 2.5283, y = 2.5283, loss = 92.7866
-Epoch 5: x = 2.2157, y = 2.2157, loss = 70.3128
-Epoch 6: x = 1.9503, y = 1.9503, loss = 54.0031
-Epoch 7: x = 1.7217, y = 1.7217, loss = 41.8402
-Epoch 8: x = 1.5230, y = 1.5230, loss = 32.6073
-Epoch 9: x = 1.3489, y = 1.3489, loss = 25.5132
-Epoch 10: x = 1.1959, y = 1.1959, loss = 20.0162
-"""
     from sorix import tensor
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -315,5 +300,5 @@ Epoch 10: x = 1.1959, y = 1.1959, loss = 20.0162
             optimizer.step()
             print(f"Epoch {epoch+1}: x = {x.data[0]:.4f}, y = {y.data[0]:.4f}, "
                   f"loss = {loss.data[0]:.4f}")
-    assert out.getvalue() == expected
+    assert out.getvalue() == REFERENCE_EXAMPLE_OUTPUT
     assert x.is_cuda and C.is_device_array(x.data)

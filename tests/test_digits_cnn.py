@@ -7,14 +7,13 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, python_env
 
 
 def test_digits_cnn_example():
     pytest.importorskip("sklearn")
-    env = dict(os.environ, PYTHONPATH=ROOT)
     done = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "digits_cnn.py")],
-                          capture_output=True, text=True, env=env, timeout=600)
+                          capture_output=True, text=True, env=python_env(), timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     accuracies = [float(a) for a in re.findall(r"test accuracy (\d\.\d+)", done.stdout)]
     assert len(accuracies) == 12 and accuracies[-1] >= 0.97, done.stdout

@@ -11,15 +11,13 @@ import pytest
 import sorix
 from sorix import tensor
 
-
-def leaf(values, dtype=np.float64):
-    return tensor(np.array(values, dtype=dtype), requires_grad=True)
+from conftest import leaf64
 
 
 # ---- graph traversal -------------------------------------------------------------------
 
 def test_chain_of_100000_ops_without_recursion_error():
-    x0 = leaf([1.0, 2.0])
+    x0 = leaf64([1.0, 2.0])
     zero = tensor(np.zeros(2))
     half = tensor(np.full(2, 0.5))
     was_enabled = gc.isenabled()
@@ -38,7 +36,7 @@ def test_chain_of_100000_ops_without_recursion_error():
 
 
 def test_long_chain_through_grad_and_mul():
-    x0 = leaf([3.0])
+    x0 = leaf64([3.0])
     x = x0
     for _ in range(5000):
         x = x * 1.0
@@ -47,7 +45,7 @@ def test_long_chain_through_grad_and_mul():
 
 
 def test_retain_graph_twice_gives_twice_the_gradient():
-    x = leaf([1.0, -2.0, 3.0])
+    x = leaf64([1.0, -2.0, 3.0])
     h = x * x          # an intermediate in the middle of the retained graph
     y = (h * x).sum()  # sum(x^3): dy/dx = 3 x^2
     y.backward(retain_graph=True)
@@ -58,7 +56,7 @@ def test_retain_graph_twice_gives_twice_the_gradient():
 
 
 def test_second_backward_through_freed_graph_raises():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     y = (x * x).sum()
     y.backward()
     with pytest.raises(RuntimeError, match="retain_graph"):
@@ -68,7 +66,7 @@ def test_second_backward_through_freed_graph_raises():
 
 
 def test_freed_graph_raises_even_deep_inside():
-    x = leaf([0.5])
+    x = leaf64([0.5])
     h = x.exp()
     y = h.sin().sum()
     y.backward()
@@ -78,7 +76,7 @@ def test_freed_graph_raises_even_deep_inside():
 
 
 def test_only_leaves_get_grad_unless_retained():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     h = x * 3.0
     k = h.exp()
     k.retain_grad()
@@ -93,7 +91,7 @@ def test_only_leaves_get_grad_unless_retained():
 
 
 def test_retained_grad_accumulates_like_a_leaf():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     h = x * 2.0
     h.retain_grad()
     y = (h * h).sum()
@@ -104,7 +102,7 @@ def test_retained_grad_accumulates_like_a_leaf():
 
 
 def test_shared_subgraph_sums_gradients():
-    x = leaf([0.5, 1.5])
+    x = leaf64([0.5, 1.5])
     h = x * 2.0
     y = (h * h + h).sum()  # h used three times
     y.backward()
@@ -112,7 +110,7 @@ def test_shared_subgraph_sums_gradients():
 
 
 def test_diamond_graph():
-    x = leaf([0.3, -0.7])
+    x = leaf64([0.3, -0.7])
     a = x.exp()
     y = (a.sin() * a.cos()).sum()  # = sum(sin(2a)/2): dy/dx = cos(2a) a
     y.backward()
@@ -121,16 +119,16 @@ def test_diamond_graph():
 
 
 def test_same_leaf_both_operands():
-    x = leaf([3.0])
+    x = leaf64([3.0])
     (x * x).backward()
     np.testing.assert_allclose(x.grad.data, [6.0])
-    z = leaf([3.0])
+    z = leaf64([3.0])
     (z + z).backward()
     np.testing.assert_allclose(z.grad.data, [2.0])
 
 
 def test_gradients_accumulate_until_zeroed():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     for k in range(1, 4):
         (x * x).sum().backward()
         np.testing.assert_allclose(x.grad.data, k * 2 * x.data)
@@ -144,30 +142,30 @@ def test_gradients_accumulate_until_zeroed():
 
 def test_grad_of_leaf_is_not_aliased():
     """Two leaves fed by one add must not share one gradient array."""
-    a, b = leaf([1.0]), leaf([2.0])
+    a, b = leaf64([1.0]), leaf64([2.0])
     (a + b).sum().backward()
     a.grad.data += 10
     np.testing.assert_array_equal(b.grad.data, [1.0])
 
 
 def test_backward_with_explicit_gradient():
-    x = leaf([1.0, 2.0, 3.0])
+    x = leaf64([1.0, 2.0, 3.0])
     y = x * x
     y.backward(tensor([1.0, 0.5, -1.0], dtype=sorix.float64))
     np.testing.assert_allclose(x.grad.data, [2.0, 2.0, -6.0])
-    z = leaf([1.0, 2.0])
+    z = leaf64([1.0, 2.0])
     (z * 3.0).backward(np.array([2.0, 1.0]))
     np.testing.assert_allclose(z.grad.data, [6.0, 3.0])
 
 
 def test_backward_on_0d_and_one_element_outputs():
-    x = leaf([[2.0]])
+    x = leaf64([[2.0]])
     (x * x).backward()  # one element: implicit gradient allowed
     np.testing.assert_allclose(x.grad.data, [[4.0]])
 
 
 def test_partial_requires_grad_and_detach():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     w = tensor(np.array([3.0, 4.0]))
     (x * w + w).sum().backward()
     assert w.grad is None
@@ -184,8 +182,8 @@ def test_partial_requires_grad_and_detach():
 # ---- sorix.autograd.grad --------------------------------------------------------------
 
 def test_grad_returns_tuple_and_leaves_dot_grad_untouched():
-    x = leaf([1.0, 2.0])
-    w = leaf([3.0, 4.0])
+    x = leaf64([1.0, 2.0])
+    w = leaf64([3.0, 4.0])
     x.grad = tensor(np.array([100.0, 100.0]))
     y = (x * w).sum()
     gx, gw = sorix.autograd.grad(y, [x, w])
@@ -197,19 +195,19 @@ def test_grad_returns_tuple_and_leaves_dot_grad_untouched():
 
 
 def test_grad_with_grad_outputs():
-    x = leaf([1.0, 2.0, 3.0])
+    x = leaf64([1.0, 2.0, 3.0])
     y = x * x
     (g,) = sorix.autograd.grad(y, x, grad_outputs=tensor(np.array([1.0, -1.0, 0.5])))
     np.testing.assert_allclose(g.data, [2.0, -4.0, 3.0])
     # several outputs: their contributions add
-    a = leaf([2.0])
+    a = leaf64([2.0])
     (g,) = sorix.autograd.grad([a * 3.0, a * a], [a],
                                grad_outputs=[tensor(np.ones(1)), tensor(np.full(1, 2.0))])
     np.testing.assert_allclose(g.data, [3.0 + 2 * 2 * 2.0])
 
 
 def test_grad_allow_unused():
-    x, unused = leaf([1.0]), leaf([2.0])
+    x, unused = leaf64([1.0]), leaf64([2.0])
     y = (x * 2.0).sum()
     with pytest.raises(RuntimeError, match="allow_unused"):
         sorix.autograd.grad(y, [x, unused], retain_graph=True)
@@ -219,7 +217,7 @@ def test_grad_allow_unused():
 
 
 def test_grad_with_respect_to_intermediate():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     h = x * 3.0
     y = (h * h).sum()
     gh, gx = sorix.autograd.grad(y, [h, x])
@@ -229,7 +227,7 @@ def test_grad_with_respect_to_intermediate():
 
 
 def test_grad_non_scalar_needs_grad_outputs():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar"):
         sorix.autograd.grad(x * 2.0, x)
 
@@ -237,7 +235,7 @@ def test_grad_non_scalar_needs_grad_outputs():
 # ---- grad mode --------------------------------------------------------------------------
 
 def test_no_grad_context_manager():
-    x = leaf([1.0])
+    x = leaf64([1.0])
     with sorix.no_grad():
         y = x * 2.0
         assert not sorix.is_grad_enabled()
@@ -247,7 +245,7 @@ def test_no_grad_context_manager():
 
 
 def test_no_grad_decorator():
-    x = leaf([1.0])
+    x = leaf64([1.0])
 
     @sorix.no_grad()
     def f(t):
@@ -266,7 +264,7 @@ def test_no_grad_restores_on_exception():
 
 
 def test_enable_grad_inside_no_grad():
-    x = leaf([1.0])
+    x = leaf64([1.0])
     with sorix.no_grad():
         with sorix.enable_grad():
             y = x * 2.0
@@ -283,7 +281,7 @@ def test_enable_grad_inside_no_grad():
 
 
 def test_set_grad_enabled():
-    x = leaf([1.0])
+    x = leaf64([1.0])
     try:
         sorix.set_grad_enabled(False)
         assert not sorix.is_grad_enabled()
@@ -301,7 +299,7 @@ def test_set_grad_enabled():
 
 
 def test_grad_mode_is_thread_local():
-    x = leaf([1.0])
+    x = leaf64([1.0])
     entered, release = threading.Event(), threading.Event()
     seen = {}
 
@@ -338,7 +336,7 @@ def test_new_thread_starts_with_grad_enabled():
 # ---- in-place ---------------------------------------------------------------------------
 
 def test_inplace_change_of_saved_tensor_is_detected():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     w = tensor(np.array([3.0, 4.0]))
     y = (x * w).sum()
     w.add_(1)
@@ -347,7 +345,7 @@ def test_inplace_change_of_saved_tensor_is_detected():
 
 
 def test_inplace_change_of_saved_leaf_under_no_grad_is_detected():
-    x = leaf([0.5, 1.0])
+    x = leaf64([0.5, 1.0])
     y = x.exp().sum()
     with sorix.no_grad():
         x.mul_(2.0)
@@ -357,7 +355,7 @@ def test_inplace_change_of_saved_leaf_under_no_grad_is_detected():
 
 def test_inplace_change_through_a_view_is_detected():
     w = tensor(np.array([1.0, 2.0, 3.0]))
-    x = leaf([1.0, 1.0])
+    x = leaf64([1.0, 1.0])
     y = (x * w[:2]).sum()
     w.mul_(2.0)  # changes the values the product saved, through the base
     with pytest.raises(RuntimeError):
@@ -365,7 +363,7 @@ def test_inplace_change_through_a_view_is_detected():
 
 
 def test_inplace_change_of_unsaved_tensor_is_fine():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     w = tensor(np.array([3.0, 4.0]))
     y = (x + w).sum()  # add saves nothing
     w.add_(1)
@@ -374,7 +372,7 @@ def test_inplace_change_of_unsaved_tensor_is_fine():
 
 
 def test_inplace_on_leaf_requiring_grad():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     for op in (lambda: x.add_(1), lambda: x.sub_(1), lambda: x.mul_(2), lambda: x.div_(2),
                lambda: x.fill_(0), lambda: x.zero_(), lambda: x.clamp_(0, 1)):
         with pytest.raises(RuntimeError):
@@ -411,14 +409,14 @@ def test_inplace_on_plain_tensor_is_allowed():
 # ---- errors from API.md --------------------------------------------------------------
 
 def test_non_scalar_backward_without_gradient():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     with pytest.raises(RuntimeError) as info:
         (x * 2.0).backward()
     assert str(info.value) == "grad can be implicitly created only for scalar outputs"
 
 
 def test_wrong_shaped_gradient_names_both_shapes():
-    x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    x = leaf64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     y = x * 2.0
     with pytest.raises(RuntimeError) as info:
         y.backward(tensor(np.ones((3, 2))))
@@ -435,7 +433,7 @@ def test_backward_on_tensor_not_requiring_grad():
 
 
 def test_backward_under_no_grad_output_raises():
-    x = leaf([1.0])
+    x = leaf64([1.0])
     with sorix.no_grad():
         y = (x * 2.0).sum()
     with pytest.raises(RuntimeError):
@@ -553,7 +551,7 @@ def test_tensor_copies_its_data():
 
 def test_ndarray_op_tensor_returns_tensor():
     a = np.array([1.0, 2.0])
-    x = leaf([3.0, 4.0])
+    x = leaf64([3.0, 4.0])
     for y in (a * x, a + x, a - x, a / x, a ** x):
         assert isinstance(y, sorix.Tensor)
         assert y.requires_grad

@@ -2,7 +2,6 @@
 changes, retained gradients, autograd.grad inputs, gradients arriving from outside a
 region, accumulation, the caller's arrays, and the disk cache of generated loops."""
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,8 @@ from sorix import config
 from sorix.kernels import cache as kernel_cache
 from sorix.kernels import fused
 
-from fusion_helpers import (ROOT, assert_close, chain, check_references, fused_vs_unfused,
+from conftest import python_env
+from fusion_helpers import (assert_close, chain, check_references, fused_vs_unfused,
                             set_fusion)
 from fusion_helpers import spy  # noqa: F401  (a fixture)
 
@@ -264,7 +264,7 @@ PROBE = textwrap.dedent("""
 
 
 def _run_probe(cache_dir):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=ROOT,
+    env = python_env(NUMBA_CACHE_DIR=str(cache_dir),
                SORIX_FUSION_THRESHOLD="1", SORIX_KERNEL_CACHE="1")
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
                          text=True)

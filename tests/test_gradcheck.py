@@ -15,18 +15,16 @@ import numpy as np
 import pytest
 
 import sorix
-import sorix.nn.functional as F
 from sorix.kernels.defs import BINARY, UNARY
+
+import naive
+from conftest import finite_differences, leaf64, unary_call
 
 EPS = 1e-6
 RTOL = 1e-5
 ATOL = 1e-6
 
 # ---- helpers ----------------------------------------------------------------------
-
-
-def leaf(a):
-    return sorix.tensor(np.array(a, dtype=np.float64), requires_grad=True)
 
 
 def const(a):
@@ -39,32 +37,17 @@ def _forward(fn, arrays):
     return out.data
 
 
-def numeric_grads(fn, arrays, w, eps=EPS):
-    """d sum(w * fn(*arrays)) / d arrays by central differences."""
-    grads = []
-    for k, a in enumerate(arrays):
-        g = np.zeros(a.shape)
-        for i in np.ndindex(a.shape):
-            plus = [x.copy() for x in arrays]
-            minus = [x.copy() for x in arrays]
-            plus[k][i] += eps
-            minus[k][i] -= eps
-            g[i] = (np.sum(w * _forward(fn, plus)) - np.sum(w * _forward(fn, minus))) / (2 * eps)
-        grads.append(g)
-    return grads
-
-
 def check_grad(fn, *arrays, seed=0):
     """Backward of fn at ``arrays`` (float64) matches finite differences, for a random seed."""
     rng = np.random.default_rng(seed)
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
-    ts = [leaf(a) for a in arrays]
+    ts = [leaf64(a) for a in arrays]
     out = fn(*ts)
     assert out.requires_grad
     assert out.dtype == sorix.float64
     w = rng.standard_normal(out.shape)
     out.backward(sorix.tensor(w))
-    expected = numeric_grads(fn, arrays, w)
+    expected = finite_differences(fn, arrays, w, EPS)
     for t, e in zip(ts, expected):
         assert t.grad is not None
         assert t.grad.shape == t.shape
@@ -74,7 +57,7 @@ def check_grad(fn, *arrays, seed=0):
 
 
 def _first_grads(fn, arrays, w, create_graph=False):
-    ts = [leaf(a) for a in arrays]
+    ts = [leaf64(a) for a in arrays]
     out = fn(*ts)
     gs = sorix.autograd.grad(out, ts, grad_outputs=sorix.tensor(w), create_graph=create_graph,
                              allow_unused=True)
@@ -91,7 +74,7 @@ def check_hvp(fn, *arrays, seed=0, eps=1e-5):
 
     ts, gs = _first_grads(fn, arrays, w, create_graph=True)
     # the create_graph gradients themselves are right (broadcast reductions included)
-    for g, e, a in zip(gs, numeric_grads(fn, arrays, w), arrays):
+    for g, e, a in zip(gs, finite_differences(fn, arrays, w, EPS), arrays):
         got = np.zeros(a.shape) if g is None else g.data
         assert got.shape == a.shape
         np.testing.assert_allclose(got, e, rtol=RTOL, atol=ATOL)
@@ -129,31 +112,23 @@ def safe_values(rng, shape):
 
 # ---- elementwise, generated from the definition tables -------------------------------
 
-POSITIVE_DOMAIN = {"log", "sqrt", "log1p"}
-UNARY_PARAMS = {"leaky_relu": (0.1,), "clamp": (-1.0, 1.0), "softplus": (1.5, 2.0),
-                "elu": (0.7,)}
-#: ops reached through nn.functional (no Tensor method), by their table name
-FUNCTIONAL_CALLS = {"gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}
+#: safe_values keeps away from the integers and half-integers, not from the clamp bounds of
+#: naive.UNARY_PARAMS (-0.75, 1.25): finite differences across a bound would see its kink,
+#: so clamp is checked here with bounds on integers
+GRADCHECK_PARAMS = dict(naive.UNARY_PARAMS, clamp=(-1.0, 1.0))
 
 
 def unary_params(name):
-    n = UNARY[name].nparams
-    return UNARY_PARAMS.get(name, tuple(-1.0 + 2.0 * i for i in range(n)))
+    return GRADCHECK_PARAMS.get(name, ())
 
 
 def unary_fn(name):
-    """The op through the public API: its Tensor method, else its nn.functional entry."""
-    params = unary_params(name)
-    if name in FUNCTIONAL_CALLS:
-        return FUNCTIONAL_CALLS[name]
-    if hasattr(sorix.Tensor, name):
-        return lambda x: getattr(x, name)(*params)
-    return lambda x: getattr(F, name)(x, *params)
+    return unary_call(name, unary_params(name))
 
 
 def unary_input(name, shape, seed):
     x = safe_values(np.random.default_rng(seed), shape)
-    return np.abs(x) if name in POSITIVE_DOMAIN else x
+    return np.abs(x) if name in naive.POSITIVE_DOMAIN else x
 
 
 OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
@@ -232,7 +207,7 @@ def _closed_forms(x):
 @pytest.mark.parametrize("name", sorted(n for n, op in UNARY.items() if op.derivative is None))
 def test_piecewise_constant_ops_have_zero_gradient(name):
     """sign/floor/ceil/round: the output is part of the graph, its gradient is 0 (PyTorch)."""
-    x = leaf([-1.7, -0.2, 0.3, 2.6])
+    x = leaf64([-1.7, -0.2, 0.3, 2.6])
     y = getattr(x, name)()
     assert y.requires_grad
     (y * 3.0).sum().backward()
@@ -249,7 +224,7 @@ def test_operator_forms_of_unary_ops():
 
 
 def test_clamp_gradient_passes_at_the_bounds():
-    x = leaf([-2.0, -1.0, 0.0, 1.0, 2.0])
+    x = leaf64([-2.0, -1.0, 0.0, 1.0, 2.0])
     x.clamp(-1.0, 1.0).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [0, 1, 1, 1, 0])
 
@@ -286,8 +261,8 @@ def test_binary_with_constant_operands(name):
 
 
 def test_maximum_minimum_ties_share_the_gradient():
-    a = leaf([1.0, 2.0, 3.0])
-    b = leaf([1.0, 5.0, 0.0])
+    a = leaf64([1.0, 2.0, 3.0])
+    b = leaf64([1.0, 5.0, 0.0])
     a.maximum(b).sum().backward()
     np.testing.assert_array_equal(a.grad.data, [0.5, 0, 1])
     np.testing.assert_array_equal(b.grad.data, [0.5, 1, 0])
@@ -298,8 +273,8 @@ def test_maximum_minimum_ties_share_the_gradient():
 
 
 def test_pow_closed_forms():
-    a = leaf([0.5, 1.5, 2.0])
-    b = leaf([-1.5, 0.0, 3.0])
+    a = leaf64([0.5, 1.5, 2.0])
+    b = leaf64([-1.5, 0.0, 3.0])
     (a ** b).sum().backward()
     av, bv = a.data, b.data
     np.testing.assert_allclose(a.grad.data, [bv[0] * av[0] ** (bv[0] - 1), 0.0, 3 * 4.0],
@@ -340,16 +315,16 @@ def test_reduction_dim_keepdim_aliases(name):
 
 
 def test_max_full_reduction_ties_share_the_gradient():
-    x = leaf([1.0, 3.0, 3.0, 2.0])
+    x = leaf64([1.0, 3.0, 3.0, 2.0])
     x.max().backward()
     np.testing.assert_array_equal(x.grad.data, [0, 0.5, 0.5, 0])
 
 
 def test_mean_and_sum_closed_forms():
-    x = leaf(np.ones((2, 3)))
+    x = leaf64(np.ones((2, 3)))
     x.mean().backward()
     np.testing.assert_allclose(x.grad.data, np.full((2, 3), 1 / 6))
-    y = leaf(np.ones((2, 3)))
+    y = leaf64(np.ones((2, 3)))
     y.sum(axis=1).sum().backward()
     np.testing.assert_array_equal(y.grad.data, np.ones((2, 3)))
 
@@ -424,7 +399,7 @@ def test_shape_op(case):
 
 
 def test_expand_gradient_sums():
-    x = leaf([[1.0], [2.0], [3.0]])
+    x = leaf64([[1.0], [2.0], [3.0]])
     x.expand(2, 3, 4).sum().backward()
     np.testing.assert_array_equal(x.grad.data, np.full((3, 1), 8.0))
 
@@ -466,10 +441,10 @@ def test_indexing(case):
 
 
 def test_repeated_indices_accumulate():
-    x = leaf(np.arange(5.0))
+    x = leaf64(np.arange(5.0))
     (x[[0, 0, 0, 2]] * sorix.tensor([1.0, 2.0, 3.0, 4.0], dtype=sorix.float64)).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [6, 0, 4, 0, 0])
-    y = leaf(np.zeros((3, 2)))
+    y = leaf64(np.zeros((3, 2)))
     y[np.array([2, 2]), np.array([1, 1])].sum().backward()
     np.testing.assert_array_equal(y.grad.data, [[0, 0], [0, 0], [0, 2]])
 
@@ -500,7 +475,7 @@ def test_softmax(name, case):
 
 
 def test_softmax_is_stable_for_large_inputs():
-    x = leaf([[1000.0, 1001.0, 1002.0]])
+    x = leaf64([[1000.0, 1001.0, 1002.0]])
     y = x.softmax(-1)
     np.testing.assert_allclose(y.data, np_softmax(np.array([[0.0, 1.0, 2.0]]), -1), rtol=1e-12)
     y[0, 2].backward()
@@ -530,7 +505,7 @@ def test_same_tensor_in_several_places():
 
 def test_autograd_gradcheck_accepts_correct_function():
     rng = np.random.default_rng(17)
-    a, b = leaf(rng.standard_normal((3, 4))), leaf(rng.standard_normal((2, 4)))
+    a, b = leaf64(rng.standard_normal((3, 4))), leaf64(rng.standard_normal((2, 4)))
 
     def fn(a, b):
         return (a @ b.T).tanh() * a.sum(axis=1, keepdims=True).exp()
@@ -541,7 +516,7 @@ def test_autograd_gradcheck_accepts_correct_function():
 
 def test_autograd_gradcheck_detects_a_wrong_gradient():
     # floor jumps at the integers: its zero derivative disagrees with finite differences there
-    x = leaf([1.0, 2.0, 3.0])
+    x = leaf64([1.0, 2.0, 3.0])
     assert sorix.autograd.gradcheck(lambda t: t.floor() + t, (x,), raise_exception=False) is False
     with pytest.raises(RuntimeError):
         sorix.autograd.gradcheck(lambda t: t.floor() + t, (x,))
@@ -600,13 +575,13 @@ def test_shape_and_index_second_order():
 
 
 def test_third_derivative_closed_forms():
-    x = leaf(2.0)
+    x = leaf64(2.0)
     (g1,) = sorix.autograd.grad(x ** 3, x, create_graph=True)
     (g2,) = sorix.autograd.grad(g1, x, create_graph=True)
     (g3,) = sorix.autograd.grad(g2, x)
     assert (float(g1), float(g2), float(g3)) == (12.0, 12.0, 6.0)
 
-    y = leaf(0.3)
+    y = leaf64(0.3)
     d = y.sin()
     values = []
     for _ in range(4):
@@ -617,7 +592,7 @@ def test_third_derivative_closed_forms():
 
 
 def test_backward_create_graph_gives_differentiable_grad():
-    x = leaf([1.0, 2.0])
+    x = leaf64([1.0, 2.0])
     (x ** 3).sum().backward(create_graph=True)
     assert x.grad.requires_grad
     np.testing.assert_allclose(x.grad.data, [3.0, 12.0])

@@ -15,8 +15,9 @@ from sorix.kernels import optim as KO
 from sorix.kernels.defs import BINARY, UNARY
 
 import naive
+from conftest import BROADCAST_PAIRS, DTYPES, SPECIAL_VALUES, dtype_scalars, rand
+from naive import unary_params as params
 
-DTYPES = [np.float32, np.float64]
 SIZES = [0, 1, 7, 1000]
 #: with the threshold lowered to 64 (fixture ``threaded``), this size runs threaded
 THREADED_SIZE = 200
@@ -25,26 +26,6 @@ UNARY_NAMES = sorted(UNARY)
 DIFF_UNARY = sorted(n for n, op in UNARY.items() if op.derivative is not None)
 BINARY_NAMES = sorted(BINARY)
 NEEDS = [(True, True), (True, False), (False, True)]
-
-SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.75, 1.25, 2.0, -2.5, 3.7,
-           1e-3, -1e3]
-
-# pairs of shapes that broadcast, covering scalar-left, scalar-right and general cases
-BROADCAST_PAIRS = [
-    ((3, 4), (4,)),
-    ((4,), (3, 4)),
-    ((3, 1), (1, 4)),
-    ((3, 4), (3, 1)),
-    ((), (5,)),
-    ((5,), ()),
-    ((1,), (6,)),
-    ((6,), (1,)),
-    ((2, 3, 4), (3, 1)),
-    ((1, 1), (2, 3)),
-    ((2, 1, 4), (1, 3, 1)),
-    ((0,), (1,)),
-    ((2, 0), (2, 1)),
-]
 
 
 def tol(dtype):
@@ -67,19 +48,6 @@ def check_opt(actual, expected, dtype):
     t = tol(dtype)
     assert actual.dtype == np.dtype(dtype)
     np.testing.assert_allclose(actual, expected, rtol=t["rtol"], atol=t["rtol"] * max(scale, 1.0))
-
-
-def rand(rng, shape, dtype, low=-3.0, high=3.0):
-    return rng.uniform(low, high, size=shape).astype(dtype)
-
-
-def params(name):
-    return naive.UNARY_PARAMS.get(name, ())
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(1234)
 
 
 @pytest.fixture
@@ -150,7 +118,7 @@ def test_unary_threaded(name, dtype, rng, threaded):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", UNARY_NAMES)
 def test_unary_special_values(name, dtype):
-    x = np.array(SPECIAL, dtype=dtype)
+    x = np.array(SPECIAL_VALUES, dtype=dtype)
     forward, derivative = naive.UNARY[name]
     check(K.unary(name, x, params(name)), forward(x, *params(name)), dtype)
     if derivative is not None:
@@ -347,7 +315,7 @@ def test_binary_non_contiguous(name, dtype, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", BINARY_NAMES)
 def test_binary_special_values(name, dtype, rng):
-    s = np.array(SPECIAL, dtype=dtype)
+    s = np.array(SPECIAL_VALUES, dtype=dtype)
     a, b = (m.reshape(-1).copy() for m in np.meshgrid(s, s, indexing="ij"))
     check_binary(name, a, b, dtype, rng)
     # broadcast: the special values against a size-1 operand, both ways
@@ -417,11 +385,6 @@ def test_unary_other_dtypes(name):
 OPT_SIZES = [7, THREADED_SIZE, 2 * KO.CHUNK + 5]
 
 
-def _scalars(dtype, *values):
-    t = np.dtype(dtype).type
-    return tuple(t(v) for v in values)
-
-
 SGD_CONFIGS = [
     dict(),
     dict(weight_decay=0.1),
@@ -443,8 +406,8 @@ def test_sgd_kernel(cfg, dtype, size, rng, threaded):
     buf = np.zeros(size, dtype) if momentum else KO.EMPTY[np.dtype(dtype)]
     for step in range(3):
         g = rand(rng, size, dtype)
-        KO.run(KO.sgd, p, g, buf, *_scalars(dtype, lr, cfg.get("weight_decay", 0.0), momentum,
-                                            1 - cfg.get("dampening", 0.0)),
+        KO.run(KO.sgd, p, g, buf, *dtype_scalars(dtype, lr, cfg.get("weight_decay", 0.0), momentum,
+                                                 1 - cfg.get("dampening", 0.0)),
                cfg.get("nesterov", False), cfg.get("maximize", False), step == 0)
         ref_p, ref_buf = naive.sgd_step(ref_p, g.astype(np.float64), ref_buf, lr,
                                         first=step == 0, **cfg)
@@ -483,7 +446,8 @@ def test_rmsprop_kernel(cfg, dtype, size, rng, threaded):
     for _ in range(3):
         g = rand(rng, size, dtype)
         KO.run(KO.rmsprop, p, g, square_avg, grad_avg, buf,
-               *_scalars(dtype, lr, alpha, 1 - alpha, eps, cfg.get("weight_decay", 0.0), momentum),
+               *dtype_scalars(dtype, lr, alpha, 1 - alpha, eps, cfg.get("weight_decay", 0.0),
+                              momentum),
                cfg.get("maximize", False))
         ref = list(naive.rmsprop_step(ref[0], g.astype(np.float64), ref[1], ref[2], ref[3], lr,
                                       **cfg))
@@ -524,8 +488,9 @@ def test_adam_kernel(cfg, dtype, size, rng, threaded):
         step_size = lr / (1 - beta1 ** step)
         bc2_sqrt = np.sqrt(1 - beta2 ** step)
         KO.run(KO.adam, p, g, exp_avg, exp_avg_sq, max_sq,
-               *_scalars(dtype, step_size, 1 - beta1, beta2, 1 - beta2, cfg.get("eps", 1e-8),
-                         0.0 if decoupled else wd, 1 - lr * wd if decoupled else 1.0, bc2_sqrt),
+               *dtype_scalars(dtype, step_size, 1 - beta1, beta2, 1 - beta2, cfg.get("eps", 1e-8),
+                              0.0 if decoupled else wd, 1 - lr * wd if decoupled else 1.0,
+                              bc2_sqrt),
                cfg.get("maximize", False))
         ref = list(naive.adam_step(ref[0], g.astype(np.float64), ref[1], ref[2], ref[3], step, lr,
                                    **cfg))

@@ -8,17 +8,10 @@ import sorix.nn as nn
 from sorix import config
 from sorix.autograd import gradcheck
 
+from conftest import DTYPES, leaf
+
 TOL = {np.float32: dict(rtol=2e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
-DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["mean", "sum", "none"]
-
-
-def rng(seed=0):
-    return np.random.default_rng(seed)
-
-
-def leaf(array):
-    return sorix.tensor(array, requires_grad=True)
 
 
 def close(actual, expected, dtype, what=""):
@@ -41,7 +34,7 @@ def run_both(s_fn, t_fn, arrays, dtype, seed=1):
     assert out_s.dtype == dtype, (out_s.dtype, dtype)
     assert tuple(out_s.shape) == tuple(out_t.shape)
     close(out_s.data, out_t.detach().numpy(), dtype, "forward")
-    upstream = np.asarray(rng(seed).standard_normal(tuple(out_t.shape)), dtype)
+    upstream = np.asarray(np.random.default_rng(seed).standard_normal(tuple(out_t.shape)), dtype)
     out_s.backward(upstream)
     out_t.backward(torch.from_numpy(upstream.copy()))
     for i, (x, t) in enumerate(zip(xs, ts)):
@@ -57,7 +50,7 @@ def run_both(s_fn, t_fn, arrays, dtype, seed=1):
 @pytest.mark.parametrize("shape", [(7,), (5, 3), (2, 3, 4)])
 def test_mse_matches_torch(shape, reduction, dtype):
     F = pytest.importorskip("torch").nn.functional
-    r = rng()
+    r = np.random.default_rng(0)
     arrays = [r.standard_normal(shape).astype(dtype), r.standard_normal(shape).astype(dtype)]
     run_both(lambda x, t: nn.MSELoss(reduction=reduction)(x, t),
              lambda x, t: F.mse_loss(x, t, reduction=reduction), arrays, dtype)
@@ -68,7 +61,7 @@ def test_mse_matches_torch(shape, reduction, dtype):
 @pytest.mark.parametrize("shape", [(9,), (6, 4)])
 def test_bce_with_logits_matches_torch(shape, reduction, dtype):
     F = pytest.importorskip("torch").nn.functional
-    r = rng(2)
+    r = np.random.default_rng(2)
     logits = (r.standard_normal(shape) * 4).astype(dtype)
     target = r.random(shape).astype(dtype)  # soft labels exercise the target gradient
     run_both(lambda x, t: nn.BCEWithLogitsLoss(reduction=reduction)(x, t),
@@ -78,7 +71,7 @@ def test_bce_with_logits_matches_torch(shape, reduction, dtype):
 
 def test_bce_multi_column_gradient_is_mean_over_all_elements():
     """Sorix's defect: the (N, C) gradient came out C times too large."""
-    r = rng(3)
+    r = np.random.default_rng(3)
     x = r.standard_normal((8, 5))
     y = (r.random((8, 5)) > 0.5).astype(np.float64)
     xs = leaf(x)
@@ -92,7 +85,7 @@ def test_bce_multi_column_gradient_is_mean_over_all_elements():
 @pytest.mark.parametrize("weighted", [False, True])
 def test_cross_entropy_class_indices_match_torch(weighted, reduction, dtype):
     torch = pytest.importorskip("torch")
-    r = rng(4)
+    r = np.random.default_rng(4)
     logits = (r.standard_normal((10, 5)) * 3).astype(dtype)
     target = r.integers(0, 5, 10)
     weight = r.random(5).astype(dtype) + 0.2 if weighted else None
@@ -108,7 +101,7 @@ def test_cross_entropy_class_indices_match_torch(weighted, reduction, dtype):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_cross_entropy_probabilities_match_torch(weighted, reduction, dtype):
     torch = pytest.importorskip("torch")
-    r = rng(5)
+    r = np.random.default_rng(5)
     logits = (r.standard_normal((6, 4)) * 2).astype(dtype)
     target = probabilities(r, (6, 4), dtype)
     weight = r.random(4).astype(dtype) + 0.2 if weighted else None
@@ -135,7 +128,7 @@ def test_cross_entropy_probabilities_match_torch(weighted, reduction, dtype):
 
 
 def test_weighted_one_hot_cross_entropy_equals_weighted_class_indices():
-    r = rng(16)
+    r = np.random.default_rng(16)
     logits = r.standard_normal((9, 4))
     labels = r.integers(0, 4, 9)
     weight = r.random(4) + 0.1
@@ -156,7 +149,7 @@ def test_weighted_one_hot_cross_entropy_equals_weighted_class_indices():
 
 
 def test_cross_entropy_one_hot_equals_class_indices():
-    r = rng(6)
+    r = np.random.default_rng(6)
     logits = r.standard_normal((7, 3))
     labels = r.integers(0, 3, 7)
     a, b = leaf(logits), leaf(logits)
@@ -175,7 +168,7 @@ def test_cross_entropy_one_hot_equals_class_indices():
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_ignore_index_and_spatial_input_match_torch(reduction):
     torch = pytest.importorskip("torch")
-    r = rng(7)
+    r = np.random.default_rng(7)
     logits = r.standard_normal((3, 4, 5))  # (N, C, L)
     target = r.integers(0, 4, (3, 5))
     target[0, 1] = target[2, 4] = -100
@@ -188,7 +181,7 @@ def test_cross_entropy_ignore_index_and_spatial_input_match_torch(reduction):
 
 def test_cross_entropy_single_sample_matches_torch():
     torch = pytest.importorskip("torch")
-    logits = rng(13).standard_normal(5)
+    logits = np.random.default_rng(13).standard_normal(5)
     for reduction in REDUCTIONS:
         run_both(lambda x, t: nn.CrossEntropyLoss(reduction=reduction)(x, t),
                  lambda x, t: torch.nn.functional.cross_entropy(x, t, reduction=reduction),
@@ -197,7 +190,7 @@ def test_cross_entropy_single_sample_matches_torch():
 
 def test_cross_entropy_accepts_sorix_label_columns():
     """Sorix code holds labels as an (N, 1) column, often of floats."""
-    r = rng(8)
+    r = np.random.default_rng(8)
     logits = r.standard_normal((5, 3))
     labels = r.integers(0, 3, 5)
     flat = nn.CrossEntropyLoss()(sorix.tensor(logits), sorix.tensor(labels))
@@ -220,7 +213,7 @@ def test_losses_are_stable_for_extreme_logits():
 
 def test_threaded_kernels_match_serial(monkeypatch):
     """Every kernel's threaded build gives the serial build's answer."""
-    r = rng(9)
+    r = np.random.default_rng(9)
     logits = r.standard_normal((40, 6)).astype(np.float32)
     labels = r.integers(0, 6, 40)
     soft = probabilities(r, (40, 6), np.float32)
@@ -263,7 +256,7 @@ def _second_order(loss_fn, x, *rest):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_gradcheck_mse_and_bce(reduction):
-    r = rng(10)
+    r = np.random.default_rng(10)
     x = leaf(r.standard_normal((4, 3)))
     t = leaf(r.random((4, 3)))
     for fn in (nn.MSELoss(reduction=reduction), nn.BCEWithLogitsLoss(reduction=reduction)):
@@ -275,7 +268,7 @@ def test_gradcheck_mse_and_bce(reduction):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_gradcheck_cross_entropy(weighted, reduction):
-    r = rng(11)
+    r = np.random.default_rng(11)
     x = leaf(r.standard_normal((5, 4)))
     weight = r.random(4) + 0.3 if weighted else None
     labels = sorix.tensor(r.integers(0, 4, 5))
@@ -293,7 +286,7 @@ def test_gradcheck_cross_entropy(weighted, reduction):
 
 def test_second_derivative_matches_torch():
     torch = pytest.importorskip("torch")
-    r = rng(12)
+    r = np.random.default_rng(12)
     x = r.standard_normal((4, 3))
     labels = r.integers(0, 3, 4)
     v = r.standard_normal((4, 3))

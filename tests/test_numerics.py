@@ -10,12 +10,10 @@ import sorix.nn as nn
 import sorix.nn.functional as F
 from sorix import optim
 
+from conftest import leaf
+
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-
-
-def leaf(array):
-    return sorix.tensor(array, requires_grad=True)
 
 
 # ---- cross-entropy at large logits ----------------------------------------------------

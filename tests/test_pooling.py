@@ -10,14 +10,11 @@ import sorix.nn.functional as F
 from sorix import config
 from sorix.autograd import gradcheck
 
+from conftest import DTYPES, normal
+
 torch = pytest.importorskip("torch")
 
-DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
-
-
-def random(shape, dtype, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
 def check_both(fn_sorix, fn_torch, x, dtype, exact_forward=False):
@@ -30,7 +27,7 @@ def check_both(fn_sorix, fn_torch, x, dtype, exact_forward=False):
         np.testing.assert_array_equal(ys.data, yt.detach().numpy())
     else:
         np.testing.assert_allclose(ys.data, yt.detach().numpy(), **TOL[dtype])
-    g = random(tuple(yt.shape), dtype, 7)
+    g = normal(tuple(yt.shape), dtype, 7)
     ys.backward(sorix.tensor(g))
     yt.backward(torch.tensor(g))
     assert xs.grad.dtype == xs.dtype
@@ -54,7 +51,7 @@ MAX_POOL = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, kwargs", MAX_POOL)
 def test_max_pool2d_matches_torch(shape, kwargs, dtype):
-    x = random(shape, dtype, len(shape))
+    x = normal(shape, dtype, len(shape))
     check_both(lambda t: F.max_pool2d(t, **kwargs),
                lambda t: torch.nn.functional.max_pool2d(t, **kwargs), x, dtype,
                exact_forward=True)
@@ -64,7 +61,7 @@ def test_max_pool2d_matches_torch(shape, kwargs, dtype):
 
 @pytest.mark.parametrize("shape, kwargs", MAX_POOL)
 def test_max_pool2d_indices_match_torch(shape, kwargs):
-    x = random(shape, np.float32, 1)
+    x = normal(shape, np.float32, 1)
     _, ours = F.max_pool2d(sorix.tensor(x), return_indices=True, **kwargs)
     _, ref = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kwargs)
     assert ours.dtype == sorix.int64
@@ -117,7 +114,7 @@ AVG_POOL = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, kwargs", AVG_POOL)
 def test_avg_pool2d_matches_torch(shape, kwargs, dtype):
-    x = random(shape, dtype, len(shape) + 1)
+    x = normal(shape, dtype, len(shape) + 1)
     check_both(lambda t: F.avg_pool2d(t, **kwargs),
                lambda t: torch.nn.functional.avg_pool2d(t, **kwargs), x, dtype)
     check_both(lambda t: nn.AvgPool2d(**kwargs)(t), lambda t: torch.nn.AvgPool2d(**kwargs)(t),
@@ -137,7 +134,7 @@ ADAPTIVE = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, size", ADAPTIVE)
 def test_adaptive_avg_pool2d_matches_torch(shape, size, dtype):
-    x = random(shape, dtype, 3)
+    x = normal(shape, dtype, 3)
     check_both(lambda t: F.adaptive_avg_pool2d(t, size),
                lambda t: torch.nn.functional.adaptive_avg_pool2d(t, size), x, dtype)
     check_both(lambda t: nn.AdaptiveAvgPool2d(size)(t),
@@ -147,7 +144,7 @@ def test_adaptive_avg_pool2d_matches_torch(shape, size, dtype):
 def test_threaded_pooling_kernels(monkeypatch):
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
-    x = random((3, 4, 9, 8), np.float32, 4)
+    x = normal((3, 4, 9, 8), np.float32, 4)
     check_both(lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: torch.nn.functional.max_pool2d(
         t, 3, 2, 1), x, np.float32, exact_forward=True)
     check_both(lambda t: F.avg_pool2d(t, 3, 2, 1), lambda t: torch.nn.functional.avg_pool2d(
@@ -184,8 +181,8 @@ def test_pooling_second_order_gradcheck(pool):
     x0 = leaf64((1, 2, 5, 5), 1)
     with sorix.no_grad():
         out_shape = tuple(pool(x0).shape)
-    v = sorix.tensor(random(out_shape, np.float64, 2))
-    u = sorix.tensor(random((1, 2, 5, 5), np.float64, 3))
+    v = sorix.tensor(normal(out_shape, np.float64, 2))
+    u = sorix.tensor(normal((1, 2, 5, 5), np.float64, 3))
 
     def first_grad(x):
         with sorix.enable_grad():
@@ -225,7 +222,7 @@ def test_pooling_modules_repr_like_torch():
 
 @pytest.mark.parametrize("start, end", [(1, -1), (0, -1), (1, 2), (-3, -2), (2, 2)])
 def test_flatten_matches_torch(start, end):
-    x = random((2, 3, 4, 5), np.float64, 0)
+    x = normal((2, 3, 4, 5), np.float64, 0)
     check_both(lambda t: nn.Flatten(start, end)(t), lambda t: torch.nn.Flatten(start, end)(t),
                x, np.float64, exact_forward=True)
     check_both(lambda t: F.flatten(t, start, end), lambda t: torch.flatten(t, start, end),
@@ -234,9 +231,9 @@ def test_flatten_matches_torch(start, end):
 
 @pytest.mark.parametrize("dim, sizes", [(1, (3, 4)), (-1, (2, -1)), (0, (1, 2)), (1, (-1, 1, 2))])
 def test_unflatten_matches_torch(dim, sizes):
-    x = random((2, 12, 4), np.float64, 0)
+    x = normal((2, 12, 4), np.float64, 0)
     if dim == -1:
-        x = random((2, 3, 4), np.float64, 0)
+        x = normal((2, 3, 4), np.float64, 0)
     check_both(lambda t: nn.Unflatten(dim, sizes)(t), lambda t: torch.nn.Unflatten(dim, sizes)(t),
                x, np.float64, exact_forward=True)
     check_both(lambda t: F.unflatten(t, dim, sizes), lambda t: torch.unflatten(t, dim, sizes),
@@ -264,7 +261,7 @@ def test_flatten_after_conv_and_pool_feeds_linear():
     """The usual CNN head: the flattened features keep the batch dim and train end to end."""
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(2 * 3 * 3, 4))
-    x = sorix.tensor(random((5, 1, 6, 6), np.float32, 0))
+    x = sorix.tensor(normal((5, 1, 6, 6), np.float32, 0))
     y = model(x)
     assert tuple(y.shape) == (5, 4)
     y.sum().backward()

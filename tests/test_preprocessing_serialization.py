@@ -2,7 +2,6 @@
 their state dicts, the safe-class registry, and files that name classes or states they
 should not."""
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,8 +15,9 @@ from sorix.preprocessing import (ColumnTransformer, MinMaxScaler, OneHotEncoder,
                                  StandardScaler)
 from sorix.serialization import SerializationError, WeightsOnlyError, load, save
 
+from conftest import python_env
+
 pd = pytest.importorskip("pandas")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _frame(n=30, seed=0):
@@ -113,7 +113,7 @@ def test_a_fresh_process_loads_a_transformer_without_importing_it_first(tmp_path
         assert np.array_equal(ct.transform(frame), np.load({str(tmp_path / "expected.npy")!r}))
         print("ok", type(ct).__module__)
     """)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = python_env()
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -14,11 +14,7 @@ import sorix
 from sorix.optim import RMSprop
 from sorix.serialization import SerializationError, WeightsOnlyError, load, save
 
-
-def _npy(array, allow_pickle=False):
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=allow_pickle)
-    return buf.getvalue()
+from conftest import archive_meta, npy_bytes
 
 
 def _archive(path, meta, entries=()):
@@ -29,10 +25,6 @@ def _archive(path, meta, entries=()):
         for name, payload in dict(entries).items():
             z.writestr(name, payload)
     return path
-
-
-def _meta(root):
-    return {"format": "sorix.save", "version": 1, "root": root}
 
 
 class Payload:
@@ -286,7 +278,7 @@ def test_plain_pickle_file_is_refused_and_runs_nothing(tmp_path):
 def test_pickle_entry_inside_archive_runs_nothing(tmp_path):
     marker = tmp_path / "marker"
     path = _archive(tmp_path / "evil.sorix",
-                    _meta({"type": "dict", "items": [[{"type": "str", "value": "w"},
+                    archive_meta({"type": "dict", "items": [[{"type": "str", "value": "w"},
                                                       {"type": "pickle", "entry": "pickles/0.pkl"}]]}),
                     {"pickles/0.pkl": pickle.dumps(Payload(marker))})
     with pytest.raises(WeightsOnlyError):
@@ -300,8 +292,8 @@ def test_pickled_npy_inside_archive_runs_nothing(tmp_path):
     evil[0] = Payload(marker)
     for node in ({"type": "ndarray", "entry": "arrays/0.npy"},
                  {"type": "tensor", "key": 0, "entry": "arrays/0.npy", "requires_grad": False}):
-        path = _archive(tmp_path / "evil.sorix", _meta(node),
-                        {"arrays/0.npy": _npy(evil, allow_pickle=True)})
+        path = _archive(tmp_path / "evil.sorix", archive_meta(node),
+                        {"arrays/0.npy": npy_bytes(evil, allow_pickle=True)})
         with pytest.raises(SerializationError, match="not a readable array"):
             load(path)
         with pytest.raises(SerializationError):
@@ -311,14 +303,14 @@ def test_pickled_npy_inside_archive_runs_nothing(tmp_path):
 
 def test_tensor_class_outside_sorix_is_refused(tmp_path):
     path = _archive(tmp_path / "cls.sorix",
-                    _meta({"type": "tensor", "key": 0, "entry": "arrays/0.npy",
+                    archive_meta({"type": "tensor", "key": 0, "entry": "arrays/0.npy",
                            "requires_grad": False, "class": "os:system"}),
-                    {"arrays/0.npy": _npy(np.zeros(2))})
+                    {"arrays/0.npy": npy_bytes(np.zeros(2))})
     with pytest.raises(SerializationError, match="not part of sorix"):
         load(path)
 
 
-GOOD_ARRAY = {"arrays/0.npy": _npy(np.arange(4, dtype=np.float32))}
+GOOD_ARRAY = {"arrays/0.npy": npy_bytes(np.arange(4, dtype=np.float32))}
 TENSOR_NODE = {"type": "tensor", "key": 0, "entry": "arrays/0.npy", "requires_grad": False,
                "dtype": "<f4", "shape": [4]}
 
@@ -330,24 +322,24 @@ TENSOR_NODE = {"type": "tensor", "key": 0, "entry": "arrays/0.npy", "requires_gr
     ({"format": "other", "version": 1, "root": {"type": "none"}}, {}, "does not describe"),
     ({"format": "sorix.save", "version": 99, "root": {"type": "none"}}, {}, "version"),
     ({"format": "sorix.save", "version": 1}, {}, "no root"),
-    (_meta({"type": "mystery"}), {}, "unknown node type"),
-    (_meta({"type": "int", "value": "7"}), {}, "no valid 'value'"),
-    (_meta({"type": "list", "items": {"a": 1}}), {}, "no valid 'items'"),
-    (_meta([1, 2]), {}, "no valid 'type'"),
-    (_meta({"type": "dict", "items": [[{"type": "list", "items": []}, {"type": "none"}]]}), {},
+    (archive_meta({"type": "mystery"}), {}, "unknown node type"),
+    (archive_meta({"type": "int", "value": "7"}), {}, "no valid 'value'"),
+    (archive_meta({"type": "list", "items": {"a": 1}}), {}, "no valid 'items'"),
+    (archive_meta([1, 2]), {}, "no valid 'type'"),
+    (archive_meta({"type": "dict", "items": [[{"type": "list", "items": []}, {"type": "none"}]]}), {},
      "unhashable"),
-    (_meta(TENSOR_NODE), {}, "missing entry"),
-    (_meta(dict(TENSOR_NODE, entry="../../etc/passwd")), GOOD_ARRAY, "missing entry"),
-    (_meta(dict(TENSOR_NODE, dtype="<f8")), GOOD_ARRAY, "meta.json says"),
-    (_meta(dict(TENSOR_NODE, shape=[2, 2])), GOOD_ARRAY, "meta.json says"),
-    (_meta({"type": "tensor_ref", "key": 3}), {}, "not defined"),
-    (_meta({"type": "tensor", "key": 0, "entry": "arrays/0.npy", "requires_grad": True}),
-     {"arrays/0.npy": _npy(np.arange(4))}, "cannot require grad"),
-    (_meta(TENSOR_NODE), {"arrays/0.npy": b"\x93NUMPY garbage"}, "not a readable array"),
-    (_meta(TENSOR_NODE), {"arrays/0.npy": _npy(np.arange(4, dtype=np.float32))[:-3]},
+    (archive_meta(TENSOR_NODE), {}, "missing entry"),
+    (archive_meta(dict(TENSOR_NODE, entry="../../etc/passwd")), GOOD_ARRAY, "missing entry"),
+    (archive_meta(dict(TENSOR_NODE, dtype="<f8")), GOOD_ARRAY, "meta.json says"),
+    (archive_meta(dict(TENSOR_NODE, shape=[2, 2])), GOOD_ARRAY, "meta.json says"),
+    (archive_meta({"type": "tensor_ref", "key": 3}), {}, "not defined"),
+    (archive_meta({"type": "tensor", "key": 0, "entry": "arrays/0.npy", "requires_grad": True}),
+     {"arrays/0.npy": npy_bytes(np.arange(4))}, "cannot require grad"),
+    (archive_meta(TENSOR_NODE), {"arrays/0.npy": b"\x93NUMPY garbage"}, "not a readable array"),
+    (archive_meta(TENSOR_NODE), {"arrays/0.npy": npy_bytes(np.arange(4, dtype=np.float32))[:-3]},
      "truncated"),
-    (_meta({"type": "float", "value": "zz"}), {}, "not a valid sorix"),
-    (_meta({"type": "dtype", "value": "not-a-dtype"}), {}, "not a valid sorix"),
+    (archive_meta({"type": "float", "value": "zz"}), {}, "not a valid sorix"),
+    (archive_meta({"type": "dtype", "value": "not-a-dtype"}), {}, "not a valid sorix"),
 ])
 def test_broken_archives_raise_clear_errors(tmp_path, meta, entries, message):
     path = _archive(tmp_path / "broken.sorix", meta, entries)

@@ -21,17 +21,12 @@ import sorix
 from sorix import serialization
 from sorix.serialization import SerializationError, load, save
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import archive_meta, npy_bytes, python_env
 
-
-def _npy(array):
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
 
 
 def _meta(root):
-    return json.dumps({"format": "sorix.save", "version": 1, "root": root}).encode()
+    return json.dumps(archive_meta(root)).encode()
 
 
 def _array_node(entry="arrays/0.npy"):
@@ -137,9 +132,9 @@ def _central(name, payload, offset):
 def test_overlapping_entries_cannot_multiply_memory(tmp_path):
     """Entry A's array data contains all of entry B (its header and data): each is a valid
     stored entry, but together they claim more bytes than the file holds."""
-    inner = _npy(np.zeros(20_000))  # 160 kB
+    inner = npy_bytes(np.zeros(20_000))  # 160 kB
     local_b = _local("arrays/1.npy", inner)
-    outer = _npy(np.frombuffer(local_b + inner, dtype=np.uint8))
+    outer = npy_bytes(np.frombuffer(local_b + inner, dtype=np.uint8))
     header_a = outer[:len(outer) - len(local_b) - len(inner)]
     meta = _meta({"type": "list", "items": [_array_node("arrays/0.npy"),
                                              _array_node("arrays/1.npy")]})
@@ -177,7 +172,7 @@ def test_unknown_device_is_a_serialization_error(tmp_path, device):
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("meta.json", _meta({"type": "tensor", "key": 0, "entry": "arrays/0.npy",
                                        "requires_grad": False, "device": device}))
-        z.writestr("arrays/0.npy", _npy(np.arange(3.0)))
+        z.writestr("arrays/0.npy", npy_bytes(np.arange(3.0)))
     with pytest.raises(SerializationError, match="unknown device"):
         load(path)
     out = load(path, map_location="cpu")  # the caller can still read the values
@@ -193,7 +188,7 @@ def test_cuda_tensor_without_gpu_says_use_map_location(tmp_path, monkeypatch):
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("meta.json", _meta({"type": "tensor", "key": 0, "entry": "arrays/0.npy",
                                        "requires_grad": False, "device": "cuda:0"}))
-        z.writestr("arrays/0.npy", _npy(np.arange(3.0)))
+        z.writestr("arrays/0.npy", npy_bytes(np.arange(3.0)))
     with pytest.raises(SerializationError, match="map_location='cpu'"):
         load(path)
     np.testing.assert_array_equal(load(path, map_location="cpu").data, np.arange(3.0))
@@ -297,7 +292,7 @@ def test_save_killed_mid_write_leaves_the_old_file(tmp_path):
     path = tmp_path / "big.sorix"
     save({"w": np.arange(10.0)}, path)
     before = path.read_bytes()
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = python_env()
     child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path)],
                              stdout=subprocess.PIPE, env=env)
     try:

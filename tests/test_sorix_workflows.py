@@ -254,12 +254,15 @@ SEEDED_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("seed", ["sorix.manual_seed(7)", "np.random.seed(7)"])
 def test_seeded_scripts_repeat_exactly(seed):
-    def run():
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-        return subprocess.run([sys.executable, "-c", SEEDED_SCRIPT.format(seed=seed)],
-                              capture_output=True, text=True, env=env, check=True).stdout
-    first = run()
-    assert first and run() == first
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    # two processes at once: each draws from its own freshly seeded streams
+    runs = [subprocess.Popen([sys.executable, "-c", SEEDED_SCRIPT.format(seed=seed)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    first, second = (out for out, _ in outputs)
+    assert first and second == first
 
 
 def test_manual_seed_seeds_numpys_global_stream():

@@ -1,7 +1,6 @@
 """Threaded kernels: two Python threads training at once under numba's workqueue layer,
 results that do not depend on threads, and the free-core count that picks them."""
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,7 +10,8 @@ import pytest
 from sorix import config
 from sorix.kernels import threads
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import python_env, suite_kernel_cache
+
 
 TRAIN = textwrap.dedent("""
     import json, sys, threading
@@ -65,8 +65,9 @@ TRAIN = textwrap.dedent("""
 
 
 def _train(tmp_path, **env):
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "SORIX_"))}
-    full.update(PYTHONPATH=ROOT, NUMBA_CACHE_DIR=str(tmp_path / "cache"), **env)
+    # the kernels the suite compiled so far: these tests are about threads, not the cache
+    cache = suite_kernel_cache() or str(tmp_path / "cache")
+    full = python_env(drop=("NUMBA_", "SORIX_"), NUMBA_CACHE_DIR=cache, **env)
     done = subprocess.run([sys.executable, "-c", TRAIN], env=full, capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, f"exit status {done.returncode}\n{done.stderr[-3000:]}"

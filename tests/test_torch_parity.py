@@ -12,9 +12,10 @@ import pytest
 
 import sorix
 
+from conftest import DTYPES
+
 torch = pytest.importorskip("torch")
 
-DTYPES = [np.float32, np.float64]
 TOL = {np.dtype(np.float32): dict(rtol=1e-5, atol=1e-6),
        np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
 
@@ -88,6 +89,8 @@ BROADCAST_PAIRS = [
     ((), ()),
 ]
 
+#: the arithmetic operators and their methods, each call form torch has (every op of the
+#: definition tables is checked against references in test_gradcheck.py and test_kernels.py)
 BINARY = {
     "add": (lambda a, b: a + b, "real", "real"),
     "sub": (lambda a, b: a - b, "real", "real"),
@@ -172,6 +175,8 @@ def test_ndarray_reflected_gives_tensor():
 # ---------------------------------------------------------------------------
 # unary ops
 
+#: call forms (defaults, keywords, builtins, composed ops) against torch's, not the table of
+#: ops: test_gradcheck.py and test_kernels.py check every op of sorix.kernels.defs
 UNARY = {
     "exp": (lambda t: t.exp(), lambda t: t.exp(), "real"),
     "log": (lambda t: t.log(), lambda t: t.log(), "positive"),

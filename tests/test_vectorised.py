@@ -73,6 +73,8 @@ def test_optimizer_updates_are_vectorised_in_both_builds(name, dtype):
     assert counts[True] >= counts[False], counts
 
 
+#: one op or two of each elementwise template, not every op: each case compiles its kernel
+#: afresh to read the machine code, and the templates, not the ops' formulas, make the loops
 ELEMENTWISE = [
     ("binary", "add", {"F": BINARY["add"].forward}),
     ("binary", "mul", {"F": BINARY["mul"].forward}),

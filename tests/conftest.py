@@ -1,0 +1,165 @@
+"""Helpers shared by the test modules.
+
+pytest loads this file before the modules; they import its plain functions by
+name (``from conftest import leaf``) and get its fixtures by argument name.
+"""
+import io
+import os
+
+import numpy as np
+import pytest
+
+import sorix
+import sorix.nn.functional as F
+
+#: the repository root: the PYTHONPATH of the fresh Python processes some tests start
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+DTYPES = [np.float32, np.float64]
+
+#: What the reference example of API.md prints (RMSprop, lr=0.1, on x^2 + 10 y^2 from (5, 5)).
+REFERENCE_EXAMPLE_OUTPUT = """\
+Epoch 1: x = 4.0000, y = 4.0000, loss = 275.0000
+Epoch 2: x = 3.3734, y = 3.3734, loss = 176.0000
+Epoch 3: x = 2.9043, y = 2.9043, loss = 125.1775
+Epoch 4: x = 2.5283, y = 2.5283, loss = 92.7866
+Epoch 5: x = 2.2157, y = 2.2157, loss = 70.3128
+Epoch 6: x = 1.9503, y = 1.9503, loss = 54.0031
+Epoch 7: x = 1.7217, y = 1.7217, loss = 41.8402
+Epoch 8: x = 1.5230, y = 1.5230, loss = 32.6073
+Epoch 9: x = 1.3489, y = 1.3489, loss = 25.5132
+Epoch 10: x = 1.1959, y = 1.1959, loss = 20.0162
+"""
+
+#: NaN, the infinities, signed zeros, the kinks of the piecewise ops (0, +-1, the clamp
+#: bounds of naive.UNARY_PARAMS), and large and small magnitudes
+SPECIAL_VALUES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.75, 1.25, 2.0, -2.5,
+                  3.7, 1e-3, -1e3]
+
+#: pairs of shapes that broadcast: scalar on either side, size-1 axes on both, empty
+BROADCAST_PAIRS = [
+    ((3, 4), (4,)),
+    ((4,), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((3, 4), (3, 1)),
+    ((), (5,)),
+    ((5,), ()),
+    ((1,), (6,)),
+    ((6,), (1,)),
+    ((2, 3, 4), (3, 1)),
+    ((1, 1), (2, 3)),
+    ((2, 1, 4), (1, 3, 1)),
+    ((0,), (1,)),
+    ((2, 0), (2, 1)),
+]
+
+
+# ---- inputs ------------------------------------------------------------------------------
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def rand(rng, shape, dtype, low=-3.0, high=3.0):
+    """Uniform values from the generator ``rng``, in ``dtype``."""
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def rand_seeded(shape, dtype=np.float32, low=-2.0, high=2.0, seed=0):
+    """Uniform values from a generator seeded with ``seed``, in ``dtype``."""
+    return np.random.default_rng(seed).uniform(low, high, shape).astype(dtype)
+
+
+def normal(shape, dtype, seed=0):
+    """Standard normal values from a generator seeded with ``seed``, in ``dtype``."""
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def dtype_scalars(dtype, *values):
+    """``values`` as NumPy scalars of ``dtype`` (the kernels' scalar arguments)."""
+    return tuple(np.dtype(dtype).type(v) for v in values)
+
+
+def leaf(array):
+    """A tensor that requires grad, with ``array``'s values and dtype."""
+    return sorix.tensor(array, requires_grad=True)
+
+
+def leaf64(values, dtype=np.float64):
+    """A float64 (or ``dtype``) tensor that requires grad."""
+    return sorix.tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+def npy_bytes(array, allow_pickle=False):
+    """``array`` as the bytes of a ``.npy`` file."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def archive_meta(root):
+    """The ``meta.json`` contents of a ``sorix.save`` archive whose object tree is ``root``."""
+    return {"format": "sorix.save", "version": 1, "root": root}
+
+
+# ---- references ----------------------------------------------------------------------------
+
+def finite_differences(fn, arrays, weights=1.0, eps=1e-6):
+    """d sum(weights * fn(*arrays)) / d arrays by central differences of sorix's forward
+    pass alone (float64, under ``no_grad``)."""
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+
+    def objective():
+        with sorix.no_grad():
+            out = fn(*[sorix.tensor(a) for a in arrays])
+        return np.sum(weights * out.data)
+
+    grads = []
+    for a in arrays:
+        g = np.zeros(a.shape)
+        for i in np.ndindex(a.shape):
+            keep = a[i]
+            a[i] = keep + eps
+            up = objective()
+            a[i] = keep - eps
+            down = objective()
+            a[i] = keep
+            g[i] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+# ---- the ops of sorix.kernels.defs through the public API --------------------------------------
+
+#: table entries with neither a Tensor method nor an nn.functional function of their name
+_FUNCTIONAL_FORMS = {"gelu_tanh": lambda x, *params: F.gelu(x, *params, approximate="tanh")}
+
+
+def unary_call(name, params=()):
+    """``x -> op(x, *params)`` for the unary op ``name`` of the definition table, through
+    its Tensor method, else its nn.functional function."""
+    if name in _FUNCTIONAL_FORMS:
+        return lambda x: _FUNCTIONAL_FORMS[name](x, *params)
+    if hasattr(sorix.Tensor, name):
+        return lambda x: getattr(x, name)(*params)
+    return lambda x: getattr(F, name)(x, *params)
+
+
+# ---- fresh processes -------------------------------------------------------------------------
+
+def python_env(drop=(), **settings):
+    """The environment of a fresh Python that imports this checkout's sorix: this process's,
+    less the variables whose names start with one of ``drop``, plus ``settings``."""
+    prefixes = tuple(drop)
+    env = {k: v for k, v in os.environ.items() if not (prefixes and k.startswith(prefixes))}
+    env["PYTHONPATH"] = ROOT
+    env.update(settings)
+    return env
+
+
+def suite_kernel_cache():
+    """The kernel cache folder of this process, holding what the suite compiled so far:
+    for fresh processes whose test is not about the cache (None when there is none)."""
+    from sorix.kernels import cache
+    return cache.folder()
