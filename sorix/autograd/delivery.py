@@ -73,9 +73,9 @@ class Accumulate:
         return None
 
     def at_node(self, node, grad):
-        """``grad`` reached ``node``: a tensor made by it that retains its grad keeps a copy."""
-        if node._retained is not None:
-            _retain(node, grad, self.create_graph)
+        """``grad`` reached ``node``, which made a tensor that retains its grad (the engine
+        calls this only for those): that tensor keeps a copy."""
+        _retain(node, grad, self.create_graph)
 
     def at_leaf(self, leaf, grad, fresh=False, edges=1):
         """``grad`` (None: nothing) reached ``leaf`` along ``edges`` edges."""
@@ -109,6 +109,7 @@ class Capture:
         return self.captured
 
     def at_node(self, node, grad):
+        """``grad`` reached ``node`` (called for every node): kept when it made a target."""
         for i in self.node_slots.get(node, ()):
             self.captured[i] = grad
 
@@ -129,7 +130,8 @@ class Ownership(dict):
     __slots__ = ()
 
     def __init__(self, root_grads):
-        super().__init__((id(g), 2) for g in root_grads)
+        for g in root_grads:  # (a plain loop: a generator costs more than the backward of
+            self[id(g)] = 2   # a small graph's node)
 
     def taken(self, grad):
         """A node took ``grad`` from the pending gradients: it is held once less."""

@@ -165,6 +165,8 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
             ready.append(child)
 
     fusion_from = config.FUSION_THRESHOLD  # (0 or less: fusion off)
+    # (bound once: the loop below runs per node, and tiny graphs are mostly this loop)
+    taken, hand_out, every_node = owners.taken, owners.hand_out, targets is not None
     previous_mode = _state.enabled
     _state.enabled = bool(create_graph)
     try:
@@ -176,8 +178,9 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
                     if need:
                         pass_on(tensor, None, False)
                 continue
-            owners.taken(grad)
-            sink.at_node(node, grad)
+            taken(grad)
+            if every_node or node._retained is not None:
+                sink.at_node(node, grad)
             if not create_graph and type(grad) is _ndarray and 0 < fusion_from <= grad.size:
                 members = fusion.region(node, grad, deps, pending, sink.kept_nodes)
                 if members is not None:
@@ -201,7 +204,7 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
                         data = tensor.data
                         if g.shape != data.shape or g.dtype != data.dtype:
                             g = _conform(g, data)
-                    pass_on(tensor, g, g is not None and owners.hand_out(g))
+                    pass_on(tensor, g, g is not None and hand_out(g))
     finally:
         _state.enabled = previous_mode
     return sink.result()

@@ -59,8 +59,13 @@ def _widened(g, *arrays):
     """The float dtype the kernels compute in when ``g`` and ``arrays`` are not all float32 or
     all float64: float32 for float16 (stored back as float16), else float64 (integer leaves
     of Sorix, or integer operands beside a float gradient). None when no widening is needed."""
-    if g.dtype.char in _KERNEL_CHARS and all(a.dtype == g.dtype for a in arrays):
-        return None
+    dtype = g.dtype
+    if dtype.char in _KERNEL_CHARS:
+        for a in arrays:  # (a loop, not all(...): this runs in every gradient kernel call,
+            if a.dtype != dtype:  # and a generator costs as much as a tiny kernel)
+                break
+        else:
+            return None
     if all(a.dtype.char in "ef" for a in (g,) + arrays):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
