@@ -13,35 +13,15 @@ index) are constants.
 """
 import sys
 
-import numpy as np
-
 from ..autograd import node as _node
 from ..autograd.grad_mode import no_grad
 from ..kernels.backend import of
 from . import core
 
-DEVICE = "graph"
-
 
 def provide(**functions):
     """Declare the tensor twins of backend functions (name=function)."""
     globals().update(functions)
-
-
-def _array(x):
-    return x.data if isinstance(x, core.Tensor) else x
-
-
-def compare(name, a, b):
-    """A comparison has no gradient: a constant mask."""
-    a, b = _array(a), _array(b)
-    B = of(a) if not np.isscalar(a) else of(b)
-    return core.wrap(B.compare(name, a, b))
-
-
-def invert(x):
-    x = _array(x)
-    return core.wrap(of(x).invert(x))
 
 
 def scalar_array(value, dtype):
@@ -55,12 +35,6 @@ def contiguous(x):
 
 def zeros_like(x):
     return core.wrap(of(x.data).zeros(x.data.shape, x.data.dtype))
-
-
-def to_device(value):
-    # (called on host arrays a rule builds, e.g. a selector; they are constants)
-    return value
-
 
 
 def on_arrays(rule, grad, values):
