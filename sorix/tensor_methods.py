@@ -149,6 +149,9 @@ class ShapeMethods:
         if self.ndim == 0:
             return self.reshape(1)
         start, end = _axis_index(start_dim, self.ndim), _axis_index(end_dim, self.ndim)
+        if start > end:
+            raise RuntimeError(f"flatten(): start_dim {start_dim} comes after end_dim {end_dim} "
+                               f"for a tensor of {self.ndim} dimensions; swap them")
         shape = self.data.shape
         merged = 1
         for n in shape[start:end + 1]:

@@ -15,6 +15,34 @@ from conftest import leaf
 torch = pytest.importorskip("torch")
 
 
+# ---- dimensions out of range (PyTorch refuses each; they used to wrap silently) ------------
+
+@pytest.mark.parametrize("call, torch_call", [
+    (lambda x: sorix.gather(x, 3, sorix.tensor(np.zeros((2, 3, 4), np.int64))),
+     lambda t: torch.gather(t, 3, torch.zeros((2, 3, 4), dtype=torch.int64))),
+    (lambda x: sorix.gather(x, -4, sorix.tensor(np.zeros((2, 3, 4), np.int64))),
+     lambda t: torch.gather(t, -4, torch.zeros((2, 3, 4), dtype=torch.int64))),
+    (lambda x: x.flatten(5), lambda t: t.flatten(5)),
+    (lambda x: nn.Flatten(0, 4)(x), lambda t: torch.nn.Flatten(0, 4)(t)),
+    (lambda x: x.permute(0, 1, 3), lambda t: t.permute(0, 1, 3)),
+])
+def test_a_dimension_out_of_range_is_refused(call, torch_call):
+    x = sorix.tensor(np.arange(24.0).reshape(2, 3, 4))
+    with pytest.raises(IndexError, match="out of range"):
+        call(x)
+    with pytest.raises((IndexError, RuntimeError)):
+        torch_call(torch.arange(24.0).reshape(2, 3, 4))
+
+
+def test_flatten_refuses_start_after_end():
+    x = sorix.tensor(np.arange(24.0).reshape(2, 3, 4))
+    with pytest.raises(RuntimeError, match="start_dim 2 comes after end_dim 1"):
+        x.flatten(2, 1)
+    with pytest.raises(RuntimeError):
+        torch.arange(24.0).reshape(2, 3, 4).flatten(2, 1)
+    assert x.flatten(1, 1).shape == (2, 3, 4)  # one dimension: unchanged, as in PyTorch
+
+
 # ---- gather ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad", [-1, -3, 3, 7])

@@ -2,7 +2,8 @@
 
 A rule is ``backward(grad, F, saved)`` with F the CPU backend, the CUDA backend or the
 tensor twin; a name missing from one of them would fail only when that path first runs
-(the CUDA one never runs on a machine without a GPU or the simulator).
+(the CUDA one never runs on a machine without a GPU or the simulator). The names are
+those the op modules call as ``F.name(...)``.
 """
 import importlib.util
 import pathlib

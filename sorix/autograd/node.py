@@ -13,6 +13,12 @@ namespace ``F`` of array functions (``F.binary``, ``F.sum``, ``F.reshape`` ...):
   (:mod:`sorix.ops.twin`: the same names, made of differentiable ops) and the
   saved values as tensors of the graph (:meth:`Node.graph_saved`), so the
   same rule builds a graph that can be differentiated again.
+
+A node whose backward is one hand-written CPU kernel (the fused losses, batch
+and layer normalisation) runs it when ``F`` is the CPU backend and the same
+gradient as tensor ops otherwise: there the formula is the specification,
+and the tests check the kernel against it through PyTorch, first and second
+order.
 """
 import numpy as np
 

@@ -170,7 +170,7 @@ class BinaryNode(Node):
 
     def backward(self, grad, F, saved):
         need_a, need_b = self.needs
-        if self.saved is None:  # the table's saves=False: constant derivatives (add, sub)
+        if saved is None:  # the table's saves=False: constant derivatives (add, sub)
             da, db = _CONSTANT_DERIVATIVES[self.op]
             if da == db == 1.0:  # add: the gradient itself, twice (the common case)
                 return grad, grad
