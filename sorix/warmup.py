@@ -108,15 +108,19 @@ STEPS = (("elementwise", _elementwise), ("reductions", _reductions), ("matmul", 
          ("losses", _losses), ("layers and optimizers", _layers_and_optimizers))
 
 
+#: The registry's caches that hold whole kernels (the others hold the helpers compiled
+#: into them, which the disk cache does not keep on their own)
+KERNEL_CACHES = ("cpu kernels", "cpu variants", "fused")
+
+
 def _dispatchers():
     """Every compiled-or-loaded CPU kernel of this process (numba dispatchers)."""
-    from sorix.kernels import build, fused, variants
+    from sorix.kernels import build, fused, registry, variants  # noqa: F401  (makes the caches)
     found = {}
-    for registry in (build._kernel_cache, variants._compiled, fused._compiled):
-        for k in list(registry.values()):
-            k = getattr(k, "dispatcher", k)  # (a wrapper around a dispatcher)
-            if hasattr(k, "stats"):
-                found[id(k)] = k
+    for k in registry.entries(*KERNEL_CACHES):
+        k = getattr(k, "dispatcher", k)  # (a wrapper around a dispatcher)
+        if hasattr(k, "stats"):
+            found[id(k)] = k
     return list(found.values())
 
 
