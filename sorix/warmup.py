@@ -1,6 +1,6 @@
 """Compile the kernels a typical training script needs, ahead of time.
 
-    python -m sorix.warmup [--quiet] [--dtypes float32,float64]
+    python -m sorix.warmup [--quiet] [--dtypes float32,float64] [--jobs N]
 
 sorix compiles each kernel the first time a process uses it and keeps it in
 the disk cache, so the first run of a script pauses (seconds per new kernel)
@@ -9,12 +9,16 @@ workloads through the public API (elementwise ops and their gradients,
 reductions, matmul, softmax, the losses, the optimizers, BatchNorm,
 LayerNorm, a small network's training step), serial and threaded builds
 both, in float32 and float64, and reports how many kernels it compiled and
-how many it found already cached. Progress goes to stderr; ``--quiet`` prints
+how many it found already cached. The workloads run in one process per core
+(``--jobs``), since numba compiles on one. Progress goes to stderr; ``--quiet`` prints
 nothing. The cache folder is numba's (``NUMBA_CACHE_DIR`` when set).
 """
 import argparse
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
@@ -124,12 +128,16 @@ def _dispatchers():
     return list(found.values())
 
 
-def kernel_counts():
-    """(loaded from the disk cache, compiled) over the kernels this process has used."""
-    loaded = compiled = 0
+def kernel_keys():
+    """(loaded, compiled): the kernels this process has loaded from the disk cache and
+    compiled, each a set of (cache entry, signature), so that counts gathered in several
+    processes add up without counting a kernel twice."""
+    loaded, compiled = set(), set()
     for k in _dispatchers():
-        loaded += sum(k.stats.cache_hits.values())
-        compiled += sum(k.stats.cache_misses.values())
+        cache_file = getattr(getattr(k, "_cache", None), "_cache_file", None)
+        entry = getattr(cache_file, "_index_name", None) or k.py_func.__qualname__
+        loaded.update((entry, str(sig)) for sig in k.stats.cache_hits)
+        compiled.update((entry, str(sig)) for sig in k.stats.cache_misses)
     return loaded, compiled
 
 
@@ -166,36 +174,87 @@ class _Progress:
         sys.stderr.flush()
 
 
-def run(dtypes=DTYPES, quiet=False):
-    """Run every warm-up workload for each dtype, serial and threaded builds.
-
-    Returns ``{'loaded': n, 'compiled': m, 'seconds': s}``.
-    """
+def _run_one(label, dtype, threaded):
+    """Run one workload in this process, with the threaded builds forced when asked."""
     from sorix import config
-    from sorix.kernels import compile_note
-    compile_note.mark_shown()  # the progress bar says it better
-    start = time.perf_counter()
-    work = [(step, dtype, threaded) for dtype in dtypes for threaded in (False, True)
-            for step in STEPS]
-    progress = _Progress(len(work), quiet)
+    fn = dict(STEPS)[label]
     saved = (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLDS,
              config.LOAD_CHECK_INTERVAL)
-    everything_threaded = (1, dict.fromkeys(saved[1], 1), 0.0)
+    if threaded:
+        # a threshold of 1 element, and no look at how busy the cores are, make even
+        # these tiny workloads take the threaded builds, which large inputs use
+        (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLDS,
+         config.LOAD_CHECK_INTERVAL) = (1, dict.fromkeys(saved[1], 1), 0.0)
     try:
-        for (label, fn), dtype, threaded in work:
-            # a threshold of 1 element, and no look at how busy the cores are, make even
-            # these tiny workloads take the threaded builds, which large inputs use
-            (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLDS,
-             config.LOAD_CHECK_INTERVAL) = everything_threaded if threaded else saved
-            name = f"{label}, {dtype}{', threaded' if threaded else ''}"
-            progress.start(name)
-            fn(dtype)
-            progress.step(name)
+        fn(dtype)
     finally:
         (config.PARALLEL_THRESHOLD, config.OPTIMIZER_PARALLEL_THRESHOLDS,
          config.LOAD_CHECK_INTERVAL) = saved
-    loaded, compiled = kernel_counts()
-    return {"loaded": loaded, "compiled": compiled, "seconds": time.perf_counter() - start}
+
+
+def _worker_start():
+    from sorix.kernels import compile_note
+    compile_note.mark_shown()  # the parent's progress bar speaks for every worker
+
+
+def _run_in_worker(label, dtype, threaded):
+    """One workload in a worker process; returns every kernel that process has loaded
+    and compiled so far (a worker may run several workloads)."""
+    _run_one(label, dtype, threaded)
+    return kernel_keys()
+
+
+def default_jobs():
+    """The processes ``run`` uses by default: one per usable core, at most 8 (each
+    holds a Python with numba and sorix, about 200 MB)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on every platform)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def run(dtypes=DTYPES, quiet=False, jobs=1):
+    """Run every warm-up workload for each dtype, serial and threaded builds, in
+    ``jobs`` processes (1: in this one).
+
+    Numba compiles on one core, so on a machine with several the workloads go faster
+    side by side; they share the disk cache, which concurrent writers leave whole.
+    Returns ``{'loaded': n, 'compiled': m, 'seconds': s}``, each kernel counted once.
+    """
+    from sorix.kernels import compile_note
+    start = time.perf_counter()
+    # the largest workloads first, so that no worker is left with one at the end
+    work = [(label, dtype, threaded) for label, _ in reversed(STEPS)
+            for dtype in dtypes for threaded in (True, False)]
+    progress = _Progress(len(work), quiet)
+    jobs = max(1, min(int(jobs), len(work)))
+
+    def describe(label, dtype, threaded):
+        return f"{label}, {dtype}{', threaded' if threaded else ''}"
+
+    if jobs == 1:
+        compile_note.mark_shown()  # the progress bar says it better
+        for item in work:
+            progress.start(describe(*item))
+            _run_one(*item)
+            progress.step(describe(*item))
+        loaded, compiled = kernel_keys()
+    else:
+        loaded, compiled = set(), set()
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_start) as pool:
+            running = {pool.submit(_run_in_worker, *item): item for item in work}
+            progress.start(f"{jobs} processes")
+            for done in as_completed(running):
+                worker_loaded, worker_compiled = done.result()
+                loaded |= worker_loaded
+                compiled |= worker_compiled
+                progress.step(describe(*running[done]))
+    # a kernel one worker compiled and another then read from the disk was compiled once
+    loaded -= compiled
+    return {"loaded": len(loaded), "compiled": len(compiled),
+            "seconds": time.perf_counter() - start}
 
 
 def main(argv=None):
@@ -204,12 +263,17 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="print nothing")
     parser.add_argument("--dtypes", default=",".join(DTYPES),
                         help="comma-separated dtypes to compile for (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="processes compiling side by side (default: one per core, at "
+                             "most 8, here %(default)s)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, not {args.jobs}")
     dtypes = tuple(d.strip() for d in args.dtypes.split(",") if d.strip())
     unknown = [d for d in dtypes if d not in DTYPES]
     if unknown:
         parser.error(f"unknown dtype(s) {', '.join(unknown)}: choose from {', '.join(DTYPES)}")
-    summary = run(dtypes, args.quiet)
+    summary = run(dtypes, args.quiet, args.jobs)
     if not args.quiet:
         print(f"sorix warmup: {summary['compiled']} kernels compiled, {summary['loaded']} "
               f"loaded from the cache, in {summary['seconds']:.1f} s")

@@ -66,7 +66,8 @@ def test_other_numba_code_does_not_trigger_the_note(tmp_path):
 
 
 def test_warmup_compiles_once_and_later_processes_compile_nothing(tmp_path):
-    first = _run(["-m", "sorix.warmup", "--dtypes", "float64"], tmp_path)
+    # two processes compile side by side; each kernel is counted once
+    first = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--jobs", "2"], tmp_path)
     summary = re.fullmatch(r"sorix warmup: (\d+) kernels compiled, (\d+) loaded from the cache, "
                            r"in [\d.]+ s\n", first.stdout)
     assert summary, first.stdout
@@ -74,7 +75,8 @@ def test_warmup_compiles_once_and_later_processes_compile_nothing(tmp_path):
     assert compiled > 50 and loaded == 0
     assert "sorix warmup [" in first.stderr and "10/10" in first.stderr
     assert NOTE not in first.stderr  # the progress bar says it instead
-    again = _run(["-m", "sorix.warmup", "--dtypes", "float64"], tmp_path)
+    # one process finds exactly what the two wrote
+    again = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--jobs", "1"], tmp_path)
     assert again.stdout.startswith(f"sorix warmup: 0 kernels compiled, {compiled} loaded")
     script = _run(["-c", SCRIPT], tmp_path)
     assert NOTE not in script.stderr and _compiles(script) == 0
@@ -82,7 +84,9 @@ def test_warmup_compiles_once_and_later_processes_compile_nothing(tmp_path):
     assert quiet.stdout == "" and quiet.stderr == ""
 
 
-def test_warmup_refuses_unknown_dtypes(tmp_path):
+@pytest.mark.parametrize("args, message", [(["--dtypes", "float16"], "unknown dtype"),
+                                           (["--jobs", "0"], "--jobs must be at least 1")])
+def test_warmup_refuses_bad_arguments(tmp_path, args, message):
     with pytest.raises(subprocess.CalledProcessError) as info:
-        _run(["-m", "sorix.warmup", "--dtypes", "float16"], tmp_path)
-    assert "unknown dtype" in info.value.stderr
+        _run(["-m", "sorix.warmup"] + args, tmp_path)
+    assert message in info.value.stderr
