@@ -14,7 +14,8 @@ machine without editing the package:
 - ``SORIX_FREE_CORE_IDLE``: share of a core that must be idle for it to take a thread.
 - ``SORIX_BLAS_SPIN_SECONDS``: how long after a matrix product kernels stay serial.
 - ``SORIX_CONV_COLUMNS_LIMIT``: the most values of one convolution column buffer.
-- ``SORIX_CONV_WORKSPACE_BYTES``: the most bytes of column buffers kept for reuse.
+- ``SORIX_RECYCLE_MB``: the most megabytes of recycled blocks behind large CPU arrays
+  (``0``: none).
 """
 import os
 
@@ -88,6 +89,11 @@ FUSION_MAX_NODES = 32
 #: forward keeps the buffer for the weight gradient instead of building it again.
 CONV_COLUMNS_LIMIT = int(os.environ.get("SORIX_CONV_COLUMNS_LIMIT", 2 ** 22))
 
-#: How many bytes of convolution column buffers stay cached for reuse between calls
-#: (fresh multi-megabyte arrays cost page faults on every training step).
-CONV_WORKSPACE_BYTES = int(os.environ.get("SORIX_CONV_WORKSPACE_BYTES", 2 ** 26))
+#: CPU arrays of at least this many bytes that sorix's kernels write (outputs, gradients,
+#: convolution columns) are cut from recycled blocks (:mod:`sorix.kernels.recycle`): a
+#: fresh multi-megabyte array costs page faults on every training step.
+RECYCLE_MIN_BYTES = 2 ** 20
+
+#: The most bytes those blocks hold, in use or free (``SORIX_RECYCLE_MB``; 0 turns
+#: recycling off).
+RECYCLE_MAX_BYTES = int(float(os.environ.get("SORIX_RECYCLE_MB", 1024)) * 2 ** 20)

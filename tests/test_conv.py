@@ -350,10 +350,21 @@ def test_empty_batch():
     assert not layer.weight.grad.data.any() and not layer.bias.grad.data.any()
 
 
-def test_reused_column_buffers_never_overwrite_a_live_graph():
+@pytest.fixture
+def recycle_everything(monkeypatch):
+    """Recycling for arrays of any size (these shapes are small), from an empty state."""
+    from sorix.kernels import recycle
+    monkeypatch.setattr(config, "RECYCLE_MIN_BYTES", 1)
+    monkeypatch.setattr(recycle, "_blocks", {})
+    monkeypatch.setattr(recycle, "_handed", {})
+    monkeypatch.setattr(recycle, "_held", [0])
+    return recycle
+
+
+def test_reused_column_buffers_never_overwrite_a_live_graph(recycle_everything):
     """Forward keeps its column buffer for the weight gradient; a second forward while the
     first graph is alive must get its own buffer, and a training loop reuses one."""
-    from sorix.kernels import conv as kernels
+    recycle = recycle_everything
     w = normal((3, 2, 3, 3), np.float32, 1)
     x1, x2 = normal((4, 2, 6, 6), np.float32, 2), normal((4, 2, 6, 6), np.float32, 3)
     tw = sorix.tensor(w, requires_grad=True)
@@ -364,22 +375,26 @@ def test_reused_column_buffers_never_overwrite_a_live_graph():
     torch.nn.functional.conv2d(torch.tensor(x1), ref_w, padding=1).sum().backward()
     close(tw.grad.data, ref_w.grad.numpy(), np.float32, "first graph's weight gradient")
     del y1, y2
-    def cached():
-        return sum(len(arrays) for arrays in kernels._workspaces.values())
-
-    before = cached()
+    before = recycle.held_bytes()
     for _ in range(3):
         tw.grad = None
         F.conv2d(sorix.tensor(x1), tw, padding=1).sum().backward()
-    assert cached() == before  # the buffers made above, lent out again
+    assert recycle.held_bytes() == before  # the blocks made above, lent out again
 
 
-def test_workspace_cache_respects_its_byte_limit(monkeypatch):
-    from sorix.kernels import conv as kernels
-    monkeypatch.setattr(config, "CONV_WORKSPACE_BYTES", 4096)
-    monkeypatch.setattr(kernels, "_workspaces", type(kernels._workspaces)())
-    F.conv2d(sorix.zeros(8, 2, 16, 16), sorix.zeros(3, 2, 3, 3), padding=1)  # 10 KB of columns
-    assert sum(a.nbytes for arrays in kernels._workspaces.values() for a in arrays) <= 4096
+def test_layers_of_one_shape_each_keep_a_reused_buffer(recycle_everything):
+    recycle = recycle_everything
+    model = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1))
+    x = sorix.tensor(normal((3, 2, 7, 7), np.float32, 0))
+
+    def step():
+        model.zero_grad()
+        model(x).sum().backward()
+        return sorted(id(b) for bucket in recycle._blocks.values() for b in bucket)
+
+    first = step()
+    assert len(first) >= 2  # (at least both layers' column buffers)
+    assert step() == first and step() == first
 
 
 CACHE_PROBE = """
@@ -410,17 +425,3 @@ def test_conv_and_pool_kernels_load_from_the_disk_cache(tmp_path):
     assert runs[1] == {"hits": runs[0]["kernels"], "misses": 0, "kernels": runs[0]["kernels"]}
 
 
-def test_layers_of_one_shape_each_keep_a_reused_buffer():
-    from sorix.kernels import conv as kernels
-    model = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1))
-    x = sorix.tensor(normal((3, 2, 7, 7), np.float32, 0))
-    key = ((3, 1, 19, 49), np.dtype(np.float32))  # both layers' column buffers
-
-    def step():
-        model.zero_grad()
-        model(x).sum().backward()
-        return [id(a) for a in kernels._workspaces.get(key, [])]
-
-    first = step()
-    assert len(first) >= 2
-    assert step() == first and step() == first

@@ -195,7 +195,7 @@ def test_backward_kernel_ignores_what_its_scratch_arrays_held():
         partial = np.full((2, 2, 6), np.nan)
         variant(K.backward, False)(g, x, mean, rstd, w, True, True, dx,
                                    partial, np.full((2, 2, 6), np.nan, dtype),
-                                   np.full((2, 3), np.nan, dtype))
+                                   np.full((2, 4), np.nan, dtype))
         xhat = (x - mean[:, None]) * rstd[:, None]
         np.testing.assert_allclose(partial.sum(0)[0], g.sum(0), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(partial.sum(0)[1], (g * xhat).sum(0), rtol=1e-5, atol=1e-5)

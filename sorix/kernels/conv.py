@@ -33,13 +33,12 @@ columns for the weight gradient instead of building them again.
 Every kernel is threaded over samples or planes (each thread writes its
 own rows, so there are no races) through :mod:`sorix.kernels.variants`.
 """
-import sys
-from collections import OrderedDict, namedtuple
+from collections import namedtuple
 
 import numpy as np
 
 from .. import config
-from . import threads
+from . import recycle, threads
 from .variants import run
 
 prange = range  # numba's prange is bound when a kernel is compiled
@@ -180,48 +179,13 @@ def _chunk(n, values_per_sample):
     return max(1, min(n, config.CONV_COLUMNS_LIMIT // max(1, values_per_sample)))
 
 
-_workspaces = OrderedDict()  # (shape, dtype) -> arrays of it, most recently used key last
-
-
-def _workspace(shape, dtype):
-    """An uninitialised array of ``shape``, reusing a cached one that nobody else holds.
-
-    A column buffer is megabytes: a new one comes from fresh pages of the operating
-    system, and faulting them in cost more than im2col itself (a LeNet step spent 2 of
-    its 7 ms there). A cached array is lent out again once its only holders are the
-    cache and this function (a graph that kept it for backward holds another
-    reference); layers of one shape each get their own. Under the GIL two callers
-    cannot both see an array as free: each holds a reference while it counts. At most
-    config.CONV_WORKSPACE_BYTES stay cached, the least recently used shapes going first.
-    """
-    key = (shape, dtype)
-    cached = _workspaces.get(key)
-    if cached is not None:
-        _workspaces.move_to_end(key)
-        for found in cached:
-            if sys.getrefcount(found) <= 3:  # the list, ``found`` and the call's argument
-                return found
-    found = np.empty(shape, dtype)
-    if found.nbytes <= config.CONV_WORKSPACE_BYTES:
-        _workspaces.setdefault(key, []).append(found)
-        _workspaces.move_to_end(key)
-        total = sum(a.nbytes for arrays in _workspaces.values() for a in arrays)
-        while total > config.CONV_WORKSPACE_BYTES:
-            oldest = next(iter(_workspaces))
-            dropped = _workspaces[oldest].pop(0)
-            total -= dropped.nbytes
-            if not _workspaces[oldest]:
-                del _workspaces[oldest]
-    return found
-
-
 def _columns(xp, first, count, w_shape, geometry, out_hw, ones):
     """The column buffer (count, G, C/G KH KW [+ 1 row of ones], OH OW) of samples
     [first, first + count)."""
     _, cg, kh, kw = w_shape
     (sh, sw), _, (dil_h, dil_w), groups = geometry
     rows = cg * kh * kw + (1 if ones else 0)
-    cols = _workspace((count, groups, rows, out_hw[0] * out_hw[1]), xp.dtype)
+    cols = recycle.empty((count, groups, rows, out_hw[0] * out_hw[1]), xp.dtype)
     run(im2col, cols.size, xp, cols, first, cg, kh, kw, sh, sw, dil_h, dil_w, out_hw[1])
     return cols
 

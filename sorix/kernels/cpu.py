@@ -10,6 +10,7 @@ most. The device-only helpers (``as_device``, ``simulated``,
 """
 import numpy as np
 
+from . import recycle
 from . import elementwise as _elementwise
 from . import linalg as _linalg
 from . import optim as _optim
@@ -114,8 +115,10 @@ def flat(x, dtype=None):
 
 def owns_memory(x):
     """Whether ``x`` may be handed on as a gradient without copying: its own,
-    writable, C-contiguous memory (not a view, not a broadcast)."""
-    return x.base is None and x.flags.writeable and x.flags.c_contiguous
+    writable, C-contiguous memory (not a view, not a broadcast; an array cut whole from
+    a recycled block counts as its own)."""
+    return (x.base is None or recycle.is_whole(x)) and x.flags.writeable \
+        and x.flags.c_contiguous
 
 
 def shares_memory(a, b):

@@ -97,7 +97,7 @@ def backward(g, x, mean, rstd, weight, need_input, need_params, dx, partial, blo
     time) and then into ``partial[k, 0]`` (dbias) and ``partial[k, 1]`` (dweight), in
     float64, which the caller adds up. The block count depends on the shape alone,
     so the result is the same on any number of threads. ``row_scalars[k]`` is the
-    block's room for m_i, s_i and r_i in the data's dtype.
+    block's room for m_i, s_i, r_i and 1/C in the data's dtype.
     """
     rows, cols = x.shape
     blocks = partial.shape[0]
@@ -110,6 +110,8 @@ def backward(g, x, mean, rstd, weight, need_input, need_params, dx, partial, blo
         scalars = row_scalars[k]
         scalars[0] = 0.0
         zero = scalars[0]  # 0 in the data's dtype (read back from an array of that dtype)
+        scalars[3] = 1.0 / cols if cols else 0.0
+        inv_cols = scalars[3]  # (a float32 sum / int64 would compute in float64)
         stop = min(rows, (k + 1) * per_block)
         for start in range(k * per_block, stop, FLUSH_ROWS):
             sum_g = block_sums[k, 0]
@@ -124,22 +126,17 @@ def backward(g, x, mean, rstd, weight, need_input, need_params, dx, partial, blo
                 m = scalars[0]
                 shift = scalars[1]
                 r = scalars[2]
+                # dx and the column sums in separate loops over the row (in cache by
+                # then): each loop writes few enough arrays for LLVM to vectorise it
+                # behind its aliasing checks; one loop writing all three stays scalar
                 if need_input:
                     gw_total, gw_xhat_total = row_grad_sums(g, x, weight, i, m, shift, r, zero)
-                    a = gw_total / cols
-                    b = gw_xhat_total / cols
-                    if need_params:
-                        for j in range(cols):
-                            gv = g[i, j]
-                            xhat = ((x[i, j] - m) - shift) * r
-                            sum_g[j] += gv
-                            sum_g_xhat[j] += gv * xhat
-                            dx[i, j] = r * (gv * weight[j] - a - xhat * b)
-                    else:
-                        for j in range(cols):
-                            xhat = ((x[i, j] - m) - shift) * r
-                            dx[i, j] = r * (g[i, j] * weight[j] - a - xhat * b)
-                elif need_params:
+                    a = gw_total * inv_cols
+                    b = gw_xhat_total * inv_cols
+                    for j in range(cols):
+                        xhat = ((x[i, j] - m) - shift) * r
+                        dx[i, j] = r * (g[i, j] * weight[j] - a - xhat * b)
+                if need_params:
                     for j in range(cols):
                         gv = g[i, j]
                         sum_g[j] += gv

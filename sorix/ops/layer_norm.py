@@ -23,6 +23,7 @@ import numpy as np
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels import layernorm as K
+from ..kernels import recycle
 from ..kernels.variants import run
 from . import core
 from .core import float_data, records, wrap
@@ -95,10 +96,10 @@ class LayerNormNode(Node):
         blocks = max(1, min(rows, BACKWARD_BLOCKS, x2.size // BLOCK_ELEMENTS))
         partial = np.empty((blocks, 2, cols))
         block_sums = np.empty((blocks, 2, cols), dtype)
-        row_scalars = np.empty((blocks, 3), dtype)
+        row_scalars = np.empty((blocks, 4), dtype)
         # dx in its final shape (the kernel writes a 2-D view): the engine can then keep
         # the array as a leaf's .grad instead of copying a view
-        dx = np.empty(self.shape, dtype) if need_x else np.empty(0, dtype)
+        dx = recycle.empty(self.shape, dtype) if need_x else np.empty(0, dtype)
         run(K.backward, x2.size, g2, x2, mean, rstd, w, need_x, need_weight or need_bias,
             dx.reshape(rows, cols) if need_x else dx.reshape(0, 0), partial, block_sums,
             row_scalars)
@@ -165,7 +166,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     x2 = np.ascontiguousarray(data).reshape(rows, cols)
     w = _parameter_array(weight, cols, dtype, 1)
     b = _parameter_array(bias, cols, dtype, 0)
-    out = np.empty(data.shape, dtype)
+    out = recycle.empty(data.shape, dtype)
     mean = np.empty(rows)
     rstd = np.empty(rows)
     run(K.forward, x2.size, x2, w, b, eps, out.reshape(rows, cols), mean, rstd)

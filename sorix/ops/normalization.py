@@ -20,6 +20,7 @@ import numpy as np
 from ..autograd.node import Node
 from ..kernels import batchnorm as K
 from ..kernels import cpu as _cpu
+from ..kernels import recycle
 from ..kernels.variants import run, variant
 from . import composite, core
 from .core import float_data, records, wrap
@@ -53,11 +54,11 @@ class BatchNormNode(Node):
         dx = None
         if need_x:
             count = self.shape3[0] * self.shape3[2]
-            dx = np.empty(self.shape3, dtype)
+            # in its final shape (the kernel writes a view): a leaf can keep it uncopied
+            dx = recycle.empty(grad.shape, dtype)
             run(K.grad_input, x3.size, g3, x3, mean.astype(dtype), invstd.astype(dtype),
                 (gamma * invstd).astype(dtype), (sum_g / count).astype(dtype),
-                (sum_g_xhat / count).astype(dtype), dx)
-            dx = dx.reshape(grad.shape)
+                (sum_g_xhat / count).astype(dtype), dx.reshape(self.shape3))
         dgamma = sum_g_xhat.astype(dtype).reshape(self.param_shape) if need_gamma else None
         dbeta = sum_g.astype(dtype).reshape(self.param_shape) if need_beta else None
         return dx, dgamma, dbeta
@@ -112,9 +113,9 @@ def batch_norm_train(x, gamma, beta, eps):
     invstd = 1.0 / np.sqrt(var + eps)
     g = np.ascontiguousarray(gamma.data, dtype=dtype).reshape(-1)
     b = np.ascontiguousarray(beta.data, dtype=dtype).reshape(-1)
-    out = np.empty(shape3, dtype)
-    run(K.normalize, x3.size, x3, mean.astype(dtype), (g * invstd).astype(dtype), b, out)
-    out = out.reshape(shape)
+    out = recycle.empty(shape, dtype)
+    run(K.normalize, x3.size, x3, mean.astype(dtype), (g * invstd).astype(dtype), b,
+        out.reshape(shape3))
     if records(x, gamma, beta):
         node = BatchNormNode(x, gamma, beta, (x3, mean, invstd, g), float(eps), shape3)
         return wrap(out, node), mean, var
