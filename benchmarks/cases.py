@@ -10,9 +10,7 @@ sorix.nn not installed, no floor for the case).
 Used by compare.py (every case, every implementation) and by the asv
 track_ benchmarks (ratios). :func:`interleaved_samples` is the timing both use.
 """
-import gc
 import statistics
-import time
 
 import numpy as np
 
@@ -520,38 +518,32 @@ def build(case, impl):
 
 # ---- timing ---------------------------------------------------------------------------
 
-def _calls_for(step, target_s):
-    """How many calls make one timed sample of about ``target_s`` seconds."""
-    start = time.perf_counter()
-    step()
-    once = max(time.perf_counter() - start, 1e-7)
-    return max(1, int(target_s / once))
+def _sampler(step):
+    """``sample(count)``: seconds for ``count`` calls. A worker process
+    (:class:`benchmarks.isolation.Isolated`) has its own; a local step is timed here."""
+    if hasattr(step, "sample"):
+        return step.sample
+    from .isolation import timed_calls
+    return lambda count: timed_calls(step, count)
 
 
 def interleaved_samples(steps, rounds=7, target_s=0.05):
-    """Seconds per call of each callable in ``steps`` (a dict), one sample per round.
+    """Seconds per call of each step in ``steps`` (a dict of callables, or of
+    :class:`~benchmarks.isolation.Isolated` workers), one sample per round.
 
-    Round-robin: each round times every callable once, in an order that
-    rotates from round to round, so drift on a shared machine (frequency,
-    neighbours) hits all implementations alike. The garbage collector is
-    off inside a sample, as in timeit.
+    Round-robin: each round times every step once, in an order that rotates
+    from round to round, so drift on a shared machine (frequency, neighbours)
+    hits all implementations alike. The garbage collector is off inside a
+    sample, as in timeit.
     """
     names = list(steps)
-    calls = {name: _calls_for(steps[name], target_s) for name in names}
+    samplers = {name: _sampler(steps[name]) for name in names}
+    # calls per sample: about target_s seconds' worth, judged from one call
+    calls = {name: max(1, int(target_s / max(samplers[name](1), 1e-7))) for name in names}
     samples = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            step, count = steps[name], calls[name]
-            gc.collect()
-            gc.disable()
-            try:
-                start = time.perf_counter()
-                for _ in range(count):
-                    step()
-                elapsed = time.perf_counter() - start
-            finally:
-                gc.enable()
-            samples[name].append(elapsed / count)
+            samples[name].append(samplers[name](calls[name]) / calls[name])
     return samples
 
 

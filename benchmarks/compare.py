@@ -9,8 +9,11 @@ against PyTorch on the GPU and a device memory floor (``--dry-run``: tiny
 sizes, to check the code under numba's simulator).
 
 Each case is built once per implementation (validated against the NumPy
-reference and warmed up, see cases.py), then all implementations of the
-case are timed round-robin over several rounds; the table gives medians
+reference and warmed up, see cases.py), each implementation in a process of
+its own as a user's script runs it (isolation.py; ``--one-process`` builds
+them all here, where one library's allocations change another's times),
+then all implementations of the case are timed round-robin over several
+rounds; the table gives medians
 and the ratios sorix/numpy, sorix/torch and sorix/floor (below 1: sorix is
 faster). Ratios rather than absolute times are the figures to track:
 both sides of a ratio are measured in the same minute on the same cores.
@@ -30,29 +33,13 @@ import sys
 import time
 
 
-def _import_as_asv_does():
-    """This folder as the package ``benchmarks``, the name asv imports it under.
-
-    numba's disk cache of the floor kernels records their module's name;
-    importing references.py under one name everywhere keeps the cache
-    loadable from both asv and this script. Only this folder is made
-    importable, not the repository root (which holds sorix's sources).
-    """
-    import importlib.util
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks", os.path.join(here, "__init__.py"), submodule_search_locations=[here])
-    package = importlib.util.module_from_spec(spec)
-    sys.modules["benchmarks"] = package
-    spec.loader.exec_module(package)
-
-
 if __package__:
-    from . import cases, gpu_cases, gpu_table
+    from . import cases, gpu_cases, gpu_table, isolation
     from . import references as ref
 else:
-    _import_as_asv_does()
-    from benchmarks import cases, gpu_cases, gpu_table
+    from asv_package import register
+    register()
+    from benchmarks import cases, gpu_cases, gpu_table, isolation
     from benchmarks import references as ref
 
 
@@ -106,42 +93,20 @@ def name_has(name, impl):
     return impl in (listed[0] if listed else cases.CLASSIC)
 
 
-class ThreadedShare:
-    """Counts, while active, sorix's kernel launches large enough for threads and how many
-    of them took the threaded build. Each launch chooses by size and by how busy the
-    cores are (sorix.kernels.threads), so a case run beside other work may time the
-    serial build where a user's quiet script gets the threaded one: the table says which."""
-
-    def __init__(self):
-        self.large = self.threaded = 0
-
-    def __enter__(self):
-        from sorix import config
-        from sorix.kernels import threads
-        self._threads, self._use = threads, threads.use
-
-        def counted(n, threshold=None):
-            chosen = self._use(n, threshold)
-            if n >= (config.PARALLEL_THRESHOLD if threshold is None else threshold):
-                self.large += 1
-                self.threaded += bool(chosen)
-            return chosen
-
-        threads.use = counted
-        return self
-
-    def __exit__(self, *exc):
-        self._threads.use = self._use
-
-    def describe(self):
-        return "n/a" if not self.large else f"{100 * self.threaded / self.large:.0f}%"
+def _isolated_steps(name, notes):
+    """Every implementation of case ``name`` in a worker process of its own, built side
+    by side: {impl: worker} for those that run here."""
+    workers = [isolation.Isolated(name, impl) for impl in cases.IMPLEMENTATIONS]
+    steps = {}
+    for worker in workers:
+        if worker.ready():
+            steps[worker.impl] = worker
+        elif worker.status == "unavailable" and worker.impl != "floor":
+            notes.append(f"{name}, {worker.impl}: {worker.why}")  # (most cases have no floor)
+    return steps
 
 
-def measure_case(name, rounds, target_s, notes):
-    """(medians, ratios, threaded) for case ``name``: median seconds per unit of the case
-    for each implementation, sorix's paired ratio to each other one (None: not run), and
-    the share of sorix's large launches that ran threaded."""
-    per_call = cases.CASES[name][1]
+def _local_steps(name, notes):
     steps = {}
     for impl in cases.IMPLEMENTATIONS:
         try:
@@ -149,17 +114,37 @@ def measure_case(name, rounds, target_s, notes):
         except cases.NotApplicable:
             pass
         except cases.Unavailable as why:
-            if impl != "floor":  # most cases have no floor; that needs no footnote
+            if impl != "floor":
                 notes.append(f"{name}, {impl}: {why}")
-    with ThreadedShare() as share:
-        samples = cases.interleaved_samples(steps, rounds, target_s) if steps else {}
+    return steps
+
+
+def measure_case(name, rounds, target_s, notes, one_process=False):
+    """(medians, ratios, threaded) for case ``name``: median seconds per unit of the case
+    for each implementation, sorix's paired ratio to each other one (None: not run), and
+    the share of sorix's large launches that ran threaded. Each implementation runs in a
+    process of its own unless ``one_process``."""
+    per_call = cases.CASES[name][1]
+    if one_process:
+        steps = _local_steps(name, notes)
+        with isolation.ThreadedShare() as share:
+            samples = cases.interleaved_samples(steps, rounds, target_s) if steps else {}
+        threaded = share.describe()
+    else:
+        steps = _isolated_steps(name, notes)
+        try:
+            samples = cases.interleaved_samples(steps, rounds, target_s) if steps else {}
+            threaded = steps["sorix"].threaded_share() if "sorix" in steps else "n/a"
+        finally:
+            for worker in steps.values():
+                worker.close()
     medians = cases.medians(samples)
     times = {impl: (medians[impl] / per_call if impl in medians else None)
              for impl in cases.IMPLEMENTATIONS}
     ratios = {other: (cases.paired_ratio(samples, "sorix", other)
                       if "sorix" in samples and other in samples else None)
               for other in cases.IMPLEMENTATIONS[1:]}
-    return times, ratios, share.describe()
+    return times, ratios, threaded
 
 
 def main(argv=None):
@@ -173,6 +158,9 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true",
                         help="with --device cuda: tiny sizes (for numba's simulator)")
     parser.add_argument("--out", help="with --device cuda: also append the table to this file")
+    parser.add_argument("--one-process", action="store_true",
+                        help="build and time every implementation in this process, instead of "
+                             "each in its own as users run them")
     args = parser.parse_args(argv)
     if args.device == "cuda":
         return gpu_main(args)
@@ -186,7 +174,7 @@ def main(argv=None):
         if args.case not in name:
             continue
         case_start = time.perf_counter()
-        rows.append((name,) + measure_case(name, rounds, target_s, notes))
+        rows.append((name,) + measure_case(name, rounds, target_s, notes, args.one_process))
         print(f"  {name}: {time.perf_counter() - case_start:.1f} s", file=sys.stderr, flush=True)
 
     print("## sorix against the reference implementations\n")
@@ -197,7 +185,9 @@ def main(argv=None):
     # far more than single-threaded NumPy, so say how busy this one was
     print(f"- load average (1 min) before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}")
     print(f"- times: medians of {rounds} interleaved rounds of about {target_s * 1e3:.0f} ms "
-          "each; ratios: median of the per-round ratios (below 1: sorix is faster)\n")
+          "each; ratios: median of the per-round ratios (below 1: sorix is faster); "
+          + ("every implementation in one process\n" if args.one_process
+             else "each implementation in a process of its own\n"))
     # a column for each implementation some measured case has
     others = [i for i in cases.IMPLEMENTATIONS[1:]
               if any(name_has(name, i) for name, *_ in rows)]
