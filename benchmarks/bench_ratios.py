@@ -1,10 +1,10 @@
-"""Ratios against references measured in the same minute, each in a process of its own.
+"""Ratios against references measured in the same process and minute.
 
 Absolute times drift on shared machines; a ratio of two interleaved
 measurements does not (much). asv treats track_ values as lower-is-better,
 so each is sorix's time divided by the reference's: below 1, sorix is faster.
 """
-from . import cases, isolation
+from . import cases
 from .prepare import once_per_params
 
 ROUNDS = 7
@@ -17,9 +17,11 @@ def _ratio(steps):
 
 
 def _pair(case, reference):
-    """Validated, warmed sorix and reference steps for a case, each in a process of its
-    own as users run them; skips if unavailable."""
-    return isolation.pair(case, reference)
+    """Validated, warmed sorix and reference steps for a case; skips if unavailable."""
+    try:
+        return {"sorix": cases.build(case, "sorix"), "reference": cases.build(case, reference)}
+    except cases.Unavailable as why:
+        raise NotImplementedError(str(why)) from None
 
 
 class VersusTorch:

@@ -9,11 +9,10 @@ against PyTorch on the GPU and a device memory floor (``--dry-run``: tiny
 sizes, to check the code under numba's simulator).
 
 Each case is built once per implementation (validated against the NumPy
-reference and warmed up, see cases.py), each implementation in a process of
-its own as a user's script runs it (isolation.py; ``--one-process`` builds
-them all here, where one library's allocations change another's times),
-then all implementations of the case are timed round-robin over several
-rounds; the table gives medians
+reference and warmed up, see cases.py), then all implementations of the
+case are timed round-robin over several rounds (``--isolated``: each
+implementation in a process of its own, as a user's script runs it; see
+isolation.py for what one library in a process changes for another); the table gives medians
 and the ratios sorix/numpy, sorix/torch and sorix/floor (below 1: sorix is
 faster). Ratios rather than absolute times are the figures to track:
 both sides of a ratio are measured in the same minute on the same cores.
@@ -119,13 +118,13 @@ def _local_steps(name, notes):
     return steps
 
 
-def measure_case(name, rounds, target_s, notes, one_process=False):
+def measure_case(name, rounds, target_s, notes, isolated=False):
     """(medians, ratios, threaded) for case ``name``: median seconds per unit of the case
     for each implementation, sorix's paired ratio to each other one (None: not run), and
-    the share of sorix's large launches that ran threaded. Each implementation runs in a
-    process of its own unless ``one_process``."""
+    the share of sorix's large launches that ran threaded. With ``isolated``, each
+    implementation runs in a process of its own."""
     per_call = cases.CASES[name][1]
-    if one_process:
+    if not isolated:
         steps = _local_steps(name, notes)
         with isolation.ThreadedShare() as share:
             samples = cases.interleaved_samples(steps, rounds, target_s) if steps else {}
@@ -158,9 +157,9 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true",
                         help="with --device cuda: tiny sizes (for numba's simulator)")
     parser.add_argument("--out", help="with --device cuda: also append the table to this file")
-    parser.add_argument("--one-process", action="store_true",
-                        help="build and time every implementation in this process, instead of "
-                             "each in its own as users run them")
+    parser.add_argument("--isolated", action="store_true",
+                        help="build and time each implementation in a process of its own, as "
+                             "users run them, instead of all in this one")
     args = parser.parse_args(argv)
     if args.device == "cuda":
         return gpu_main(args)
@@ -174,7 +173,7 @@ def main(argv=None):
         if args.case not in name:
             continue
         case_start = time.perf_counter()
-        rows.append((name,) + measure_case(name, rounds, target_s, notes, args.one_process))
+        rows.append((name,) + measure_case(name, rounds, target_s, notes, args.isolated))
         print(f"  {name}: {time.perf_counter() - case_start:.1f} s", file=sys.stderr, flush=True)
 
     print("## sorix against the reference implementations\n")
@@ -186,8 +185,8 @@ def main(argv=None):
     print(f"- load average (1 min) before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}")
     print(f"- times: medians of {rounds} interleaved rounds of about {target_s * 1e3:.0f} ms "
           "each; ratios: median of the per-round ratios (below 1: sorix is faster); "
-          + ("every implementation in one process\n" if args.one_process
-             else "each implementation in a process of its own\n"))
+          + ("each implementation in a process of its own\n" if args.isolated
+             else "every implementation in one process\n"))
     # a column for each implementation some measured case has
     others = [i for i in cases.IMPLEMENTATIONS[1:]
               if any(name_has(name, i) for name, *_ in rows)]

@@ -14,6 +14,11 @@ whenever asked; the parent interleaves the workers' samples round-robin as
 it does local steps (:func:`cases.interleaved_samples`). Requests and
 replies are JSON lines on the worker's stdin and on a copy of its stdout;
 everything the worker itself prints goes to stderr.
+
+It is compare.py's ``--isolated`` mode, not its default: on a 2-core machine
+the threaded cases swung more from run to run this way (one full run put
+matmul 512 at 2.1 times PyTorch's time, against 0.85 to 0.9 in one process,
+and a memory floor at 4 times its usual time), for reasons not yet found.
 """
 import gc
 import json
@@ -152,19 +157,6 @@ class Isolated:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-
-
-def pair(case, reference):
-    """{"sorix": worker, "reference": worker} for an asv ratio benchmark, each
-    implementation in its own process; NotImplementedError (asv: skipped) when either
-    cannot run here."""
-    workers = {"sorix": Isolated(case, "sorix"), "reference": Isolated(case, reference)}
-    for worker in workers.values():
-        if not worker.ready():
-            for other in workers.values():
-                other.close()
-            raise NotImplementedError(worker.why)
-    return workers
 
 
 def _look_at_the_cores_now():
