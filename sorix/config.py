@@ -95,5 +95,5 @@ CONV_COLUMNS_LIMIT = int(os.environ.get("SORIX_CONV_COLUMNS_LIMIT", 2 ** 22))
 RECYCLE_MIN_BYTES = 2 ** 20
 
 #: The most bytes those blocks hold, in use or free (``SORIX_RECYCLE_MB``; 0 turns
-#: recycling off).
-RECYCLE_MAX_BYTES = int(float(os.environ.get("SORIX_RECYCLE_MB", 1024)) * 2 ** 20)
+#: recycling off). What a script frees stays held up to this much, for its next step.
+RECYCLE_MAX_BYTES = int(float(os.environ.get("SORIX_RECYCLE_MB", 256)) * 2 ** 20)

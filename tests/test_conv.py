@@ -355,7 +355,7 @@ def recycle_everything(monkeypatch):
     """Recycling for arrays of any size (these shapes are small), from an empty state."""
     from sorix.kernels import recycle
     monkeypatch.setattr(config, "RECYCLE_MIN_BYTES", 1)
-    monkeypatch.setattr(recycle, "_blocks", {})
+    monkeypatch.setattr(recycle, "_blocks", type(recycle._blocks)())
     monkeypatch.setattr(recycle, "_handed", {})
     monkeypatch.setattr(recycle, "_held", [0])
     return recycle

@@ -19,7 +19,7 @@ def fresh(monkeypatch):
     """An empty recycler, with a 1 MB threshold and a 64 MB limit, for each test."""
     monkeypatch.setattr(config, "RECYCLE_MIN_BYTES", MB)
     monkeypatch.setattr(config, "RECYCLE_MAX_BYTES", 64 * MB)
-    monkeypatch.setattr(recycle, "_blocks", {})
+    monkeypatch.setattr(recycle, "_blocks", type(recycle._blocks)())
     monkeypatch.setattr(recycle, "_handed", {})
     monkeypatch.setattr(recycle, "_held", [0])
 
@@ -106,6 +106,29 @@ def test_the_byte_limit_holds_and_free_blocks_of_other_sizes_make_room(monkeypat
     three = recycle.empty((3 * MB // 4,), np.float32)  # 3 MB: the free 4 MB block goes
     assert three.base is not None and recycle.held_bytes() == 9 * MB
     assert not np.shares_memory(three, held[0]) and not np.shares_memory(three, two)
+
+
+def test_free_blocks_of_the_sizes_least_recently_asked_for_go_first(monkeypatch):
+    monkeypatch.setattr(config, "RECYCLE_MAX_BYTES", 9 * MB)
+    recycle.empty((MB // 4,), np.float32)  # 1 MB, asked for first, now free
+    recycle.empty((MB // 2,), np.float32)  # 2 MB, free
+    recycle.empty((MB,), np.float32)  # 4 MB, free
+    recycle.empty((MB // 4,), np.float32)  # the 1 MB size asked for again: recent
+    assert recycle.held_bytes() == 7 * MB
+    kept = recycle.empty((MB,), np.int32)  # 4 MB again: its free block, no room needed
+    assert recycle.held_bytes() == 7 * MB
+    recycle.empty((3 * MB // 4,), np.float32)  # 3 MB must drop one: the 2 MB, the oldest
+    assert sorted(recycle._blocks) == [MB, 3 * MB, 4 * MB]
+    assert recycle.held_bytes() == 8 * MB and recycle.is_whole(kept)
+
+
+def test_no_size_is_listed_without_blocks(monkeypatch):
+    monkeypatch.setattr(config, "RECYCLE_MAX_BYTES", 4 * MB)
+    for k in range(1, 50):  # many sizes, each at the limit: each drops the one before
+        recycle.empty((3 * MB // 4 + 1024 * k,), np.float32)  # 3 MB and k pages
+    assert len(recycle._blocks) == 1 and recycle.held_bytes() <= 4 * MB
+    recycle.release()
+    assert len(recycle._blocks) == 0 and recycle.held_bytes() == 0
 
 
 def test_arrays_larger_than_the_limit_are_plain(monkeypatch):

@@ -14,13 +14,15 @@ it: every NumPy view of an array, however derived (reshapes, slices,
 ``.numpy()``, ``torch.from_numpy``), keeps the block it was cut from alive,
 so a block someone can still read or write is never handed out twice. The
 blocks held, in use or free, total at most ``config.RECYCLE_MAX_BYTES``
-(``SORIX_RECYCLE_MB``; 0 turns recycling off): past it, free blocks of other
-sizes are dropped, and when none is free a plain array is made instead.
+(``SORIX_RECYCLE_MB``, default 256; 0 turns recycling off): past it, free
+blocks of the sizes least recently asked for are dropped, and when none is
+free a plain array is made instead.
 :func:`release` drops every free block.
 """
 import sys
 import threading
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
@@ -28,7 +30,9 @@ from .. import config
 
 _PAGE = 4096
 _lock = threading.Lock()
-_blocks = {}  # size in bytes (a multiple of a page) -> [uint8 block, ...]
+#: size in bytes (a multiple of a page) -> [uint8 block, ...], the size asked for most
+#: recently last; a size is listed only while it has blocks
+_blocks = OrderedDict()
 _handed = {}  # id(block) -> weak reference to the array made from it
 _held = [0]  # bytes in _blocks
 
@@ -55,10 +59,10 @@ def _take_free(bucket):
 
 
 def _make_room(size):
-    """Drop free blocks, largest sizes first, until ``size`` more bytes fit under the
-    limit; False when they cannot."""
+    """Drop free blocks, of the sizes least recently asked for first, until ``size`` more
+    bytes fit under the limit; False when they cannot."""
     limit = config.RECYCLE_MAX_BYTES
-    for key in sorted(_blocks, reverse=True):
+    for key in list(_blocks):
         if _held[0] + size <= limit:
             break
         bucket = _blocks[key]
@@ -70,6 +74,8 @@ def _make_room(size):
                 _held[0] -= key
             else:
                 i += 1
+        if not bucket:
+            del _blocks[key]
     return _held[0] + size <= limit
 
 
@@ -85,13 +91,17 @@ def empty(shape, dtype):
         return np.empty(shape, dtype)
     size = -(-nbytes // _PAGE) * _PAGE
     with _lock:
-        bucket = _blocks.setdefault(size, [])
-        block = _take_free(bucket)
+        bucket = _blocks.get(size)
+        block = None
+        if bucket is not None:
+            _blocks.move_to_end(size)
+            block = _take_free(bucket)
         if block is None:
             if not _make_room(size):
                 return np.empty(shape, dtype)
             block = np.empty(size, np.uint8)
-            bucket.append(block)
+            _blocks.setdefault(size, []).append(block)
+            _blocks.move_to_end(size)
             _held[0] += size
         out = block[:nbytes].view(dtype).reshape(shape)
         _handed[id(block)] = weakref.ref(out)
@@ -111,7 +121,8 @@ def is_whole(x):
 def release():
     """Drop every free block (the blocks of arrays still in use stay until those go)."""
     with _lock:
-        for key, bucket in _blocks.items():
+        for key in list(_blocks):
+            bucket = _blocks[key]
             kept = []
             for i in range(len(bucket)):
                 if _refs(bucket, i) == _FREE:
@@ -119,7 +130,10 @@ def release():
                     _held[0] -= key
                 else:
                     kept.append(bucket[i])
-            bucket[:] = kept
+            if kept:
+                bucket[:] = kept
+            else:
+                del _blocks[key]
 
 
 def held_bytes():
