@@ -97,11 +97,16 @@ def _isolated_steps(name, notes):
     by side: {impl: worker} for those that run here."""
     workers = [isolation.Isolated(name, impl) for impl in cases.IMPLEMENTATIONS]
     steps = {}
-    for worker in workers:
-        if worker.ready():
-            steps[worker.impl] = worker
-        elif worker.status == "unavailable" and worker.impl != "floor":
-            notes.append(f"{name}, {worker.impl}: {worker.why}")  # (most cases have no floor)
+    try:
+        for worker in workers:
+            if worker.ready():
+                steps[worker.impl] = worker
+            elif worker.status == "unavailable" and worker.impl != "floor":
+                notes.append(f"{name}, {worker.impl}: {worker.why}")  # (most have no floor)
+    except BaseException:
+        for worker in workers:  # (a paused worker would otherwise outlive this process)
+            worker.close()
+        raise
     return steps
 
 
