@@ -41,6 +41,8 @@ INSTALL_HINT = ("pip install mpi4py mpich (or pip install 'sorix[distributed]' w
                 "pip install --no-binary mpi4py mpi4py")
 
 BACKENDS = ("mpi",)
+#: seconds a failing rank waits, its output flushed, before it aborts the job
+ABORT_GRACE_S = 0.5
 
 
 class _Group:
@@ -271,6 +273,10 @@ def _abort_on_uncaught(kind, value, traceback):
                      "for it (SORIX_MPI_ABORT_ON_ERROR=0 turns this off)\n")
     sys.stderr.flush()
     sys.stdout.flush()
+    # MPI_Abort tears the job down at once, and the launcher drops what it has not yet
+    # forwarded from this rank's pipes: without a pause the traceback above can be lost
+    # (seen with MPICH's launcher on a loaded machine), and it is the one thing to read.
+    time.sleep(ABORT_GRACE_S)
     state.MPI.COMM_WORLD.Abort(1)
 
 
