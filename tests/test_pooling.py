@@ -84,6 +84,43 @@ def test_max_pool2d_ties_nan_and_infinity_follow_torch():
                x, np.float32, exact_forward=True)
 
 
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("shape, stride", [((3, 4, 12, 10), (2, 2)), ((2, 3, 7, 9), (1, 1)),
+                                           ((2, 2, 9, 8), (3, 2)), ((1, 1, 2, 2), (2, 2))])
+def test_unrolled_2x2_max_pool_equals_the_general_kernel(shape, stride, threaded, monkeypatch):
+    """2x2 windows inside the plane have their own kernel: the same maxima and positions as
+    the general one, ties (a coarse grid of values), NaN and infinities included."""
+    from sorix.kernels import pool
+    from sorix.kernels.variants import variant
+    if threaded:
+        monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+        monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)
+    rng = np.random.default_rng(3)
+    x = rng.integers(-2, 3, shape).astype(np.float32)  # many ties
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, max(1, flat.size // 9), replace=False)] = np.nan
+    flat[rng.choice(flat.size, max(1, flat.size // 13), replace=False)] = -np.inf
+    settings = (2, 2) + stride + (0, 0, 1, 1)
+    out_hw = tuple((n - 2) // s + 1 for n, s in zip(shape[2:], stride))
+    assert pool._is_inner_2x2(shape, out_hw, settings)
+    values, index = pool.max_pool2d(x, out_hw, settings)
+    want_values = np.empty_like(values)
+    want_index = np.empty_like(index)
+    variant(pool.max_pool, False)(x, want_values, want_index, *settings)
+    np.testing.assert_array_equal(values, want_values)
+    np.testing.assert_array_equal(index, want_index)
+
+
+def test_2x2_windows_over_the_edge_take_the_general_kernel():
+    from sorix.kernels import pool
+    # ceil_mode: a last window that hangs over the edge; padding; dilation
+    assert not pool._is_inner_2x2((1, 1, 9, 9), (5, 5), (2, 2, 2, 2, 0, 0, 1, 1))
+    assert not pool._is_inner_2x2((1, 1, 8, 8), (5, 5), (2, 2, 2, 2, 1, 1, 1, 1))
+    assert not pool._is_inner_2x2((1, 1, 8, 8), (3, 3), (2, 2, 2, 2, 0, 0, 2, 2))
+    assert not pool._is_inner_2x2((1, 1, 8, 8), (3, 3), (3, 3, 2, 2, 0, 0, 1, 1))
+    assert pool._is_inner_2x2((1, 1, 9, 9), (4, 4), (2, 2, 2, 2, 0, 0, 1, 1))
+
+
 def test_max_pool2d_overlapping_windows_accumulate():
     """One input that is the maximum of several windows gets all their gradients."""
     x = np.zeros((1, 1, 3, 3))

