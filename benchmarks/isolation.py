@@ -35,7 +35,9 @@ class ThreadedShare:
     """Counts, while active, sorix's kernel launches large enough for threads and how many
     of them took the threaded build. Each launch chooses by size and by how busy the
     cores are (sorix.kernels.threads), so a case run beside other work may time the
-    serial build where a user's quiet script gets the threaded one: the table says which."""
+    serial build where a user's quiet script gets the threaded one: the table says which.
+    (An optimizer update also runs serial where its serial build measured faster:
+    sorix.kernels.variants.run_measured.)"""
 
     def __init__(self):
         self.large = self.threaded = 0
@@ -52,11 +54,18 @@ class ThreadedShare:
                 self.threaded += bool(chosen)
             return chosen
 
+        def measured_serial():  # threads were allowed, but the measured choice is serial
+            self.threaded -= 1
+
+        from sorix.kernels import variants
+        self._variants, self._hook = variants, variants.ran_serial_by_measurement
         threads.use = counted
+        variants.ran_serial_by_measurement = measured_serial
         return self
 
     def __exit__(self, *exc):
         self._threads.use = self._use
+        self._variants.ran_serial_by_measurement = self._hook
 
     def describe(self):
         return "n/a" if not self.large else f"{100 * self.threaded / self.large:.0f}%"

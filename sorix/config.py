@@ -24,15 +24,17 @@ import os
 _THRESHOLD_SET = os.environ.get("SORIX_PARALLEL_THRESHOLD") or None
 PARALLEL_THRESHOLD = int(_THRESHOLD_SET or 131072)
 
-#: Per optimizer update, the element count from which its threaded build runs (each
+#: Per optimizer update, the element count from which its threaded build may run (each
 #: thread takes whole chunks of the vectorised serial loop, :mod:`sorix.kernels.optim`).
-#: Measured with benchmarks/bench_threads.py on a quiet 2-core machine: the threaded SGD
-#: and RMSprop builds win from 65536 elements on; Adam's, whose arithmetic (a square
-#: root and a division per element) keeps two threads on the cores' shared units busy,
-#: loses while its arrays fit in the cache and wins from about 2**21 elements.
+#: Below it the serial build runs; from it on, the first updates at each size time both
+#: builds and keep the faster (:func:`sorix.kernels.variants.run_measured`). Measured
+#: with benchmarks/bench_threads.py on quiet 2-core machines, the threaded builds never
+#: won below 65536 elements. Above it the answer depends on the machine: the threaded
+#: Adam update at 1e6 float32 elements took twice the serial build's time on an AMD EPYC
+#: (Zen 4) and half of it on an Intel Xeon (Sapphire Rapids).
 #: ``SORIX_OPTIMIZER_PARALLEL_THRESHOLD`` sets all three; a ``SORIX_PARALLEL_THRESHOLD``
 #: above one of them raises it too (never lowers it: it is the way to keep threads off).
-OPTIMIZER_PARALLEL_THRESHOLDS = {"sgd": 65536, "rmsprop": 65536, "adam": 2 ** 21}
+OPTIMIZER_PARALLEL_THRESHOLDS = {"sgd": 65536, "rmsprop": 65536, "adam": 65536}
 if os.environ.get("SORIX_OPTIMIZER_PARALLEL_THRESHOLD"):
     OPTIMIZER_PARALLEL_THRESHOLDS = dict.fromkeys(
         OPTIMIZER_PARALLEL_THRESHOLDS, int(os.environ["SORIX_OPTIMIZER_PARALLEL_THRESHOLD"]))

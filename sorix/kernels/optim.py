@@ -15,8 +15,10 @@ threaded RMSprop took up to twice the serial build's time. The span takes
 slices (never a ``range(lo, hi)``: a start that could be negative keeps
 numba's negative-index test in the loop, which also blocks vectorisation).
 
-Every kernel exists twice: serial, and threaded from
-``config.OPTIMIZER_PARALLEL_THRESHOLDS[name]`` elements.
+Every kernel exists twice, serial and threaded. From
+``config.OPTIMIZER_PARALLEL_THRESHOLDS[name]`` elements on, the first updates
+at each size time both builds and the faster runs from then on (see
+:func:`run`).
 """
 import math
 
@@ -156,9 +158,12 @@ def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, one_minus_beta1, 
 
 
 def run(fn, p, *args):
-    """Apply update ``fn`` to parameter array ``p``, threaded for large arrays."""
-    variants.run(fn, p.size, p, *args,
-                 threshold=config.OPTIMIZER_PARALLEL_THRESHOLDS[fn.__name__])
+    """Apply update ``fn`` to parameter array ``p``: serial below its threshold; above
+    it, the serial or threaded build, whichever ran faster for this size on this machine
+    (:func:`sorix.kernels.variants.run_measured`: an update's result is the same either
+    way, and a training loop updates each parameter at one size thousands of times)."""
+    variants.run_measured(fn, p.size, p, *args,
+                          threshold=config.OPTIMIZER_PARALLEL_THRESHOLDS[fn.__name__])
 
 
 EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0)}

@@ -12,6 +12,7 @@ float16 arrays are computed in float32 and stored back in float16
 (:func:`call_widened`): numba has no float16 arithmetic on the CPU.
 """
 import threading
+import time
 
 import numpy as np
 
@@ -39,10 +40,72 @@ def run(fn, work, *args, threshold=None):
     """Call ``fn(*args)``, threaded when ``work`` (an element count) reaches ``threshold``
     (default ``config.PARALLEL_THRESHOLD``) and cores are free.
     The first argument's dtype decides: float16 runs widened (:func:`call_widened`)."""
-    kernel = variant(fn, threads.use(work, threshold))
+    return _call(variant(fn, threads.use(work, threshold)), args)
+
+
+#: Timed calls of each build before :func:`run_measured` settles on one for a size.
+MEASURED_CALLS = 3
+#: (kernel, size class) -> True (threaded) or False (serial), once measured
+_measured = {}
+#: (kernel, size class) -> ([serial seconds], [threaded seconds]) while measuring
+_trials = {}
+_clock = time.perf_counter
+
+
+def run_measured(fn, work, *args, threshold=None):
+    """:func:`run`, for kernels called again and again at the same sizes (an optimizer's
+    update of each parameter) whose results do not depend on the build: where threads
+    would be used, the first calls at each size class (sizes within a factor of two)
+    run the serial and threaded builds in turn, and once each has been timed
+    ``MEASURED_CALLS`` times (after one untimed call each, which may compile) the
+    faster by its best time runs from then on.
+
+    Which build wins depends on the machine: the threaded Adam update at 1e6 float32
+    took 0.50 ms against the serial 0.93 ms on one 2-core machine, and lost to the
+    serial 0.22 ms on another, so no threshold holds for both. With
+    ``config.LOAD_CHECK_INTERVAL`` at 0 (threads forced on, as tests do) nothing is
+    measured and the threaded build runs."""
+    if not threads.use(work, threshold):
+        return _call(variant(fn, False), args)
+    if config.LOAD_CHECK_INTERVAL <= 0:
+        return _call(variant(fn, True), args)
+    key = (fn, work.bit_length())
+    chosen = _measured.get(key)
+    if chosen is not None:
+        if not chosen:
+            ran_serial_by_measurement()
+        return _call(variant(fn, chosen), args)
+    times = _trials.setdefault(key, ([], []))
+    parallel = len(times[1]) < len(times[0])  # serial first, then in turn
+    if not parallel:
+        ran_serial_by_measurement()
+    kernel = variant(fn, parallel)
+    start = _clock()
+    result = _call(kernel, args)
+    times[parallel].append(_clock() - start)
+    if len(times[1]) > MEASURED_CALLS:  # (the first call of each build is not counted)
+        _measured[key] = min(times[1][1:]) < min(times[0][1:])
+        _trials.pop(key, None)
+    return result
+
+
+def ran_serial_by_measurement():
+    """Called when :func:`run_measured` runs the serial build where threads were allowed
+    (a hook for benchmarks that count threaded launches; it does nothing)."""
+
+
+def _call(kernel, args):
     if args[0].dtype.char == "e":
         return call_widened(kernel, args)
     return kernel(*args)
+
+
+def measured_choices():
+    """``{(kernel name, size class): 'threaded' or 'serial'}`` for the builds
+    :func:`run_measured` has settled on in this process (size class b: 2**(b-1) to
+    2**b - 1 elements)."""
+    return {(fn.__name__, bits): "threaded" if parallel else "serial"
+            for (fn, bits), parallel in _measured.items()}
 
 
 def call_widened(kernel, args):
