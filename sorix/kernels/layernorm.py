@@ -10,7 +10,7 @@ one pass over values shifted by one of the row's own (see
 Forward's output and backward's gradients are computed in the data's dtype:
 on a core with wide vectors a float64 pass over float32 data is bound by its
 arithmetic, not by memory (the forward took 2.4 ms for a (4096, 1024)
-float32 input on one thread, 1.8 ms in float32). The statistics enter those
+float32 input on one thread, 1.7 ms in float32). The statistics enter those
 passes rounded to that dtype with the rounding's loss kept beside them (see
 :func:`backward`), so the results stay within a few units in the last place.
 Row sums are the helpers listed in ``REASSOCIATE``: they are compiled with
