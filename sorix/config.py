@@ -26,8 +26,8 @@ PARALLEL_THRESHOLD = int(_THRESHOLD_SET or 131072)
 
 #: Per optimizer update, the element count from which its threaded build may run (each
 #: thread takes whole chunks of the vectorised serial loop, :mod:`sorix.kernels.optim`).
-#: Below it the serial build runs; from it on, the first updates at each size time both
-#: builds and keep the faster (:func:`sorix.kernels.variants.run_measured`). Measured
+#: Below it the serial build runs; from it on, the updates at each size time both builds
+#: now and then and use the faster (:func:`sorix.kernels.variants.run_measured`). Measured
 #: with benchmarks/bench_threads.py on quiet 2-core machines, the threaded builds never
 #: won below 65536 elements. Above it the answer depends on the machine: the threaded
 #: Adam update at 1e6 float32 elements took twice the serial build's time on an AMD EPYC

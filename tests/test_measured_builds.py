@@ -76,6 +76,17 @@ def test_the_first_call_of_each_build_is_not_counted(fake):
     assert calls(builds, 2 * variants.MEASURED_CALLS + 3).endswith("TTT")
 
 
+def test_the_choice_is_measured_again_after_a_while(fake, monkeypatch):
+    monkeypatch.setattr(variants, "REMEASURE_AFTER", 4)
+    builds = fake(serial_cost=1.0, threaded_cost=3.0)
+    trial = "ST" * (variants.MEASURED_CALLS + 1)
+    assert calls(builds, len(trial) + 4) == trial + "SSSS"
+    builds.ran.clear()
+    builds.cost[False] = 9.0  # the cores got slower for the serial build: measured anew
+    assert calls(builds, len(trial) + 2) == trial + "TT"
+    assert variants.measured_choices() == {("update", 10): "threaded"}
+
+
 def test_each_size_class_is_measured_on_its_own(fake):
     builds = fake(serial_cost=1.0, threaded_cost=2.0)
     calls(builds, 2 * variants.MEASURED_CALLS + 2, size=100_000)

@@ -16,8 +16,8 @@ slices (never a ``range(lo, hi)``: a start that could be negative keeps
 numba's negative-index test in the loop, which also blocks vectorisation).
 
 Every kernel exists twice, serial and threaded. From
-``config.OPTIMIZER_PARALLEL_THRESHOLDS[name]`` elements on, the first updates
-at each size time both builds and the faster runs from then on (see
+``config.OPTIMIZER_PARALLEL_THRESHOLDS[name]`` elements on, a few updates at
+each size time both builds now and then, and the faster runs in between (see
 :func:`run`).
 """
 import math

@@ -45,7 +45,11 @@ def run(fn, work, *args, threshold=None):
 
 #: Timed calls of each build before :func:`run_measured` settles on one for a size.
 MEASURED_CALLS = 3
-#: (kernel, size class) -> True (threaded) or False (serial), once measured
+#: Calls at a size class after which :func:`run_measured` times the builds again (the
+#: load on the machine, which can decide the race, may have changed since).
+REMEASURE_AFTER = 5000
+#: (kernel, size class) -> (True (threaded) or False (serial), calls left before measuring
+#: again), once measured
 _measured = {}
 #: (kernel, size class) -> ([serial seconds], [threaded seconds]) while measuring
 _trials = {}
@@ -58,7 +62,9 @@ def run_measured(fn, work, *args, threshold=None):
     would be used, the first calls at each size class (sizes within a factor of two)
     run the serial and threaded builds in turn, and once each has been timed
     ``MEASURED_CALLS`` times (after one untimed call each, which may compile) the
-    faster by its best time runs from then on.
+    faster by its best time runs for the next ``REMEASURE_AFTER`` calls, after which
+    the builds are timed again (a busy neighbour during the first calls does not fix
+    the choice for good).
 
     Which build wins depends on the machine: the threaded Adam update at 1e6 float32
     took 0.50 ms against the serial 0.93 ms on one 2-core machine, and lost to the
@@ -70,11 +76,15 @@ def run_measured(fn, work, *args, threshold=None):
     if config.LOAD_CHECK_INTERVAL <= 0:
         return _call(variant(fn, True), args)
     key = (fn, work.bit_length())
-    chosen = _measured.get(key)
-    if chosen is not None:
-        if not chosen:
-            ran_serial_by_measurement()
-        return _call(variant(fn, chosen), args)
+    found = _measured.get(key)
+    if found is not None:
+        chosen, left = found
+        if left > 0:
+            _measured[key] = (chosen, left - 1)
+            if not chosen:
+                ran_serial_by_measurement()
+            return _call(variant(fn, chosen), args)
+        del _measured[key]  # time both builds again
     times = _trials.setdefault(key, ([], []))
     parallel = len(times[1]) < len(times[0])  # serial first, then in turn
     if not parallel:
@@ -84,7 +94,7 @@ def run_measured(fn, work, *args, threshold=None):
     result = _call(kernel, args)
     times[parallel].append(_clock() - start)
     if len(times[1]) > MEASURED_CALLS:  # (the first call of each build is not counted)
-        _measured[key] = min(times[1][1:]) < min(times[0][1:])
+        _measured[key] = (min(times[1][1:]) < min(times[0][1:]), REMEASURE_AFTER)
         _trials.pop(key, None)
     return result
 
@@ -105,7 +115,7 @@ def measured_choices():
     :func:`run_measured` has settled on in this process (size class b: 2**(b-1) to
     2**b - 1 elements)."""
     return {(fn.__name__, bits): "threaded" if parallel else "serial"
-            for (fn, bits), parallel in _measured.items()}
+            for (fn, bits), (parallel, _) in list(_measured.items())}
 
 
 def call_widened(kernel, args):
