@@ -85,11 +85,21 @@ def test_max_pool2d_ties_nan_and_infinity_follow_torch():
 
 
 @pytest.mark.parametrize("threaded", [False, True])
-@pytest.mark.parametrize("shape, stride", [((3, 4, 12, 10), (2, 2)), ((2, 3, 7, 9), (1, 1)),
-                                           ((2, 2, 9, 8), (3, 2)), ((1, 1, 2, 2), (2, 2))])
-def test_unrolled_2x2_max_pool_equals_the_general_kernel(shape, stride, threaded, monkeypatch):
-    """2x2 windows inside the plane have their own kernel: the same maxima and positions as
-    the general one, ties (a coarse grid of values), NaN and infinities included."""
+@pytest.mark.parametrize("shape, kwargs", [
+    ((3, 4, 12, 10), dict(kernel_size=2)),
+    ((2, 3, 7, 9), dict(kernel_size=2, stride=1)),
+    ((2, 2, 9, 8), dict(kernel_size=2, stride=(3, 2), padding=1)),
+    ((2, 2, 9, 9), dict(kernel_size=2, ceil_mode=True)),
+    ((1, 1, 2, 2), dict(kernel_size=2)),
+    ((2, 3, 11, 10), dict(kernel_size=3, stride=2, padding=1)),
+    ((2, 2, 10, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ((2, 2, 7, 6), dict(kernel_size=3, stride=1)),
+    ((1, 2, 3, 3), dict(kernel_size=3, padding=1)),
+])
+def test_unrolled_max_pool_kernels_equal_the_general_one(shape, kwargs, threaded, monkeypatch):
+    """2x2 and 3x3 windows without dilation have kernels of their own: the same maxima and
+    positions as the general kernel, ties (a coarse grid of values), NaN, infinities,
+    padding and windows over the edge included."""
     from sorix.kernels import pool
     from sorix.kernels.variants import variant
     if threaded:
@@ -100,25 +110,27 @@ def test_unrolled_2x2_max_pool_equals_the_general_kernel(shape, stride, threaded
     flat = x.reshape(-1)
     flat[rng.choice(flat.size, max(1, flat.size // 9), replace=False)] = np.nan
     flat[rng.choice(flat.size, max(1, flat.size // 13), replace=False)] = -np.inf
-    settings = (2, 2) + stride + (0, 0, 1, 1)
-    out_hw = tuple((n - 2) // s + 1 for n, s in zip(shape[2:], stride))
-    assert pool._is_inner_2x2(shape, out_hw, settings)
-    values, index = pool.max_pool2d(x, out_hw, settings)
-    want_values = np.empty_like(values)
-    want_index = np.empty_like(index)
+    values, index = F.max_pool2d(sorix.tensor(x), return_indices=True, **kwargs)
+    k = kwargs["kernel_size"]
+    stride = kwargs.get("stride", k)
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    pad = kwargs.get("padding", 0)
+    settings = (k, k, sh, sw, pad, pad, 1, 1)
+    assert pool.unrolled_kernel(settings) is not None
+    want_values = np.empty(values.shape, np.float32)
+    want_index = np.empty(values.shape, np.int64)
     variant(pool.max_pool, False)(x, want_values, want_index, *settings)
-    np.testing.assert_array_equal(values, want_values)
-    np.testing.assert_array_equal(index, want_index)
+    np.testing.assert_array_equal(values.data, want_values)
+    np.testing.assert_array_equal(index.data, want_index)
 
 
-def test_2x2_windows_over_the_edge_take_the_general_kernel():
+def test_which_poolings_take_an_unrolled_kernel():
     from sorix.kernels import pool
-    # ceil_mode: a last window that hangs over the edge; padding; dilation
-    assert not pool._is_inner_2x2((1, 1, 9, 9), (5, 5), (2, 2, 2, 2, 0, 0, 1, 1))
-    assert not pool._is_inner_2x2((1, 1, 8, 8), (5, 5), (2, 2, 2, 2, 1, 1, 1, 1))
-    assert not pool._is_inner_2x2((1, 1, 8, 8), (3, 3), (2, 2, 2, 2, 0, 0, 2, 2))
-    assert not pool._is_inner_2x2((1, 1, 8, 8), (3, 3), (3, 3, 2, 2, 0, 0, 1, 1))
-    assert pool._is_inner_2x2((1, 1, 9, 9), (4, 4), (2, 2, 2, 2, 0, 0, 1, 1))
+    assert pool.unrolled_kernel((2, 2, 2, 2, 0, 0, 1, 1)) is pool.max_pool_2x2
+    assert pool.unrolled_kernel((3, 3, 2, 2, 1, 1, 1, 1)) is pool.max_pool_3x3
+    assert pool.unrolled_kernel((2, 2, 2, 2, 0, 0, 2, 2)) is None  # dilation
+    assert pool.unrolled_kernel((3, 2, 2, 1, 1, 1, 1, 1)) is None  # not square
+    assert pool.unrolled_kernel((4, 4, 2, 2, 0, 0, 1, 1)) is None
 
 
 def test_max_pool2d_overlapping_windows_accumulate():
