@@ -96,8 +96,8 @@ def test_max_pool2d_ties_nan_and_infinity_follow_torch():
     ((2, 2, 7, 6), dict(kernel_size=3, stride=1)),
     ((1, 2, 3, 3), dict(kernel_size=3, padding=1)),
 ])
-def test_unrolled_max_pool_kernels_equal_the_general_one(shape, kwargs, threaded, monkeypatch):
-    """2x2 and 3x3 windows without dilation have kernels of their own: the same maxima and
+def test_unrolled_max_pool_kernel_equals_the_general_one(shape, kwargs, threaded, monkeypatch):
+    """2x2 and 3x3 windows without dilation have a kernel of their own: the same maxima and
     positions as the general kernel, ties (a coarse grid of values), NaN, infinities,
     padding and windows over the edge included."""
     from sorix.kernels import pool
@@ -116,7 +116,7 @@ def test_unrolled_max_pool_kernels_equal_the_general_one(shape, kwargs, threaded
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     pad = kwargs.get("padding", 0)
     settings = (k, k, sh, sw, pad, pad, 1, 1)
-    assert pool.unrolled_kernel(settings) is not None
+    assert pool.takes_unrolled(settings)
     want_values = np.empty(values.shape, np.float32)
     want_index = np.empty(values.shape, np.int64)
     variant(pool.max_pool, False)(x, want_values, want_index, *settings)
@@ -124,13 +124,13 @@ def test_unrolled_max_pool_kernels_equal_the_general_one(shape, kwargs, threaded
     np.testing.assert_array_equal(index.data, want_index)
 
 
-def test_which_poolings_take_an_unrolled_kernel():
+def test_which_poolings_take_the_unrolled_kernel():
     from sorix.kernels import pool
-    assert pool.unrolled_kernel((2, 2, 2, 2, 0, 0, 1, 1)) is pool.max_pool_2x2
-    assert pool.unrolled_kernel((3, 3, 2, 2, 1, 1, 1, 1)) is pool.max_pool_3x3
-    assert pool.unrolled_kernel((2, 2, 2, 2, 0, 0, 2, 2)) is None  # dilation
-    assert pool.unrolled_kernel((3, 2, 2, 1, 1, 1, 1, 1)) is None  # not square
-    assert pool.unrolled_kernel((4, 4, 2, 2, 0, 0, 1, 1)) is None
+    assert pool.takes_unrolled((2, 2, 2, 2, 0, 0, 1, 1))
+    assert pool.takes_unrolled((3, 3, 2, 2, 1, 1, 1, 1))
+    assert not pool.takes_unrolled((2, 2, 2, 2, 0, 0, 2, 2))  # dilation
+    assert not pool.takes_unrolled((3, 2, 2, 1, 1, 1, 1, 1))  # not square
+    assert not pool.takes_unrolled((4, 4, 2, 2, 0, 0, 1, 1))
 
 
 def test_max_pool2d_overlapping_windows_accumulate():

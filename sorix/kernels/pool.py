@@ -100,14 +100,12 @@ def max_pool(x, out, index, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
                 index[n, c, p, q] = where
 
 
-# The two usual window sizes without dilation have kernels of their own: a window that lies
-# inside the plane is read unrolled, in the general scan's order, and one that crosses
-# the edge (padding, ceil_mode) by the general scan. A loop over a window whose size is
-# known only at run time cost 4 times more: 2x2 pooling of a (64, 6, 28, 28) float32
-# batch took 1.0 ms on one thread that way, 0.26 ms unrolled.
-
-def max_pool_2x2(x, out, index, sh, sw, ph, pw):
-    """:func:`max_pool` for 2x2 windows, no dilation."""
+def max_pool_unrolled(x, out, index, k, sh, sw, ph, pw):
+    """:func:`max_pool` for the two usual windows, k x k with k 2 or 3 and no dilation:
+    a window inside the plane is read unrolled, in the general scan's order, and one that
+    crosses the edge (padding, ceil_mode) by :func:`scan`. A loop over a window whose
+    size is known only at run time cost 4 times more: 2x2 pooling of a (64, 6, 28, 28)
+    float32 batch took 1.0 ms on one thread that way, 0.26 ms unrolled."""
     n_count, c_count, h, w = x.shape
     oh_count, ow_count = out.shape[2], out.shape[3]
     for t in prange(n_count * c_count):
@@ -117,31 +115,14 @@ def max_pool_2x2(x, out, index, sh, sw, ph, pw):
             a = p * sh - ph
             for q in range(ow_count):
                 b = q * sw - pw
-                if a < 0 or b < 0 or a + 2 > h or b + 2 > w:
-                    best, where = scan(x, n, c, a, b, 2, 2, 1, 1)
-                else:
+                if a < 0 or b < 0 or a + k > h or b + k > w:
+                    best, where = scan(x, n, c, a, b, k, k, 1, 1)
+                elif k == 2:
                     top = a * w + b
                     best, where = x[n, c, a, b], top
                     best, where = pick(x[n, c, a, b + 1], top + 1, best, where)
                     best, where = pick(x[n, c, a + 1, b], top + w, best, where)
                     best, where = pick(x[n, c, a + 1, b + 1], top + w + 1, best, where)
-                out[n, c, p, q] = best
-                index[n, c, p, q] = where
-
-
-def max_pool_3x3(x, out, index, sh, sw, ph, pw):
-    """:func:`max_pool` for 3x3 windows, no dilation."""
-    n_count, c_count, h, w = x.shape
-    oh_count, ow_count = out.shape[2], out.shape[3]
-    for t in prange(n_count * c_count):
-        n = t // c_count
-        c = t % c_count
-        for p in range(oh_count):
-            a = p * sh - ph
-            for q in range(ow_count):
-                b = q * sw - pw
-                if a < 0 or b < 0 or a + 3 > h or b + 3 > w:
-                    best, where = scan(x, n, c, a, b, 3, 3, 1, 1)
                 else:
                     top = a * w + b
                     mid = top + w
@@ -234,22 +215,19 @@ def max_pool2d(x, out_hw, settings):
     out = np.empty(shape, x.dtype)
     index = np.empty(shape, np.int64)
     if out.size:
-        kernel = unrolled_kernel(settings)
         kh, kw, sh, sw, ph, pw = settings[:6]
-        if kernel is None:
-            run(max_pool, out.size * kh * kw, x, out, index, *settings)
+        if takes_unrolled(settings):
+            run(max_pool_unrolled, out.size * kh * kw, x, out, index, kh, sh, sw, ph, pw)
         else:
-            run(kernel, out.size * kh * kw, x, out, index, sh, sw, ph, pw)
+            run(max_pool, out.size * kh * kw, x, out, index, *settings)
     return out, index
 
 
-def unrolled_kernel(settings):
-    """:func:`max_pool_2x2` or :func:`max_pool_3x3` where one computes this pooling
-    (square 2x2 or 3x3 windows, no dilation), else None."""
+def takes_unrolled(settings):
+    """Whether :func:`max_pool_unrolled` computes this pooling: square 2x2 or 3x3 windows,
+    no dilation."""
     kh, kw, _, _, _, _, dil_h, dil_w = settings
-    if dil_h != 1 or dil_w != 1 or kh != kw:
-        return None
-    return {2: max_pool_2x2, 3: max_pool_3x3}.get(kh)
+    return dil_h == dil_w == 1 and kh == kw and kh in (2, 3)
 
 
 def max_pool2d_backward(g, index, x_shape, settings=None):
