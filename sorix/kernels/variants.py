@@ -84,7 +84,7 @@ def run_measured(fn, work, *args, threshold=None):
             if not chosen:
                 ran_serial_by_measurement()
             return _call(variant(fn, chosen), args)
-        del _measured[key]  # time both builds again
+        _measured.pop(key, None)  # time both builds again (another thread may have dropped it)
     times = _trials.setdefault(key, ([], []))
     parallel = len(times[1]) < len(times[0])  # serial first, then in turn
     if not parallel:
