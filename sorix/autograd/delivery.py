@@ -43,17 +43,18 @@ def accumulate_leaf(leaf, grad, create_graph, fresh=False):
             grad = grad.to(leaf.dtype)
         leaf._grad = grad if leaf._grad is None else leaf._grad + grad
         return
-    B = of(grad)
     current = leaf._grad
+    if current is not None and not current._requires_grad:  # the usual case first
+        of(grad).inplace("add", current.data, grad)
+        current._version[0] += 1
+        return
+    B = of(grad)
     if current is None:
         if not (fresh and grad.dtype == leaf.data.dtype and B.owns_memory(grad)):
             grad = B.copy(grad, leaf.data.dtype)
         leaf._grad = type(leaf)._wrap(grad)
-    elif current.requires_grad:
+    else:  # a gradient built with create_graph=True: replaced, not changed in place
         leaf._grad = type(leaf)._wrap(B.binary("add", current.data, grad))
-    else:
-        B.inplace("add", current.data, grad)
-        current._version[0] += 1
 
 
 class Accumulate:

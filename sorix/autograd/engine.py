@@ -79,11 +79,28 @@ def seed(output, gradient, create_graph, what="gradient"):
 
 
 def _dependencies(roots):
-    """How many graph edges lead into each node reachable from ``roots``."""
+    """How many graph edges lead into each node reachable from ``roots``.
+
+    (The walk of :func:`edges`, written out: it runs before every backward, and for a
+    small graph a generator's per-edge cost is most of it.)"""
     deps = {}
-    for _, child in edges(roots):
-        if child is not None:
-            deps[child] = deps.get(child, 0) + 1
+    stack = list(roots)
+    # a node is expanded when its first edge is counted; a root reached from another root
+    # is expanded as a root only
+    roots = set(stack) if len(stack) > 1 else ()
+    while stack:
+        node = stack.pop()
+        for tensor, need in zip(node.inputs, node.needs):
+            if need:
+                child = tensor.grad_fn
+                if child is None:
+                    continue
+                if child in deps:
+                    deps[child] += 1
+                else:
+                    deps[child] = 1
+                    if child not in roots:
+                        stack.append(child)
     return deps
 
 

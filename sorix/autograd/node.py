@@ -33,12 +33,24 @@ class Node:
                  "__weakref__")
 
     def __init__(self, inputs, saved=None, watch=()):
+        # (two operands written out: a node is made per op, and on small tensors the
+        # comprehension's own call costs as much as the rest of this method)
         self.inputs = inputs
-        self.needs = tuple([t is not None and t._requires_grad for t in inputs])
+        if len(inputs) == 2:
+            a, b = inputs
+            self.needs = (a is not None and a._requires_grad, b is not None and b._requires_grad)
+        else:
+            self.needs = tuple([t is not None and t._requires_grad for t in inputs])
         self.saved = saved
         # Tensors whose values backward reads: their versions now, to
         # detect an in-place change before backward runs.
-        self._versions = tuple([(t, t._version[0]) for t in watch]) if watch else ()
+        if not watch:
+            self._versions = ()
+        elif len(watch) == 2:
+            a, b = watch
+            self._versions = ((a, a._version[0]), (b, b._version[0]))
+        else:
+            self._versions = tuple([(t, t._version[0]) for t in watch])
         self._freed = False
         self._released = False  # a backward without retain_graph went through it
         self._retained = None
