@@ -120,6 +120,58 @@ def test_batchnorm_training_steps_and_eval_match_torch(shape, dtype):
     close(ours(sorix.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), dtype, "eval")
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batchnorm_row_kernels_equal_the_loops_over_l(dtype, parallel):
+    """(N, F) inputs have kernels whose inner loop runs over features. The same values laid
+    out as (1, F, N) go through the general kernels' loops over L, which add each
+    feature's samples in the same order: every result must be identical, bit for bit."""
+    from sorix.kernels import batchnorm as K
+    from sorix.kernels.variants import variant
+    r = np.random.default_rng(11)
+    n, f = 37, 6
+    x = (r.standard_normal((n, f)) * 3 + 1).astype(dtype)
+    g = r.standard_normal((n, f)).astype(dtype)
+    scale, shift = r.standard_normal(f).astype(dtype), r.standard_normal(f).astype(dtype)
+
+    def run_all(kernels, x, g):
+        batch_stats, normalize, grad_sums, grad_input = kernels
+        mean, var = np.empty(f), np.empty(f)
+        variant(batch_stats, False)(x, mean, var)
+        out = np.empty_like(x)
+        variant(normalize, parallel)(x, mean.astype(dtype), scale, shift, out)
+        invstd = 1.0 / np.sqrt(var + 1e-5)
+        sum_g, sum_g_xhat = np.empty(f), np.empty(f)
+        variant(grad_sums, False)(g, x, mean, invstd, sum_g, sum_g_xhat)
+        dx = np.empty_like(x)
+        variant(grad_input, parallel)(g, x, mean.astype(dtype), invstd.astype(dtype), scale,
+                                      (sum_g / n).astype(dtype), (sum_g_xhat / n).astype(dtype),
+                                      dx)
+        return mean, var, out, sum_g, sum_g_xhat, dx
+
+    def along_l(a):  # (N, F) -> (1, F, N)
+        return np.ascontiguousarray(a.T[None])
+
+    rows = run_all((K.batch_stats_rows, K.normalize_rows, K.grad_sums_rows, K.grad_input_rows),
+                   x, g)
+    loops = run_all((K.batch_stats, K.normalize, K.grad_sums, K.grad_input),
+                    along_l(x), along_l(g))
+    for name, a, b in zip(("mean", "var", "output", "sum g", "sum g xhat", "dx"), rows, loops):
+        np.testing.assert_array_equal(a, b[0].T if b.ndim == 3 else b, err_msg=name)
+    # and they are the batch statistics and the closed-form gradient (float64 NumPy)
+    x2, g2 = x.astype(np.float64), g.astype(np.float64)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rows[0], x2.mean(0), **tol)
+    np.testing.assert_allclose(rows[1], x2.var(0), **tol)
+    # (``scale`` stands for gamma / sqrt(var + eps) in normalize, and for the coefficient
+    # of grad_input, which is the same)
+    np.testing.assert_allclose(rows[2], (x2 - x2.mean(0)) * scale + shift, **tol)
+    xhat = (x2 - x2.mean(0)) / np.sqrt(x2.var(0) + 1e-5)
+    want = scale * (g2 - g2.mean(0) - xhat * (g2 * xhat).mean(0))
+    np.testing.assert_allclose(rows[5], want, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-4 if dtype == np.float32 else 1e-10)
+
+
 def test_batchnorm_cumulative_average_matches_torch():
     torch = pytest.importorskip("torch")
     ours, theirs = nn.BatchNorm1d(2, momentum=None), torch.nn.BatchNorm1d(2, momentum=None)

@@ -89,3 +89,56 @@ def grad_input(g, x, mean, invstd, coef, mean_g, mean_g_xhat, out):
             mgx = mean_g_xhat[j]
             for k in range(l):
                 out[i, j, k] = c * (g[i, j, k] - mg - (x[i, j, k] - m) * s * mgx)
+
+
+# ---- (N, F) inputs ------------------------------------------------------------------------
+
+def batch_stats_rows(x, mean, var):
+    """:func:`batch_stats` for x of shape (N, F)."""
+    n, f = x.shape
+    for j in range(f):
+        mean[j] = 0.0
+        var[j] = 0.0
+    for i in range(n):
+        for j in range(f):
+            mean[j] += x[i, j]
+    for j in range(f):
+        mean[j] /= n
+    for i in range(n):
+        for j in range(f):
+            d = x[i, j] - mean[j]
+            var[j] += d * d
+    for j in range(f):
+        var[j] /= n
+
+
+def normalize_rows(x, mean, scale, shift, out):
+    """:func:`normalize` for x of shape (N, F)."""
+    n, f = x.shape
+    for i in prange(n):
+        for j in range(f):
+            out[i, j] = (x[i, j] - mean[j]) * scale[j] + shift[j]
+
+
+def grad_sums_rows(g, x, mean, invstd, sum_g, sum_g_xhat):
+    """:func:`grad_sums` for x of shape (N, F)."""
+    n, f = x.shape
+    for j in range(f):
+        sum_g[j] = 0.0
+        sum_g_xhat[j] = 0.0
+    for i in range(n):
+        for j in range(f):
+            gv = g[i, j]
+            sum_g[j] += gv
+            sum_g_xhat[j] += gv * (x[i, j] - mean[j])
+    for j in range(f):
+        sum_g_xhat[j] *= invstd[j]
+
+
+def grad_input_rows(g, x, mean, invstd, coef, mean_g, mean_g_xhat, out):
+    """:func:`grad_input` for x of shape (N, F)."""
+    n, f = x.shape
+    for i in prange(n):
+        for j in range(f):
+            out[i, j] = coef[j] * (g[i, j] - mean_g[j] - (x[i, j] - mean[j]) * invstd[j]
+                                   * mean_g_xhat[j])

@@ -27,38 +27,43 @@ from .core import float_data, records, wrap
 from .elementwise import cast
 
 
-def _as_rows(array, shape3):
-    return np.ascontiguousarray(array).reshape(shape3)
+def _kernels(ndim):
+    """(batch_stats, normalize, grad_sums, grad_input) for inputs of ``ndim`` dimensions:
+    (N, F) inputs have kernels of their own, (N, F, L) ones the general loops."""
+    if ndim == 2:
+        return K.batch_stats_rows, K.normalize_rows, K.grad_sums_rows, K.grad_input_rows
+    return K.batch_stats, K.normalize, K.grad_sums, K.grad_input
 
 
 class BatchNormNode(Node):
     """Gradients of x, gamma and beta (see the module doc)."""
-    __slots__ = ("eps", "shape3", "param_shape")
+    __slots__ = ("eps", "param_shape")
 
-    def __init__(self, x, gamma, beta, saved, eps, shape3):
+    def __init__(self, x, gamma, beta, saved, eps):
         super().__init__((x, gamma, beta), saved, (x, gamma))
-        self.eps, self.shape3 = eps, shape3
+        self.eps = eps
         self.param_shape = gamma.data.shape
 
     def backward(self, grad, F, saved):
         if F is not _cpu:  # create_graph=True (the node exists on the CPU only)
             return self._formula(grad)
-        x3, mean, invstd, gamma = saved
-        dtype = x3.dtype
-        g3 = _as_rows(grad.astype(dtype, copy=False), self.shape3)
-        features = self.shape3[1]
+        x_data, mean, invstd, gamma = saved
+        dtype = x_data.dtype
+        g_data = np.ascontiguousarray(grad, dtype=dtype)
+        features = x_data.shape[1]
+        _, _, grad_sums, grad_input = _kernels(x_data.ndim)
         sum_g = np.empty(features)
         sum_g_xhat = np.empty(features)
-        variant(K.grad_sums, False)(g3, x3, mean, invstd, sum_g, sum_g_xhat)
+        variant(grad_sums, False)(g_data, x_data, mean, invstd, sum_g, sum_g_xhat)
         need_x, need_gamma, need_beta = self.needs
         dx = None
         if need_x:
-            count = self.shape3[0] * self.shape3[2]
-            # in its final shape (the kernel writes a view): a leaf can keep it uncopied
+            count = x_data.size // features
+            # (memory of its own: a leaf can keep it uncopied)
             dx = recycle.empty(grad.shape, dtype)
-            run(K.grad_input, x3.size, g3, x3, mean.astype(dtype), invstd.astype(dtype),
+            run(grad_input, x_data.size, g_data, x_data, mean.astype(dtype), invstd.astype(dtype),
                 (gamma * invstd).astype(dtype), (sum_g / count).astype(dtype),
-                (sum_g_xhat / count).astype(dtype), dx.reshape(self.shape3))
+                (sum_g_xhat / count).astype(dtype), dx)
         dgamma = sum_g_xhat.astype(dtype).reshape(self.param_shape) if need_gamma else None
         dbeta = sum_g.astype(dtype).reshape(self.param_shape) if need_beta else None
         return dx, dgamma, dbeta
@@ -98,7 +103,6 @@ def batch_norm_train(x, gamma, beta, eps):
     if x.ndim not in (2, 3):
         raise ValueError(f"batch norm expects input of shape (N, F) or (N, F, L), got {shape}")
     features = shape[1]
-    shape3 = (shape[0], features, shape[2] if x.ndim == 3 else 1)
     for name, p in (("gamma", gamma), ("beta", beta)):
         if p.data.size != features:
             raise ValueError(f"batch norm: {name} has {p.data.size} entries, expected {features}")
@@ -106,17 +110,17 @@ def batch_norm_train(x, gamma, beta, eps):
         return composite.batch_norm_train(x, gamma, beta, eps)
     data = float_data(x)
     dtype = data.dtype
-    x3 = _as_rows(data, shape3)
+    x_data = np.ascontiguousarray(data)
+    batch_stats, normalize, _, _ = _kernels(x_data.ndim)
     mean = np.empty(features)
     var = np.empty(features)
-    variant(K.batch_stats, False)(x3, mean, var)
+    variant(batch_stats, False)(x_data, mean, var)
     invstd = 1.0 / np.sqrt(var + eps)
     g = np.ascontiguousarray(gamma.data, dtype=dtype).reshape(-1)
     b = np.ascontiguousarray(beta.data, dtype=dtype).reshape(-1)
     out = recycle.empty(shape, dtype)
-    run(K.normalize, x3.size, x3, mean.astype(dtype), (g * invstd).astype(dtype), b,
-        out.reshape(shape3))
+    run(normalize, x_data.size, x_data, mean.astype(dtype), (g * invstd).astype(dtype), b, out)
     if records(x, gamma, beta):
-        node = BatchNormNode(x, gamma, beta, (x3, mean, invstd, g), float(eps), shape3)
+        node = BatchNormNode(x, gamma, beta, (x_data, mean, invstd, g), float(eps))
         return wrap(out, node), mean, var
     return wrap(out), mean, var
