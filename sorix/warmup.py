@@ -7,9 +7,9 @@ the disk cache, so the first run of a script pauses (seconds per new kernel)
 where later runs do not. This command takes that pause once: it runs tiny
 workloads through the public API (elementwise ops and their gradients,
 reductions, matmul, softmax, the losses, the optimizers, BatchNorm,
-LayerNorm, a small network's training step), serial and threaded builds
-both, in float32 and float64, and reports how many kernels it compiled and
-how many it found already cached. The workloads run in one process per core
+LayerNorm, the training steps of a small network and of a small CNN),
+serial and threaded builds both, in float32 and float64, and reports how
+many kernels it compiled and how many it found already cached. The workloads run in one process per core
 (``--jobs``), since numba compiles on one. Progress goes to stderr; ``--quiet`` prints
 nothing. The cache folder is numba's (``NUMBA_CACHE_DIR`` when set).
 """
@@ -108,8 +108,27 @@ def _layers_and_optimizers(dtype):
         model(x)
 
 
+def _convolutions(dtype):
+    import sorix
+    from sorix import nn, optim
+    rng = np.random.default_rng(1)
+    # padded convolutions whose input gradient is needed (the second), max and average
+    # pooling: a small CNN's training step
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                          nn.Flatten(), nn.Linear(8, 3))
+    model.to(dtype=dtype)
+    x = sorix.tensor(rng.standard_normal((2, 1, 8, 8)).astype(dtype))
+    y = sorix.tensor(np.array([0, 2]))
+    opt = optim.Adam(model.parameters())
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    loss.backward()
+    opt.step()
+
+
 STEPS = (("elementwise", _elementwise), ("reductions", _reductions), ("matmul", _matmul),
-         ("losses", _losses), ("layers and optimizers", _layers_and_optimizers))
+         ("losses", _losses), ("layers and optimizers", _layers_and_optimizers),
+         ("convolutions", _convolutions))
 
 
 #: The registry's caches that hold whole kernels (the others hold the helpers compiled
