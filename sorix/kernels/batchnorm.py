@@ -96,9 +96,8 @@ def grad_input(g, x, mean, invstd, coef, mean_g, mean_g_xhat, out):
 def batch_stats_rows(x, mean, var):
     """:func:`batch_stats` for x of shape (N, F)."""
     n, f = x.shape
-    for j in range(f):
-        mean[j] = 0.0
-        var[j] = 0.0
+    mean[:] = 0.0
+    var[:] = 0.0
     for i in range(n):
         for j in range(f):
             mean[j] += x[i, j]
@@ -123,9 +122,8 @@ def normalize_rows(x, mean, scale, shift, out):
 def grad_sums_rows(g, x, mean, invstd, sum_g, sum_g_xhat):
     """:func:`grad_sums` for x of shape (N, F)."""
     n, f = x.shape
-    for j in range(f):
-        sum_g[j] = 0.0
-        sum_g_xhat[j] = 0.0
+    sum_g[:] = 0.0
+    sum_g_xhat[:] = 0.0
     for i in range(n):
         for j in range(f):
             gv = g[i, j]
