@@ -5,7 +5,10 @@ A property of the machine code, not a timing: each kernel is compiled afresh
 assembly must hold packed floating-point arithmetic (``mulps``, ``vfmadd231pd``
 ...), which LLVM emits only for a vectorised loop. A kernel whose loop stays
 scalar runs 4 to 16 times fewer elements per instruction; the threaded
-optimizer updates once lost to their serial builds that way.
+optimizer updates once lost to their serial builds that way. Nor may the
+code gather its vector lanes one element at a time (``vgatherqps``): the
+gradient-norm sums did, at a third of their speed, until their indices were
+made unsigned.
 """
 import platform
 import re
@@ -15,7 +18,9 @@ import pytest
 
 from sorix import config
 from sorix.kernels import build
+from sorix.kernels import grad_norm as K_NORM
 from sorix.kernels import optim as KO
+from sorix.kernels.variants import register_reassociating
 from sorix.kernels.defs import BINARY, UNARY
 
 pytestmark = pytest.mark.skipif(
@@ -35,12 +40,24 @@ def fresh_compiles(monkeypatch):
     monkeypatch.setattr(build, "_kernel_cache", {})
 
 
-def packed_ops(kernel):
+# a gather loads vector lanes one element at a time: LLVM emits one for a contiguous
+# loop when it cannot prove the index non-negative (numba wraps negative indices)
+GATHER = re.compile(r"\bvp?gather\w+")
+
+
+def assembly(kernel):
     dispatcher = getattr(kernel, "dispatcher", kernel)  # threaded builds are wrapped
     assert dispatcher.signatures, "the kernel was never called"
-    asm = "".join(dispatcher.overloads[s].library.get_asm_str()
-                  for s in dispatcher.signatures)
-    return len(PACKED.findall(asm))
+    return "".join(dispatcher.overloads[s].library.get_asm_str()
+                   for s in dispatcher.signatures)
+
+
+def packed_ops(kernel):
+    """The packed arithmetic instructions of ``kernel``'s code, which must load its
+    vectors whole (no gathers)."""
+    code = assembly(kernel)
+    assert not GATHER.findall(code), "a contiguous loop gathers its elements one by one"
+    return len(PACKED.findall(code))
 
 
 def optimizer_args(name, dtype):
@@ -112,6 +129,17 @@ def test_float32_exp_and_tanh_forwards_are_vectorised(dtype):
         kernel = build.kernel("unary0", op, {"F": UNARY[op].forward}, dtype, False)
         kernel(np.linspace(-1, 1, 64).astype(dtype), np.empty(64, dtype), np.zeros(0, dtype))
         assert packed_ops(kernel) > 0, op
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
+@pytest.mark.parametrize("module, kernel, extra", [
+    (K_NORM, "norm_part", (K_NORM.SQUARES, 2.0))], ids=["grad-norm"])
+def test_block_sums_load_vectors_not_gathers(module, kernel, extra, parallel):
+    register_reassociating(vars(module))  # their block sums may be reordered
+    compiled = build.jit_kernel(getattr(module, kernel), parallel=parallel,
+                                name=f"{kernel}_gather_check{'_par' if parallel else ''}")
+    compiled(np.linspace(-1, 1, 3 * module.BLOCK).astype(np.float32), *extra)
+    assert packed_ops(compiled) > 0
 
 
 def test_the_check_tells_scalar_code_apart():

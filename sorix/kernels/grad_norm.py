@@ -24,18 +24,21 @@ BLOCK = 16384
 
 
 def block_sum(g, start, stop, kind, p):
-    """sum over g[start:stop] of g^2, |g|^p or [g != 0], in float64."""
+    """sum over g[start:stop] of g^2, |g|^p or [g != 0], in float64.
+
+    The indices are unsigned: numba wraps negative signed ones, and that check makes
+    LLVM gather the elements one by one instead of loading them as a vector."""
     total = 0.0
     if kind == SQUARES:
         for i in range(start, stop):
-            v = g[i] * 1.0
+            v = g[np.uint64(i)] * 1.0
             total += v * v
     elif kind == POWERS:
         for i in range(start, stop):
-            total += abs(g[i] * 1.0) ** p
+            total += abs(g[np.uint64(i)] * 1.0) ** p
     else:
         for i in range(start, stop):
-            total += 1.0 if g[i] != 0 else 0.0
+            total += 1.0 if g[np.uint64(i)] != 0 else 0.0
     return total
 
 
