@@ -91,6 +91,11 @@ FUSION_MAX_NODES = 32
 #: forward keeps the buffer for the weight gradient instead of building it again.
 CONV_COLUMNS_LIMIT = int(os.environ.get("SORIX_CONV_COLUMNS_LIMIT", 2 ** 22))
 
+#: A float32 sum or mean over every element of at least this many runs as one
+#: float64 pass over blocks (:mod:`sorix.kernels.total`); smaller ones are NumPy's,
+#: whose call costs less than a kernel's at that size.
+TOTAL_KERNEL_MIN = 4096
+
 #: CPU arrays of at least this many bytes that sorix's kernels write (outputs, gradients,
 #: convolution columns) are cut from recycled blocks (:mod:`sorix.kernels.recycle`): a
 #: fresh multi-megabyte array costs page faults on every training step.

@@ -20,6 +20,7 @@ from sorix import config
 from sorix.kernels import build
 from sorix.kernels import grad_norm as K_NORM
 from sorix.kernels import optim as KO
+from sorix.kernels import total as K_TOTAL
 from sorix.kernels.variants import register_reassociating
 from sorix.kernels.defs import BINARY, UNARY
 
@@ -133,7 +134,8 @@ def test_float32_exp_and_tanh_forwards_are_vectorised(dtype):
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
 @pytest.mark.parametrize("module, kernel, extra", [
-    (K_NORM, "norm_part", (K_NORM.SQUARES, 2.0))], ids=["grad-norm"])
+    (K_TOTAL, "total", ()), (K_NORM, "norm_part", (K_NORM.SQUARES, 2.0))],
+    ids=["total", "grad-norm"])
 def test_block_sums_load_vectors_not_gathers(module, kernel, extra, parallel):
     register_reassociating(vars(module))  # their block sums may be reordered
     compiled = build.jit_kernel(getattr(module, kernel), parallel=parallel,

@@ -10,10 +10,13 @@ most. The device-only helpers (``as_device``, ``simulated``,
 """
 import numpy as np
 
+from .. import config
 from . import recycle
 from . import elementwise as _elementwise
 from . import linalg as _linalg
 from . import optim as _optim
+from . import total as _total
+from . import variants as _variants
 
 #: The device this namespace's arrays live on.
 DEVICE = "cpu"
@@ -170,11 +173,37 @@ def where(condition, a, b):
 
 # (the array methods: np.sum & co. add a Python-level wrapper per call)
 
+def _whole_float32_total(x, axis, dtype):
+    """The float64 total of every element of ``x`` by :mod:`sorix.kernels.total`, or None
+    where NumPy sums instead: not a contiguous float32 array of at least
+    ``config.TOTAL_KERNEL_MIN`` elements reduced over every axis to its own dtype."""
+    if x.dtype != np.float32 or (dtype is not None and np.dtype(dtype) != x.dtype) \
+            or x.size < config.TOTAL_KERNEL_MIN or not x.flags.c_contiguous:
+        return None
+    if axis is not None:
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+        if len({int(a) % x.ndim for a in axes}) != x.ndim:
+            return None
+    return _variants.run(_total.total, x.size, x.reshape(-1))
+
+
+def _kept(value, x, keepdims):
+    with np.errstate(over="ignore"):  # a total beyond float32's range is inf, as it should be
+        out = np.asarray(np.float32(value))
+    return out.reshape((1,) * x.ndim) if keepdims else out
+
+
 def sum(x, axis=None, keepdims=False, dtype=None):
+    found = _whole_float32_total(x, axis, dtype)
+    if found is not None:
+        return _kept(found, x, keepdims)
     return np.asarray(x.sum(axis=axis, keepdims=keepdims, dtype=dtype))
 
 
 def mean(x, axis=None, keepdims=False):
+    found = _whole_float32_total(x, axis, None)
+    if found is not None:
+        return _kept(found / x.size, x, keepdims)
     return np.asarray(x.mean(axis=axis, keepdims=keepdims))
 
 

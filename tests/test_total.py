@@ -1,0 +1,133 @@
+"""Sums and means of every element of a large float32 tensor (sorix.kernels.total): the
+exact sum rounded to float32, the same on one thread or several, special values as in
+any sum, and NumPy's path wherever the kernel does not apply."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import sorix
+from sorix import config
+from sorix.kernels import total as K
+from sorix.kernels.variants import variant
+
+SIZES = [config.TOTAL_KERNEL_MIN, 10**5 + 3, 3 * K.BLOCK + 17]
+
+
+def exact(values):
+    """The sum of ``values`` rounded once to float32 (math.fsum is exact)."""
+    return np.float32(math.fsum(values.astype(np.float64).ravel().tolist()))
+
+
+def ulps_apart(a, b):
+    return abs(int(np.float32(a).view(np.int32)) - int(np.float32(b).view(np.int32)))
+
+
+@pytest.fixture
+def threads_forced(monkeypatch):
+    monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_sum_is_the_exact_sum_rounded_to_float32(n):
+    values = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 100
+    got = sorix.tensor(values).sum()
+    assert got.dtype == sorix.float32 and got.shape == ()
+    # float64 accumulation of n terms: within one float32 ulp of the exact rounding
+    assert ulps_apart(got.item(), exact(values)) <= 1
+
+
+def test_sum_is_more_accurate_than_a_float32_accumulation():
+    # 1 + 2^-24 + ... : each small term is lost when added to 1 in float32
+    n = 2 * K.BLOCK
+    values = np.full(n, 2.0 ** -24, np.float32)
+    values[0] = 1.0
+    want = 1.0 + (n - 1) * 2.0 ** -24
+    assert sorix.tensor(values).sum().item() == pytest.approx(want, rel=1e-7)
+    naive = np.float32(0)
+    for v in values[:1000]:  # (what a float32 running sum does: the small terms vanish)
+        naive = np.float32(naive + v)
+    assert naive == 1.0
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_the_same_serial_and_threaded(n, monkeypatch):
+    values = np.random.default_rng(1).uniform(-1, 1, n).astype(np.float32)
+    x = values.reshape(-1)
+    assert variant(K.total, True)(x) == variant(K.total, False)(x)
+    serial = sorix.tensor(values).sum().item()
+    monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)
+    assert sorix.tensor(values).sum().item() == serial
+
+
+def test_mean_divides_the_float64_total(threads_forced):
+    values = np.random.default_rng(2).standard_normal((300, 70)).astype(np.float32) + 5
+    got = sorix.tensor(values).mean()
+    assert got.dtype == sorix.float32
+    want = np.float32(math.fsum(values.astype(np.float64).ravel().tolist()) / values.size)
+    assert ulps_apart(got.item(), want) <= 1
+
+
+@pytest.mark.parametrize("axis", [None, (0, 1), (-1, 0)])
+def test_every_axis_and_keepdims(axis):
+    values = np.random.default_rng(3).standard_normal((128, 64)).astype(np.float32)
+    t = sorix.tensor(values)
+    assert ulps_apart(t.sum(axis=axis).item(), exact(values)) <= 1
+    kept = t.sum(axis=axis, keepdims=True)
+    assert kept.shape == (1, 1) and ulps_apart(kept.data[0, 0], exact(values)) <= 1
+    assert t.mean(axis=axis, keepdims=True).shape == (1, 1)
+
+
+@pytest.mark.parametrize("special, want", [(np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf")])
+def test_special_values_propagate(special, want, threads_forced):
+    values = np.ones(2 * K.BLOCK, np.float32)
+    values[K.BLOCK + 5] = special
+    got = sorix.tensor(values).sum().item()
+    assert (math.isnan(got) if want == "nan" else got == float(want))
+    values[7] = -special if not math.isnan(special) else 1.0
+    if not math.isnan(special):  # inf + -inf
+        assert math.isnan(sorix.tensor(values).sum().item())
+
+
+def test_a_sum_beyond_float32_overflows_to_inf_quietly():
+    values = np.full(config.TOTAL_KERNEL_MIN, np.finfo(np.float32).max / 1000, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sorix.tensor(values).sum().item() == math.inf
+
+
+def test_gradient_is_ones_and_mean_gradient_one_over_n():
+    values = np.random.default_rng(4).standard_normal(config.TOTAL_KERNEL_MIN).astype(np.float32)
+    x = sorix.tensor(values, requires_grad=True)
+    x.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.ones_like(values))
+    x.grad = None
+    x.mean().backward()
+    np.testing.assert_allclose(x.grad.data, np.full_like(values, 1 / values.size), rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["small", "float64", "strided", "partial axis", "dtype"])
+def test_numpy_sums_where_the_kernel_does_not_apply(case):
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal((200, 64)).astype(np.float32)
+    t, kwargs = sorix.tensor(values), {}
+    if case == "small":
+        values = values[:2, :8].copy()
+        t = sorix.tensor(values)
+    elif case == "float64":
+        values = values.astype(np.float64)
+        t = sorix.tensor(values)
+    elif case == "strided":
+        t = sorix.tensor(values)[:, ::2]
+        values = values[:, ::2]
+    elif case == "partial axis":
+        kwargs = {"axis": 1}
+    else:
+        kwargs = {"dtype": np.float64}
+    got = t.sum(**kwargs).data
+    want = values.sum(**kwargs)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
