@@ -98,6 +98,11 @@ ELEMENTWISE = [
     ("binary", "mul", {"F": BINARY["mul"].forward}),
     ("binary_grad_ab", "mul", {"DA": BINARY["mul"].derivative_a,
                                "DB": BINARY["mul"].derivative_b}),
+    # one operand of one element (a learnable scale, say), read once before the loop
+    ("binary_grad_ab_bs", "mul", {"DA": BINARY["mul"].derivative_a,
+                                  "DB": BINARY["mul"].derivative_b}),
+    ("binary_grad_ab_as", "div", {"DA": BINARY["div"].derivative_a,
+                                  "DB": BINARY["div"].derivative_b}),
     ("unary0", "relu", {"F": UNARY["relu"].forward}),
     ("unary0_grad", "tanh", {"D": UNARY["tanh"].derivative}),
     ("unary0_grad", "sigmoid", {"D": UNARY["sigmoid"].derivative}),
@@ -114,7 +119,7 @@ def test_elementwise_loops_are_vectorised(template, op, bindings, dtype, paralle
     x = np.linspace(-1, 1, n).astype(dtype)
     if template == "binary":
         kernel(x, x[::-1].copy(), np.empty(n, dtype))
-    elif template == "binary_grad_ab":
+    elif template.startswith("binary_grad_ab"):
         kernel(x, x, x, x, np.empty(n, dtype), np.empty(n, dtype))
     elif template == "unary0":
         kernel(x, np.empty(n, dtype), np.zeros(0, dtype))

@@ -159,13 +159,17 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
             args = (g.ravel(), a.ravel(), b.ravel(), y.ravel(), ga.reshape(-1), gb.reshape(-1))
         template = "binary_grad_" + which
     else:
-        # A size-1 operand is read in place (stride 0); others are expanded.
-        sa = 0 if a.size == 1 else 1
-        sb = 0 if b.size == 1 else 1
-        av = a.ravel() if sa == 0 else _flat_as(a, shape)
-        bv = b.ravel() if sb == 0 else _flat_as(b, shape)
-        args = (g.ravel(), av, bv, y.ravel(), ga.reshape(-1), gb.reshape(-1), sa, sb)
-        template = "binary_grad_%s_s" % which
+        # One size-1 operand is read once, in place; the others are expanded.
+        template = "binary_grad_" + which
+        if b.size == 1:
+            template += "_bs"
+            a, b = _flat_as(a, shape), b.ravel()
+        elif a.size == 1:
+            template += "_as"
+            a, b = a.ravel(), _flat_as(b, shape)
+        else:
+            a, b = _flat_as(a, shape), _flat_as(b, shape)
+        args = (g.ravel(), a, b, y.ravel(), ga.reshape(-1), gb.reshape(-1))
     _kernel(template, name, dtype, g.size)(*args)
     return (ga if need_a else None), (gb if need_b else None)
 

@@ -105,8 +105,9 @@ def pair_grad(x, t, kind, p, weight, upstream, scale, gx, gt):
     weighted = weight.size > 0
     need_x = gx.size > 0
     need_t = gt.size > 0
+    first = upstream[0]  # read once: in the loop, upstream[0] made LLVM gather the lanes
     for i in prange(x.size):
-        g = scale * (upstream[0] if single else upstream[i])
+        g = scale * (first if single else upstream[i])
         if weighted:
             g = g * weight[i]
         if need_x:

@@ -7,8 +7,11 @@ are 1-D and contiguous; ``p`` holds the op's scalar parameters in the
 data's dtype. ``prange`` is a plain ``range`` in the serial build and a
 threaded loop in the parallel one.
 
-Backward templates with an ``_s`` suffix take element strides ``sa``/``sb``
-(0 or 1), so a size-1 operand is read in place instead of being expanded.
+Backward templates with an ``_as`` (``_bs``) suffix take an ``a`` (``b``) of one
+element, read once before the loop, so a size-1 operand is not expanded. The
+``_s`` ones, which read ``a[i * sa]`` with a stride of 0 or 1, serve the GPU
+only: on the CPU, LLVM could not see that ``i * sa`` steps by one, and the
+threaded builds gathered their vector lanes element by element.
 """
 F = D = DA = DB = prange = None  # bound per kernel by the builder
 
@@ -88,6 +91,51 @@ def binary_grad_same(g, a, b, y, ga, gb):
     for i in prange(g.size):
         ga[i] = g[i] * (DA(a[i], b[i], y[i]) + DB(a[i], b[i], y[i]))
 
+
+def binary_grad_ab_as(g, a, b, y, ga, gb):
+    ai = a[0]
+    for i in prange(g.size):
+        gi = g[i]
+        bi = b[i]
+        ga[i] = gi * DA(ai, bi, y[i])
+        gb[i] = gi * DB(ai, bi, y[i])
+
+
+def binary_grad_a_as(g, a, b, y, ga, gb):
+    ai = a[0]
+    for i in prange(g.size):
+        ga[i] = g[i] * DA(ai, b[i], y[i])
+
+
+def binary_grad_b_as(g, a, b, y, ga, gb):
+    ai = a[0]
+    for i in prange(g.size):
+        gb[i] = g[i] * DB(ai, b[i], y[i])
+
+
+def binary_grad_ab_bs(g, a, b, y, ga, gb):
+    bi = b[0]
+    for i in prange(g.size):
+        gi = g[i]
+        ai = a[i]
+        ga[i] = gi * DA(ai, bi, y[i])
+        gb[i] = gi * DB(ai, bi, y[i])
+
+
+def binary_grad_a_bs(g, a, b, y, ga, gb):
+    bi = b[0]
+    for i in prange(g.size):
+        ga[i] = g[i] * DA(a[i], bi, y[i])
+
+
+def binary_grad_b_bs(g, a, b, y, ga, gb):
+    bi = b[0]
+    for i in prange(g.size):
+        gb[i] = g[i] * DB(a[i], bi, y[i])
+
+
+# The GPU's broadcast gradients (sorix.kernels.cuda.elementwise), one thread per element:
+# a stride of 0 or 1 costs a thread nothing there.
 
 def binary_grad_ab_s(g, a, b, y, ga, gb, sa, sb):
     for i in prange(g.size):
