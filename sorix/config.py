@@ -92,7 +92,7 @@ FUSION_MAX_NODES = 32
 CONV_COLUMNS_LIMIT = int(os.environ.get("SORIX_CONV_COLUMNS_LIMIT", 2 ** 22))
 
 #: A float32 sum or mean over every element of at least this many runs as one
-#: float64 pass over blocks (:mod:`sorix.kernels.total`); smaller ones are NumPy's,
+#: float64 pass over blocks (:mod:`sorix.kernels.grad_norm`); smaller ones are NumPy's,
 #: whose call costs less than a kernel's at that size.
 TOTAL_KERNEL_MIN = 4096
 

@@ -1,4 +1,4 @@
-"""Sums and means of every element of a large float32 tensor (sorix.kernels.total): the
+"""Sums and means of every element of a large float32 tensor (grad_norm's SUM kind): the
 exact sum rounded to float32, the same on one thread or several, special values as in
 any sum, and NumPy's path wherever the kernel does not apply."""
 import math
@@ -9,7 +9,7 @@ import pytest
 
 import sorix
 from sorix import config
-from sorix.kernels import total as K
+from sorix.kernels import grad_norm as K
 from sorix.kernels.variants import variant
 
 SIZES = [config.TOTAL_KERNEL_MIN, 10**5 + 3, 3 * K.BLOCK + 17]
@@ -56,7 +56,7 @@ def test_sum_is_more_accurate_than_a_float32_accumulation():
 def test_the_same_serial_and_threaded(n, monkeypatch):
     values = np.random.default_rng(1).uniform(-1, 1, n).astype(np.float32)
     x = values.reshape(-1)
-    assert variant(K.total, True)(x) == variant(K.total, False)(x)
+    assert variant(K.norm_part, True)(x, K.SUM, 0.0) == variant(K.norm_part, False)(x, K.SUM, 0.0)
     serial = sorix.tensor(values).sum().item()
     monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)

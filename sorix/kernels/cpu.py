@@ -15,7 +15,7 @@ from . import recycle
 from . import elementwise as _elementwise
 from . import linalg as _linalg
 from . import optim as _optim
-from . import total as _total
+from . import grad_norm as _blocks
 from . import variants as _variants
 
 #: The device this namespace's arrays live on.
@@ -174,7 +174,8 @@ def where(condition, a, b):
 # (the array methods: np.sum & co. add a Python-level wrapper per call)
 
 def _whole_float32_total(x, axis, dtype):
-    """The float64 total of every element of ``x`` by :mod:`sorix.kernels.total`, or None
+    """The float64 total of every element of ``x`` (one threaded pass of
+    :func:`sorix.kernels.grad_norm.norm_part`), or None
     where NumPy sums instead: not a contiguous float32 array of at least
     ``config.TOTAL_KERNEL_MIN`` elements reduced over every axis to its own dtype."""
     if x.dtype != np.float32 or (dtype is not None and np.dtype(dtype) != x.dtype) \
@@ -184,7 +185,7 @@ def _whole_float32_total(x, axis, dtype):
         axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
         if len({int(a) % x.ndim for a in axes}) != x.ndim:
             return None
-    return _variants.run(_total.total, x.size, x.reshape(-1))
+    return _variants.run(_blocks.norm_part, x.size, x.reshape(-1), _blocks.SUM, 0.0)
 
 
 def _kept(value, x, keepdims):

@@ -1,4 +1,6 @@
-"""Norms of gradient arrays, for clipping: one pass over each array.
+"""Block reductions of flat arrays: the norms of gradients, for clipping, and the
+sum of every element of a large float32 tensor (``sum()`` and ``mean()``, see
+:func:`sorix.kernels.cpu.sum`). One pass over each array.
 
 ``norm_part(g, kind, p)`` reduces a flat contiguous array to one float64:
 
@@ -7,10 +9,13 @@
     MAX_ABS   max |g|           (order inf)
     MIN_ABS   min |g|           (order -inf)
     NONZERO   count of g != 0   (order 0)
+    SUM       sum g             (a whole-array sum: NumPy adds float32 pairwise, in
+                                 float32, about an element a cycle on one core)
 
 Sums add fixed blocks of BLOCK elements, each in float64, then the blocks in
-order: the same result serial or threaded. ``block_sum`` is a helper listed in
-``REASSOCIATE``, so its additions are vectorised (see
+order: the same result serial or threaded, on any number of threads (and, for
+float32 data, within one ulp of the exact sum once rounded). ``block_sum`` is a
+helper listed in ``REASSOCIATE``, so its additions are vectorised (see
 :func:`sorix.kernels.variants.variant`).
 """
 import math
@@ -19,12 +24,12 @@ import numpy as np
 
 prange = range  # numba's prange is bound when a kernel is compiled
 
-SQUARES, POWERS, MAX_ABS, MIN_ABS, NONZERO = 0, 1, 2, 3, 4
+SQUARES, POWERS, MAX_ABS, MIN_ABS, NONZERO, SUM = 0, 1, 2, 3, 4, 5
 BLOCK = 16384
 
 
 def block_sum(g, start, stop, kind, p):
-    """sum over g[start:stop] of g^2, |g|^p or [g != 0], in float64.
+    """sum over g[start:stop] of g^2, |g|^p, [g != 0] or g, in float64.
 
     The indices are unsigned: numba wraps negative signed ones, and that check makes
     LLVM gather the elements one by one instead of loading them as a vector."""
@@ -36,6 +41,9 @@ def block_sum(g, start, stop, kind, p):
     elif kind == POWERS:
         for i in range(start, stop):
             total += abs(g[np.uint64(i)] * 1.0) ** p
+    elif kind == SUM:
+        for i in range(start, stop):
+            total += g[np.uint64(i)]
     else:
         for i in range(start, stop):
             total += 1.0 if g[np.uint64(i)] != 0 else 0.0
