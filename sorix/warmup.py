@@ -43,7 +43,7 @@ def _elementwise(dtype):
             terms.append(getattr(F, name)(x, *params.get(op.nparams, ())))
     row = sorix.tensor(np.full(4, 0.5, dtype), requires_grad=True)
     for y in (x + row, x - row, x * row, x / row, x ** row, x.maximum(row), x.minimum(row),
-              x + 1.0, 2.0 * x, x / 3.0, x - x, x * x, -x):
+              x + 1.0, 2.0 * x, x / 3.0, x ** 2.0, x - x, x * x, -x):
         terms.append(y)
     total = terms[0].sum()
     for t in terms[1:]:

@@ -1,21 +1,30 @@
 """The first-compile note and ``python -m sorix.warmup``, each in fresh processes with
-their own kernel cache folder."""
+their own kernel cache folder (the warm-up's a copy of the suite's)."""
+import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from conftest import python_env
+from conftest import python_env, suite_kernel_cache
 
 NOTE = "sorix: compiling kernels on first use; they are cached for later runs"
 
-SCRIPT = textwrap.dedent("""
+#: a few kernels: a forward, its gradient and a product's gradient
+SMALL_SCRIPT = textwrap.dedent("""
     import numpy as np
     import sorix
-    from sorix import nn, optim
     from sorix.kernels import compile_note
+    x = sorix.tensor(np.linspace(-1.0, 1.0, 6), requires_grad=True)
+    (x.tanh() * x).sum().backward()
+    print("compiles", compile_note.compiles)
+""")
+
+#: a small network's training steps (float64, as the warm-up below is asked for)
+MLP_STEPS = textwrap.dedent("""
     sorix.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 3))
     model.to(dtype=sorix.float64)
@@ -27,16 +36,10 @@ SCRIPT = textwrap.dedent("""
         loss = nn.CrossEntropyLoss()(model(x), y)
         loss.backward()
         opt.step()
-    print("compiles", compile_note.compiles)
 """)
 
-
 #: a small CNN's training step, for the warm-up's convolution kernels
-CNN_SCRIPT = textwrap.dedent("""
-    import numpy as np
-    import sorix
-    from sorix import nn, optim
-    from sorix.kernels import compile_note
+CNN_STEP = textwrap.dedent("""
     sorix.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -47,7 +50,36 @@ CNN_SCRIPT = textwrap.dedent("""
     loss = nn.CrossEntropyLoss()(model(x), sorix.tensor([0, 1, 2]))
     loss.backward()
     opt.step()
-    print("compiles", compile_note.compiles)
+""")
+
+#: run in one process on a cache the warm-up filled: the warm-up's workloads, then the two
+#: scripts, then a float32 op the float64 warm-up leaves out; prints the kernel overloads
+#: (numba dispatcher and signature) that each of the last two added to what was in memory
+COVERAGE = textwrap.dedent("""
+    import gc
+    import numpy as np
+    from numba.core.dispatcher import Dispatcher
+    import sorix
+    from sorix import nn, optim, warmup
+
+    def in_memory():
+        found = set()
+        for obj in gc.get_objects():
+            if isinstance(obj, Dispatcher):
+                module = getattr(obj.py_func, "__module__", "") or ""
+                if module.split(".")[0] == "sorix":
+                    found.update((id(obj), str(sig)) for sig in obj.overloads)
+        return found
+
+    warmup.run(("float64",), quiet=True, jobs=1)
+    before = in_memory()
+    exec(MLP_STEPS)
+    exec(CNN_STEP)
+    after_scripts = in_memory()
+    x32 = sorix.tensor(np.linspace(-1, 1, 5, dtype=np.float32), requires_grad=True)
+    x32.tanh().sum().backward()
+    print("scripts added", len(after_scripts - before))
+    print("float32 added", len(in_memory() - after_scripts))
 """)
 
 
@@ -62,15 +94,15 @@ def _compiles(out):
 
 
 def test_note_once_on_a_cold_cache_then_never(tmp_path):
-    first = _run(["-c", SCRIPT], tmp_path)
+    first = _run(["-c", SMALL_SCRIPT], tmp_path)
     assert first.stderr.count(NOTE) == 1, first.stderr  # once, however many kernels compile
     assert _compiles(first) > 1
-    second = _run(["-c", SCRIPT], tmp_path)
+    second = _run(["-c", SMALL_SCRIPT], tmp_path)
     assert NOTE not in second.stderr and _compiles(second) == 0
 
 
 def test_sorix_quiet_silences_the_note(tmp_path):
-    out = _run(["-c", SCRIPT], tmp_path, SORIX_QUIET="1")
+    out = _run(["-c", SMALL_SCRIPT], tmp_path, SORIX_QUIET="1")
     assert NOTE not in out.stderr and _compiles(out) > 1  # compiled, silently
 
 
@@ -85,23 +117,38 @@ def test_other_numba_code_does_not_trigger_the_note(tmp_path):
     assert NOTE not in out.stderr and _compiles(out) == 0
 
 
-def test_warmup_compiles_once_and_later_processes_compile_nothing(tmp_path):
-    # two processes compile side by side; each kernel is counted once
-    first = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--jobs", "2"], tmp_path)
+def _warmup_summary(out):
     summary = re.fullmatch(r"sorix warmup: (\d+) kernels compiled, (\d+) loaded from the cache, "
-                           r"in [\d.]+ s\n", first.stdout)
-    assert summary, first.stdout
-    compiled, loaded = int(summary.group(1)), int(summary.group(2))
-    assert compiled > 50 and loaded == 0
+                           r"in [\d.]+ s\n", out.stdout)
+    assert summary, out.stdout
+    return int(summary.group(1)), int(summary.group(2))
+
+
+def test_warmup_fills_the_cache_and_covers_a_training_script(tmp_path):
+    # A private copy of what the suite has compiled so far (the warm-up on an empty cache
+    # compiles for a minute; the note's tests above start from one): whatever it lacks
+    # the warm-up compiles, and no other process writes to it meanwhile.
+    cache = tmp_path / "cache"
+    suite = suite_kernel_cache()
+    if suite and os.path.isdir(suite):
+        shutil.copytree(suite, cache)
+    # two processes side by side; each kernel is counted once, compiled or loaded
+    first = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--jobs", "2"], cache)
+    compiled, loaded = _warmup_summary(first)
+    assert compiled + loaded > 50
     assert "sorix warmup [" in first.stderr and "12/12" in first.stderr
     assert NOTE not in first.stderr  # the progress bar says it instead
-    # one process finds exactly what the two wrote
-    again = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--jobs", "1"], tmp_path)
-    assert again.stdout.startswith(f"sorix warmup: 0 kernels compiled, {compiled} loaded")
-    for code in (SCRIPT, CNN_SCRIPT):
-        script = _run(["-c", code], tmp_path)
-        assert NOTE not in script.stderr and _compiles(script) == 0
-    quiet = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--quiet"], tmp_path)
+    # one process then finds every one of them on the disk
+    again = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--jobs", "1"], cache)
+    assert _warmup_summary(again) == (0, compiled + loaded)
+    # A training script needs no kernel the warm-up did not make or load. Counted in
+    # memory, so that the check holds on a cache that other runs filled as well; the
+    # float32 op after them shows that it sees a kernel the warm-up left out.
+    code = "MLP_STEPS = %r\nCNN_STEP = %r\n" % (MLP_STEPS, CNN_STEP) + COVERAGE
+    coverage = _run(["-c", code], cache)
+    assert "scripts added 0\n" in coverage.stdout, coverage.stdout
+    assert int(re.search(r"float32 added (\d+)", coverage.stdout).group(1)) > 0
+    quiet = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--quiet"], cache)
     assert quiet.stdout == "" and quiet.stderr == ""
 
 
