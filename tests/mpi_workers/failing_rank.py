@@ -12,7 +12,7 @@ import sorix  # noqa: E402
 import sorix.distributed as dist  # noqa: E402
 
 mode = sys.argv[2]
-dist.init_process_group("mpi", timeout=3 if mode == "hang" else None)
+dist.init_process_group("mpi", timeout=1 if mode == "hang" else None)
 if dist.get_rank() == 1:
     if mode == "hang":
         time.sleep(60)
