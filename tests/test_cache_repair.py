@@ -91,7 +91,7 @@ def test_reference_run_matches_a_numpy_training_loop(filled_cache):
 def test_processes_filling_one_empty_cache_at_once_all_succeed(tmp_path, filled_cache):
     cache = tmp_path / "cache"
     env = _env(tmp_path, cache)
-    results = [_finish(p) for p in [_start(env) for _ in range(4)]]
+    results = [_finish(p) for p in [_start(env) for _ in range(3)]]
     _, reference = filled_cache
     for result in results:
         assert _values(result) == _values(reference)
@@ -100,6 +100,16 @@ def test_processes_filling_one_empty_cache_at_once_all_succeed(tmp_path, filled_
     after = _run(env)
     assert after["misses"] == 0 and after["hits"] == reference["misses"]
     assert _values(after) == _values(reference) and after["warnings"] == []
+
+
+def test_a_copied_cache_serves_every_kernel(tmp_path, filled_cache):
+    # a cache folder moved or copied elsewhere (a warmed-up Docker layer) keeps working,
+    # generated kernels (the fused backward) included
+    source, reference = filled_cache
+    shutil.copytree(source, tmp_path / "copy")
+    result = _run(_env(tmp_path, tmp_path / "copy"))
+    assert result["misses"] == 0 and result["hits"] == reference["misses"]
+    assert _values(result) == _values(reference) and result["warnings"] == []
 
 
 def _damage(path, how):
@@ -121,8 +131,8 @@ DAMAGES = ["truncated", "emptied", "bit-flipped"]
 
 @pytest.fixture(scope="module")
 def damaged_runs(tmp_path_factory, filled_cache):
-    """Per (damage, suffix): the files damaged in a copy of the filled cache, the run that
-    finds them, and the run after it. The cases' processes run side by side (they share
+    """Per (damage, suffix): the file damaged in a copy of the filled cache, the run that
+    finds it, and the run after it. The cases' processes run side by side (they share
     nothing), the repairing runs first, then the runs after."""
     source, _ = filled_cache
     cases = {}
@@ -131,7 +141,8 @@ def damaged_runs(tmp_path_factory, filled_cache):
             tmp = tmp_path_factory.mktemp(f"{how}{suffix}")
             cache = tmp / "cache"
             shutil.copytree(source, cache)
-            damaged = list(_cache_files(cache, (suffix,)))
+            # one kernel's file: its kernel alone is compiled again
+            damaged = sorted(_cache_files(cache, (suffix,)))[:1]
             for path in damaged:
                 _damage(path, how)
             cases[how, suffix] = damaged, _env(tmp, cache)
@@ -149,7 +160,7 @@ def test_damaged_cache_files_are_removed_and_recompiled(damaged_runs, filled_cac
     damaged, repaired, again = damaged_runs[how, suffix]
     assert damaged
     assert _values(repaired) == _values(reference)
-    assert repaired["misses"] > 0
+    assert repaired["misses"] == 1 and repaired["hits"] == reference["misses"] - 1
     assert len(repaired["warnings"]) == 1, repaired["warnings"]
     assert "damaged kernel cache entry" in repaired["warnings"][0]
     # the repaired cache serves the next process whole, silently

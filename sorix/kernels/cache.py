@@ -143,8 +143,14 @@ class _Locator:
         self._py_file = py_file
         self._lineno = py_func.__code__.co_firstlineno
         parent = os.path.dirname(os.path.abspath(py_file))
-        digest = hashlib.sha1(parent.encode()).hexdigest()
-        self._cache_path = os.path.join(root, os.path.basename(parent) + "_" + digest)
+        if os.path.dirname(parent) == os.path.abspath(root):
+            # generated sources kept in the cache folder itself (the fused kernels'): a
+            # name without the folder's path, so that a cache folder moved or copied
+            # elsewhere (a Docker layer, a warmed-up copy) still serves them
+            name = os.path.basename(parent) + "_kernels"
+        else:
+            name = os.path.basename(parent) + "_" + hashlib.sha1(parent.encode()).hexdigest()
+        self._cache_path = os.path.join(root, name)
 
     @classmethod
     def from_function(cls, py_func, py_file):
