@@ -223,7 +223,7 @@ def test_mlp_trains_the_same_on_both_devices(make, options, loss_fn):
         optimizer = make(model.parameters(), **options)
         x, y = sorix.tensor(features, device=device), sorix.tensor(labels, device=device)
         losses = []
-        for _ in range(5):
+        for _ in range(3):
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
