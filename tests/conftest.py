@@ -163,3 +163,19 @@ def suite_kernel_cache():
     for fresh processes whose test is not about the cache (None when there is none)."""
     from sorix.kernels import cache
     return cache.folder()
+
+
+# ---- order ----------------------------------------------------------------------------------
+
+#: The modules that take longest (fresh processes, fresh compiles, the CUDA simulator),
+#: longest first. ``pytest -n`` hands whole modules to its workers in collection order
+#: (``--dist loadfile``), so one of these collected last would run alone at the end
+#: while the other workers wait; they are collected first instead.
+LONG_MODULES = ("test_cache_repair.py", "test_cuda_training.py", "test_vectorised.py",
+                "test_distributed.py", "test_compile_note.py", "test_cuda_layers.py",
+                "test_cuda_tensors.py", "test_cuda_kernels.py", "test_conv.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: k for k, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_MODULES)))  # (stable)
