@@ -112,6 +112,66 @@ def test_a_copied_cache_serves_every_kernel(tmp_path, filled_cache):
     assert _values(result) == _values(reference) and result["warnings"] == []
 
 
+#: One hand-written kernel (SGD's update) called in the dtype given, in a fresh process:
+#: prints its result and its disk-cache hits and misses
+SIGNATURE_PROBE = """
+import json, sys, warnings
+import numpy as np
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    from sorix.kernels import build, optim
+    kind = np.dtype(sys.argv[1]).type
+    update = build.jit_kernel(optim.sgd, name="sgd_signature_probe")
+    p, g, buf = np.ones(4, kind), np.full(4, 0.5, kind), np.zeros(4, kind)
+    update(p, g, buf, *map(kind, (0.1, 0.0, 0.9, 1.0)), False, False, False)
+print(json.dumps({"p": p.tolist(), "hits": sum(update.stats.cache_hits.values()),
+                  "misses": sum(update.stats.cache_misses.values()),
+                  "warnings": [str(w.message) for w in caught if "sorix" in str(w.message)]}))
+"""
+
+
+def _signature_run(tmp_path, cache, dtype):
+    done = subprocess.run([sys.executable, "-c", SIGNATURE_PROBE, dtype],
+                          env=_env(tmp_path, cache), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_data_file_holding_another_signatures_code_is_never_run(tmp_path):
+    # Two processes saving the float32 and float64 builds of one kernel at once: what the
+    # folder holds when the float32 machine code lands where the index expects the
+    # float64 one (numba's own cache numbers both data files 1, so that it can; the
+    # next float64 call then ran float32 code and failed).
+    for name, dtype in (("a", "float32"), ("b", "float64")):
+        first = _signature_run(tmp_path, tmp_path / name, dtype)
+        assert first["misses"] == 1 and first["warnings"] == []
+    (a_file,), (b_file,) = (
+        [p for p in _cache_files(tmp_path / name, (".nbc",)) if "sgd_signature_probe" in p]
+        for name in ("a", "b"))
+    shutil.copyfile(a_file, b_file)
+    result = _signature_run(tmp_path, tmp_path / "b", "float64")
+    np.testing.assert_array_equal(result["p"], np.full(4, 0.95))
+    assert result["misses"] == 1 and result["hits"] == 0
+    assert len(result["warnings"]) == 1 and "damaged kernel cache entry" in result["warnings"][0]
+    again = _signature_run(tmp_path, tmp_path / "b", "float64")
+    assert again["hits"] == 1 and again["misses"] == 0 and again["warnings"] == []
+
+
+def test_two_signatures_of_one_kernel_saved_at_once_are_both_kept(tmp_path):
+    cache = tmp_path / "cache"
+    env = _env(tmp_path, cache)
+    runs = [subprocess.Popen([sys.executable, "-c", SIGNATURE_PROBE, dtype], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for dtype in ("float32", "float64", "float32", "float64")]
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err[-3000:]
+    for dtype, expected in (("float32", np.float32(0.95)), ("float64", 0.95)):
+        after = _signature_run(tmp_path, cache, dtype)
+        assert after["hits"] == 1 and after["misses"] == 0, after
+        np.testing.assert_array_equal(after["p"], np.full(4, expected))
+
+
 def _damage(path, how):
     with open(path, "rb") as f:
         data = bytearray(f.read())

@@ -18,13 +18,27 @@ functions are not touched), because the default one fails in three ways:
   silently. Here kernels go to ``NUMBA_CACHE_DIR`` when it is set and
   writable, else to sorix's per-user cache folder (:func:`user_folder`),
   else nowhere (compiled in memory), with one warning saying which.
+- Two processes saving two signatures of one kernel at once (float32 and
+  float64, say: ``sorix.warmup --jobs``, ``pytest -n``, the ranks of a job
+  on a shared cache) both number their data file 1, and the index can end
+  up naming the other signature's machine code, which the next process runs
+  on the wrong types. Here a data file is named after its signature, written
+  before the index names it, and holds the signature it was compiled for,
+  which loading checks; the index is rewritten under a file lock where the
+  platform has one, so that neither writer drops the other's entry.
 """
+import contextlib
 import hashlib
 import os
 import pickle
 import tempfile
 import threading
 import warnings
+
+try:
+    import fcntl
+except ImportError:  # (not on Windows: there index writes may race, costing a recompile)
+    fcntl = None
 
 _MAGIC = b"sorix kernel cache 1\n"
 _DIGEST = 32  # bytes of SHA-256
@@ -230,6 +244,45 @@ def _make_classes(file_base, cache_base, impl_base, dumps):
             with self._open_for_write(self._data_path(name)) as f:
                 f.write(blob)
 
+        def _data_name_of(self, key):
+            # a name of its own per signature: concurrent writers of two signatures
+            # never write the same data file
+            digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+            return f"{self._filename_base}.{digest}.nbc"
+
+        @contextlib.contextmanager
+        def _index_locked(self):
+            if fcntl is None:
+                yield
+                return
+            with open(self._index_path + ".lock", "ab") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+
+        def save(self, key, data):
+            name = self._data_name_of(key)
+            self._save_data(name, (key, data))  # before the index can name it
+            with self._index_locked():
+                overloads = self._load_index()
+                if overloads.get(key) != name:
+                    overloads[key] = name
+                    self._save_index(overloads)
+
+        def load(self, key):
+            name = self._load_index().get(key)
+            if name is None:
+                return None
+            try:
+                stored_key, data = self._load_data(name)
+            except FileNotFoundError:  # removed since (a repair in another process)
+                return None
+            if stored_key != key:
+                raise DamagedEntry(f"{self._data_path(name)}: holds another signature's code")
+            return data
+
         def discard(self):
             """Delete this function's index and data files (all its signatures)."""
             prefix = self._filename_base + "."
@@ -251,7 +304,7 @@ def _make_classes(file_base, cache_base, impl_base, dumps):
         def get_filename_base(self, fullname, abiflags):
             # A mark of the sealed format, so that files in numba's own format under
             # the same names are never read as damaged ones.
-            return super().get_filename_base(fullname, abiflags) + "-sx1"
+            return super().get_filename_base(fullname, abiflags) + "-sx2"
 
     class HealingCache(cache_base):
         _impl_class = Impl
