@@ -162,7 +162,7 @@ def test_two_signatures_of_one_kernel_saved_at_once_are_both_kept(tmp_path):
     env = _env(tmp_path, cache)
     runs = [subprocess.Popen([sys.executable, "-c", SIGNATURE_PROBE, dtype], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for dtype in ("float32", "float64", "float32", "float64")]
+            for dtype in ("float32", "float64")]
     for run in runs:
         out, err = run.communicate(timeout=600)
         assert run.returncode == 0, err[-3000:]
