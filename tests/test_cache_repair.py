@@ -157,19 +157,84 @@ def test_a_data_file_holding_another_signatures_code_is_never_run(tmp_path):
     assert again["hits"] == 1 and again["misses"] == 0 and again["warnings"] == []
 
 
-def test_two_signatures_of_one_kernel_saved_at_once_are_both_kept(tmp_path):
-    cache = tmp_path / "cache"
-    env = _env(tmp_path, cache)
-    runs = [subprocess.Popen([sys.executable, "-c", SIGNATURE_PROBE, dtype], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for dtype in ("float32", "float64")]
-    for run in runs:
-        out, err = run.communicate(timeout=600)
-        assert run.returncode == 0, err[-3000:]
-    for dtype, expected in (("float32", np.float32(0.95)), ("float64", 0.95)):
-        after = _signature_run(tmp_path, cache, dtype)
-        assert after["hits"] == 1 and after["misses"] == 0, after
-        np.testing.assert_array_equal(after["p"], np.full(4, expected))
+#: Saves (writer) or loads (check) entries of one function's disk cache straight through
+#: sorix's cache classes: ``stress.py FOLDER writer K N`` saves N entries of its own,
+#: ``stress.py FOLDER check WRITERS N`` prints how many of all of them load their own data.
+INDEX_STRESS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import one_function
+from sorix.kernels import cache
+kernel_cache = cache._cache_class("cpu")(one_function.f)
+kernel_cache._impl.locator.ensure_cache_path()  # (as numba does before a save)
+files = kernel_cache._cache_file
+if sys.argv[2] == "writer":
+    k = int(sys.argv[3])
+    for i in range(int(sys.argv[4])):
+        files.save(("signature", k, i), ("machine code", k, i))
+else:
+    writers, count = int(sys.argv[3]), int(sys.argv[4])
+    print(sum(files.load(("signature", k, i)) == ("machine code", k, i)
+              for k in range(writers) for i in range(count)))
+"""
+
+
+def test_processes_adding_entries_to_one_index_at_once_keep_every_one(tmp_path):
+    # Each save rewrites the whole index; without a lock around that, a writer drops the
+    # entries another added since it read the index (a recompile later).
+    (tmp_path / "one_function.py").write_text("def f(x):\n    return x\n")
+    env = _env(tmp_path, tmp_path / "cache")
+    writers, count = 4, 150
+    started = [subprocess.Popen([sys.executable, "-c", INDEX_STRESS, str(tmp_path), "writer",
+                                 str(k), str(count)], env=env, stderr=subprocess.PIPE,
+                                text=True) for k in range(writers)]
+    for process in started:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+    check = subprocess.run([sys.executable, "-c", INDEX_STRESS, str(tmp_path), "check",
+                            str(writers), str(count)], env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert check.returncode == 0, check.stderr[-3000:]
+    assert int(check.stdout) == writers * count
+
+
+def _index_files(folder):
+    """A function's index and data files in ``folder``, through sorix's cache classes."""
+    from sorix.kernels import cache
+    return cache._cache_class("cpu").file_class(str(folder), "f-1.py311-sx3", "source stamp")
+
+
+def test_without_a_file_lock_entries_are_still_saved(tmp_path, monkeypatch):
+    # NFS without a lock daemon, a file system without flock: the index is written unlocked
+    import errno
+    from sorix.kernels import cache
+    if cache.fcntl is None:
+        pytest.skip("no fcntl on this platform")
+
+    def no_lock(*args):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(cache.fcntl, "flock", no_lock)
+    files = _index_files(tmp_path)
+    files.save(("signature", 1), ("machine code", 1))
+    assert files.load(("signature", 1)) == ("machine code", 1)
+    assert files.load(("signature", 2)) is None
+
+
+def test_data_files_no_index_names_are_removed_once_old(tmp_path):
+    files = _index_files(tmp_path)
+    prefix = "f-1.py311-sx3."
+    old, fresh = tmp_path / (prefix + "0123456789abcdef.nbc"), tmp_path / (prefix + "1.nbc")
+    other = tmp_path / "g-1.py311-sx3.0123456789abcdef.nbc"  # another function's
+    for path in (old, fresh, other):
+        path.write_bytes(b"left by an older source")
+    hour_ago = os.stat(old).st_mtime - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    files.save(("signature", 1), ("machine code", 1))
+    assert not old.exists()
+    assert fresh.exists() and other.exists()  # (a writer may be about to name a fresh one)
+    assert files.load(("signature", 1)) == ("machine code", 1)
 
 
 def _damage(path, how):

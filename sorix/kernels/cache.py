@@ -3,7 +3,7 @@
 numba keeps a ``cache=True`` function's machine code in an index file
 (``.nbi``) and one data file per signature (``.nbc``). sorix's kernels use
 the cache below instead of numba's default one (the user's own jitted
-functions are not touched), because the default one fails in three ways:
+functions are not touched), because the default one fails in four ways:
 
 - A damaged file (a truncated write, an emptied or bit-flipped file) makes
   every later load raise EOFError or UnpicklingError until someone deletes
@@ -22,10 +22,11 @@ functions are not touched), because the default one fails in three ways:
   float64, say: ``sorix.warmup --jobs``, ``pytest -n``, the ranks of a job
   on a shared cache) both number their data file 1, and the index can end
   up naming the other signature's machine code, which the next process runs
-  on the wrong types. Here a data file is named after its signature, written
-  before the index names it, and holds the signature it was compiled for,
-  which loading checks; the index is rewritten under a file lock where the
-  platform has one, so that neither writer drops the other's entry.
+  on the wrong types. Here a data file is named after its signature and the
+  source's digest, written before the index names it, and holds both, which
+  loading checks; the index is rewritten under a file lock where the
+  platform and file system give one, so that neither writer drops the
+  other's entry; data files no index names are deleted once ten minutes old.
 """
 import contextlib
 import hashlib
@@ -33,6 +34,7 @@ import os
 import pickle
 import tempfile
 import threading
+import time
 import warnings
 
 try:
@@ -245,42 +247,75 @@ def _make_classes(file_base, cache_base, impl_base, dumps):
                 f.write(blob)
 
         def _data_name_of(self, key):
-            # a name of its own per signature: concurrent writers of two signatures
-            # never write the same data file
-            digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+            # A name of its own per signature and source: concurrent writers of two
+            # signatures, or of two versions of the source, never write the same file.
+            digest = hashlib.sha1(repr((self._source_stamp, key)).encode()).hexdigest()[:16]
             return f"{self._filename_base}.{digest}.nbc"
 
         @contextlib.contextmanager
         def _index_locked(self):
-            if fcntl is None:
-                yield
-                return
-            with open(self._index_path + ".lock", "ab") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            """Hold an exclusive lock on this function's index where the platform and the
+            file system give one; without it writers may drop each other's entries (a
+            recompile later, never wrong code), so a lock that cannot be had is skipped."""
+            try:
+                handle = os.open(self._index_path + ".lock", os.O_RDONLY | os.O_CREAT, 0o666)
+            except (OSError, AttributeError):
+                handle = None
+            locked = False
+            if handle is not None and fcntl is not None:
                 try:
-                    yield
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    locked = True
+                except OSError:  # (NFS without a lock daemon, a file system without flock)
+                    pass
+            try:
+                yield
+            finally:
+                if locked:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                if handle is not None:
+                    os.close(handle)
 
         def save(self, key, data):
             name = self._data_name_of(key)
-            self._save_data(name, (key, data))  # before the index can name it
+            self._save_data(name, (self._source_stamp, key, data))  # before the index names it
             with self._index_locked():
                 overloads = self._load_index()
                 if overloads.get(key) != name:
                     overloads[key] = name
                     self._save_index(overloads)
+                self._remove_unnamed(set(overloads.values()))
+
+        def _remove_unnamed(self, named, older_than=600.0):
+            """Delete data files the index does not name (other versions of the source,
+            other machines' signatures), once old enough that no writer can still be
+            about to name them."""
+            prefix = self._filename_base + "."
+            try:
+                names = os.listdir(self._cache_path)
+            except OSError:
+                return
+            now = time.time()
+            for name in names:
+                if name in named or not (name.startswith(prefix) and name.endswith(".nbc")):
+                    continue
+                path = os.path.join(self._cache_path, name)
+                try:
+                    if now - os.stat(path).st_mtime > older_than:
+                        os.remove(path)
+                except OSError:
+                    pass
 
         def load(self, key):
             name = self._load_index().get(key)
             if name is None:
                 return None
             try:
-                stored_key, data = self._load_data(name)
-            except FileNotFoundError:  # removed since (a repair in another process)
+                stamp, stored_key, data = self._load_data(name)
+            except OSError:  # removed since (a repair in another process), unreadable
                 return None
-            if stored_key != key:
-                raise DamagedEntry(f"{self._data_path(name)}: holds another signature's code")
+            if stamp != self._source_stamp or stored_key != key:
+                raise DamagedEntry(f"{self._data_path(name)}: holds another kernel's code")
             return data
 
         def discard(self):
@@ -304,10 +339,11 @@ def _make_classes(file_base, cache_base, impl_base, dumps):
         def get_filename_base(self, fullname, abiflags):
             # A mark of the sealed format, so that files in numba's own format under
             # the same names are never read as damaged ones.
-            return super().get_filename_base(fullname, abiflags) + "-sx2"
+            return super().get_filename_base(fullname, abiflags) + "-sx3"
 
     class HealingCache(cache_base):
         _impl_class = Impl
+        file_class = CheckedFile  # (its index and data files, for tests and diagnostics)
 
         def __init__(self, py_func):
             super().__init__(py_func)
