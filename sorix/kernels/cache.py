@@ -212,7 +212,9 @@ def _make_classes(file_base, cache_base, impl_base, dumps):
         """numba's index and data files, each sealed with a digest of its contents.
 
         The index holds ``(numba version, source stamp, overloads)`` in one sealed
-        pickle, so that a damaged version field is caught like any other damage.
+        pickle, so that a damaged version field is caught like any other damage. A
+        data file holds ``(source stamp, key, compiled code)`` and is named after a
+        digest of the first two, so that loading can tell it belongs to the key.
         """
 
         def __init__(self, cache_path, filename_base, source_stamp):
