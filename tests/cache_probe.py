@@ -1,6 +1,6 @@
-"""A short training run for the cache tests, run in a fresh process: five kernels
-(tanh, subtract, power, the fused backward, RMSprop), few enough to compile in
-a second or two, for the many runs on empty caches.
+"""A short training run for the cache tests, run in a fresh process: seven kernels
+(the bias add, tanh, subtract, power, a product, the fused backward, RMSprop), few
+enough to compile in two seconds or so, for the many runs on empty caches.
 
 Prints one JSON line: the parameters after two RMSprop steps, the kernels'
 disk-cache hits and misses, and the messages of the warnings sorix gave.

@@ -1,6 +1,8 @@
 """The kernel disk cache under stress: many processes filling it at once, damaged
-files, a full disk, and folders that cannot be written. Each case runs
-``cache_probe.py`` (a short training run) in fresh processes."""
+files, a full disk, folders that cannot be written, copied folders, and data files
+that do not belong to their index entry. Most cases run ``cache_probe.py`` (a short
+training run) in fresh processes; the rest a single kernel, or the cache's file
+classes directly."""
 import json
 import os
 import shutil
@@ -158,8 +160,8 @@ def test_a_data_file_holding_another_signatures_code_is_never_run(tmp_path):
 
 
 #: Saves (writer) or loads (check) entries of one function's disk cache straight through
-#: sorix's cache classes: ``stress.py FOLDER writer K N`` saves N entries of its own,
-#: ``stress.py FOLDER check WRITERS N`` prints how many of all of them load their own data.
+#: sorix's cache classes. Arguments ``FOLDER writer K N``: save N entries of writer K's
+#: own; ``FOLDER check WRITERS N``: print how many of all of them load their own data.
 INDEX_STRESS = """
 import sys
 sys.path.insert(0, sys.argv[1])
