@@ -66,13 +66,16 @@ BLAS_THREADED_WORK = 262144
 FREE_CORE_IDLE = float(os.environ.get("SORIX_FREE_CORE_IDLE", 0.75))
 
 #: Options shared by every CPU kernel. ``error_model='numpy'`` removes the
-#: division-by-zero branch that stops LLVM from vectorising loops.
-NJIT_OPTIONS = {"nogil": True, "error_model": "numpy"}
+#: division-by-zero branch that stops LLVM from vectorising loops. Fast-math's
+#: ``contract`` flag, and no other, lets LLVM fuse a multiply and an add into one FMA
+#: instruction, rounded once instead of twice (as GPUs do by default): float32 exp, tanh
+#: and sigmoid run about a third faster, and NaN and inf behave as usual.
+NJIT_OPTIONS = {"nogil": True, "error_model": "numpy", "fastmath": {"contract": True}}
 
 #: Options of the helpers a kernel module lists in ``REASSOCIATE`` (row sums): fast-math's
-#: reassociation flag and no other, so NaN and inf behave as usual. LLVM vectorises a
+#: reassociation flag too, and no other, so NaN and inf behave as usual. LLVM vectorises a
 #: floating-point sum only when it may reorder the additions.
-REASSOCIATE_OPTIONS = dict(NJIT_OPTIONS, fastmath={"reassoc"})
+REASSOCIATE_OPTIONS = dict(NJIT_OPTIONS, fastmath={"contract": True, "reassoc": True})
 
 #: Whether to ask numba to keep compiled kernels on disk.
 CACHE_KERNELS = os.environ.get("SORIX_KERNEL_CACHE", "1") != "0"

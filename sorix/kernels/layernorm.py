@@ -14,7 +14,8 @@ float32 input on one thread, 1.7 ms in float32). The statistics enter those
 passes rounded to that dtype with the rounding's loss kept beside them (see
 :func:`backward`), so the results stay within a few units in the last place.
 Row sums are the helpers listed in ``REASSOCIATE``: they are compiled with
-fast-math's reassociation flag alone, which lets LLVM split a sum into
+fast-math's reassociation flag (beside the contract flag every kernel has),
+which lets LLVM split a sum into
 vector lanes (a plain loop adds one element at a time, waiting on each
 addition).
 """
