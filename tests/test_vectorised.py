@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from sorix import config
+from sorix.kernels import batchnorm as K_BN
 from sorix.kernels import build
 from sorix.kernels import grad_norm as K_NORM
 from sorix.kernels import optim as KO
@@ -179,6 +180,18 @@ def test_block_sums_load_vectors_not_gathers(parallel):
                                 name=f"norm_part_gather_check{'_par' if parallel else ''}")
     compiled(np.linspace(-1, 1, 3 * K_NORM.BLOCK).astype(np.float32), K_NORM.SUM, 0.0)
     assert packed_ops(compiled) > 0
+
+
+def test_batch_norm_statistics_add_in_vector_lanes():
+    # the (N, C, L) statistics: float64 sums along each row of L values (BatchNorm2d's H W)
+    register_reassociating(vars(K_BN))
+    compiled = build.jit_kernel(K_BN.grad_sums, parallel=True, name="grad_sums_vector_check")
+    x = np.linspace(-1, 1, 2 * 3 * 40).astype(np.float32).reshape(2, 3, 40)
+    compiled(x, x, np.zeros(3), np.ones(3), np.empty(3), np.empty(3))
+    packed_ops(compiled)  # (no gathers)
+    # packed additions: the sums themselves run in vector lanes (without reassociation
+    # the code still holds packed multiplies, the sums' adds stay scalar)
+    assert re.findall(r"\bv?addp[sd]\b", assembly(compiled))
 
 
 def test_the_check_tells_scalar_code_apart():

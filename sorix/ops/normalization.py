@@ -35,6 +35,15 @@ def _kernels(ndim):
     return K.batch_stats, K.normalize, K.grad_sums, K.grad_input
 
 
+def _reduce(kernel, x, *args):
+    """Run a statistics kernel: the (N, F, L) ones are threaded over features on large
+    inputs; the (N, F) ones stay serial (their loop over samples adds into every
+    feature at once)."""
+    if x.ndim == 2:
+        return variant(kernel, False)(x, *args)
+    return run(kernel, x.size, x, *args)
+
+
 class BatchNormNode(Node):
     """Gradients of x, gamma and beta (see the module doc)."""
     __slots__ = ("eps", "param_shape")
@@ -54,7 +63,7 @@ class BatchNormNode(Node):
         _, _, grad_sums, grad_input = _kernels(x_data.ndim)
         sum_g = np.empty(features)
         sum_g_xhat = np.empty(features)
-        variant(grad_sums, False)(g_data, x_data, mean, invstd, sum_g, sum_g_xhat)
+        _reduce(grad_sums, g_data, x_data, mean, invstd, sum_g, sum_g_xhat)
         need_x, need_gamma, need_beta = self.needs
         dx = None
         if need_x:
@@ -114,7 +123,7 @@ def batch_norm_train(x, gamma, beta, eps):
     batch_stats, normalize, _, _ = _kernels(x_data.ndim)
     mean = np.empty(features)
     var = np.empty(features)
-    variant(batch_stats, False)(x_data, mean, var)
+    _reduce(batch_stats, x_data, mean, var)
     invstd = 1.0 / np.sqrt(var + eps)
     g = np.ascontiguousarray(gamma.data, dtype=dtype).reshape(-1)
     b = np.ascontiguousarray(beta.data, dtype=dtype).reshape(-1)
