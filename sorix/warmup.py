@@ -116,10 +116,11 @@ def _convolutions(dtype):
     import sorix
     from sorix import nn, optim
     rng = np.random.default_rng(1)
-    # padded convolutions whose input gradient is needed (the second), max and average
-    # pooling: a small CNN's training step
+    # padded convolutions whose input gradient is needed (the second), batch norm over
+    # channels, max and average pooling: a small CNN's training step
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                          nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(),
+                          nn.AvgPool2d(2),
                           nn.Flatten(), nn.Linear(8, 3))
     model.to(dtype=dtype)
     x = sorix.tensor(rng.standard_normal((2, 1, 8, 8)).astype(dtype))

@@ -40,7 +40,8 @@ MLP_STEPS = textwrap.dedent("""
 CNN_STEP = textwrap.dedent("""
     sorix.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(16, 3))
     model.to(dtype=sorix.float64)
     opt = optim.Adam(model.parameters())

@@ -126,6 +126,20 @@ def test_batchnorm1d(dtype, shape):
     on_both(lambda x: (cpu if x.device.type == "cpu" else gpu)(x), a)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batchnorm2d(dtype):
+    a = rand((3, 2, 2, 3), dtype)
+    cpu, gpu = twins(lambda: nn.BatchNorm2d(2, momentum=None))
+    for _ in range(2):
+        on_both(lambda x: (cpu if x.device.type == "cpu" else gpu)(x * 2 + 1), a)
+    for name in ("running_mean", "running_var"):
+        assert_same(getattr(cpu, name), getattr(gpu, name), name)
+    assert_same(cpu.weight.grad, gpu.weight.grad, "weight gradient")
+    assert_same(cpu.bias.grad, gpu.bias.grad, "bias gradient")
+    cpu.eval(), gpu.eval()
+    on_both(lambda x: (cpu if x.device.type == "cpu" else gpu)(x), a)
+
+
 def test_embedding_accumulates_repeated_rows():
     cpu, gpu = twins(lambda: nn.Embedding(5, 3))
     index = np.array([[1, 4, 1], [1, 0, 4]])

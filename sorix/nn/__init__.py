@@ -1,6 +1,7 @@
 """Neural-network building blocks: modules, layers, losses, initialisers."""
 from . import functional, init, parallel, utils
 from .activation import ELU, GELU, SiLU, Softplus, Softsign
+from .batchnorm import BatchNorm2d
 from .containers import ModuleList, Sequential
 from .conv import Conv1d, Conv2d
 from .layers import (BatchNorm1d, Dropout, Embedding, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
@@ -16,7 +17,7 @@ from .shape import Flatten, Identity, Unflatten
 __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            # layers
            "Linear", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-           "BatchNorm1d", "LayerNorm", "Dropout", "Embedding", "Flatten", "Unflatten", "Identity",
+           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Embedding", "Flatten", "Unflatten", "Identity",
            # activations
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU", "SiLU", "Softplus", "ELU",
            "Softsign",

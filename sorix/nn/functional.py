@@ -3,6 +3,8 @@
 The elementwise activations (``relu``, ``softplus`` ...) are made from the op
 table, :mod:`sorix.kernels.defs`, by :func:`sorix.ops.surface.functional`.
 """
+import math
+
 import numpy as np
 
 from .. import random as _random
@@ -110,7 +112,8 @@ def embedding(input, weight):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
-    """Batch normalisation over (N, F) or (N, F, L) input (statistics per feature F).
+    """Batch normalisation over (N, C) or (N, C, *) input (statistics per channel C, over
+    every other axis; (N, C, H, W) is normalised as its (N, C, H W) view).
 
     Training: normalise with the batch's mean and biased variance, and move
     the running estimates (if given) in place:
@@ -121,9 +124,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
     """
     x = as_tensor(input)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch norm expects input of shape (N, F) or (N, F, L), "
+    if x.ndim < 2:
+        raise ValueError(f"batch norm expects input of shape (N, C) or (N, C, *), "
                          f"got {tuple(x.shape)}")
+    if x.ndim > 3:  # the kernels see (N, C, L): a view of contiguous data, and back
+        shape = tuple(x.shape)
+        flat = x.reshape((shape[0], shape[1], math.prod(shape[2:])))
+        return batch_norm(flat, running_mean, running_var, weight, bias, training, momentum,
+                          eps).reshape(shape)
     features = x.shape[1]
     dtype = float_data(x).dtype
     per_feature = (1, features) if x.ndim == 2 else (1, features, 1)

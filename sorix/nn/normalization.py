@@ -9,6 +9,14 @@ from ..tensor import Tensor
 from .module import Module, check_device
 
 
+def float_dtype(dtype, layer):
+    """``dtype`` (None: float32) as a NumPy float dtype, for ``layer``'s parameters."""
+    dtype = np.dtype(np.float32) if dtype is None else np.dtype(numpy_dtype(dtype))
+    if dtype.kind != "f":
+        raise TypeError(f"{layer} parameters must be floating point, got {dtype}")
+    return dtype
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` dimensions:
     y = (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance."""
@@ -30,9 +38,7 @@ class LayerNorm(Module):
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         self.device = check_device(device)
-        dtype = np.dtype(np.float32) if dtype is None else np.dtype(numpy_dtype(dtype))
-        if dtype.kind != "f":
-            raise TypeError(f"LayerNorm parameters must be floating point, got {dtype}")
+        dtype = float_dtype(dtype, "LayerNorm")
         shape = self.normalized_shape
         self.weight = Tensor(np.ones(shape, dtype), requires_grad=True, device=device) \
             if self.elementwise_affine else None
