@@ -14,7 +14,7 @@ import statistics
 
 import numpy as np
 
-from . import layer_norm_case
+from . import batch_norm_case, layer_norm_case
 from . import references as ref
 
 IMPLEMENTATIONS = ("sorix", "numpy", "torch", "floor", "sklearn", "published")
@@ -505,6 +505,7 @@ CASES = {
     "k-means Lloyd iteration 1e6x16, k=32": (_kmeans, 1, ("sorix", "sklearn", "published")),
 }
 CASES["LayerNorm 4096x1024 fwd+bwd"] = (lambda impl: layer_norm_case.build(impl), 1)
+CASES["BatchNorm2d 64x32x28x28 fwd+bwd"] = (lambda impl: batch_norm_case.build(impl), 1)
 
 CLASSIC = ("sorix", "numpy", "torch", "floor")
 
