@@ -55,6 +55,14 @@ def test_pooling(pool, dtype):
     on_both(pool, rand((2, 2, 5, 5), dtype, seed=4))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_1d_pooling(dtype):
+    x = rand((2, 2, 9), dtype, seed=5)
+    on_both(lambda t: F.max_pool1d(t, 3, stride=2, padding=1), x)
+    on_both(lambda t: F.avg_pool1d(t, 2, count_include_pad=False), x)
+    on_both(lambda t: F.adaptive_avg_pool1d(t, 4), x)
+
+
 def test_max_pool_indices_and_nan():
     x = rand((1, 2, 4, 4), np.float32, seed=5)
     x[0, 1, 0, 0] = np.nan

@@ -1,4 +1,4 @@
-"""Layers: Linear, activations, Dropout, BatchNorm1d and Embedding.
+"""Layers: Linear, activations, Softmax and LogSoftmax, Dropout, BatchNorm1d and Embedding.
 
 Parameters are float32 tensors drawn from ``sorix.random.generator()``
 (seeded by ``sorix.manual_seed``), named and shaped as in Sorix.
@@ -148,6 +148,20 @@ class Softmax(Module):
 
     def forward(self, x):
         return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """x_i - log sum_j exp(x_j) along ``dim``: log-probabilities, for ``NLLLoss``."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"

@@ -1,10 +1,13 @@
-"""Pooling layers: MaxPool2d, AvgPool2d and AdaptiveAvgPool2d, with PyTorch's arguments.
+"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d and AdaptiveAvgPool1d/2d, with PyTorch's
+arguments.
 
-The windows and divisors are PyTorch's; see :mod:`sorix.ops.pooling` and
+The windows and divisors are PyTorch's; see :mod:`sorix.ops.pooling` (the 1-D
+layers run it on a one-row plane, :mod:`sorix.ops.pooling1d`) and
 :func:`sorix.nn.functional.max_pool2d` & co.
 """
 from ..ops.conv import tuple_of
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from ..ops.pooling1d import adaptive_avg_pool1d, avg_pool1d, max_pool1d
 from .module import Module
 
 
@@ -72,6 +75,70 @@ class AdaptiveAvgPool2d(Module):
 
     def forward(self, x):
         return adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+def _checked_1d(value, name, least):
+    tuple_of(value, 1, name, least)
+    return tuple(value) if isinstance(value, list) else value
+
+
+class MaxPool1d(Module):
+    """The maximum of each kernel_size window along L of (N, C, L) input (padding counts as
+    -inf); ``stride`` defaults to ``kernel_size``. ``return_indices=True`` also returns
+    each maximum's position along L."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size = _checked_1d(kernel_size, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _checked_1d(stride, "stride", 1)
+        self.padding = _checked_1d(padding, "padding", 0)
+        self.dilation = _checked_1d(dilation, "dilation", 1)
+        self.return_indices = bool(return_indices)
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, x):
+        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool1d(Module):
+    """The mean of each kernel_size window along L of (N, C, L) input (padding counts as 0,
+    and in the divisor unless ``count_include_pad=False``)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size = _checked_1d(kernel_size, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _checked_1d(stride, "stride", 1)
+        self.padding = _checked_1d(padding, "padding", 0)
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+
+    def forward(self, x):
+        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling to ``output_size`` values along L, whatever the input's length."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = _checked_1d(output_size, "output_size", 1)
+
+    def forward(self, x):
+        return adaptive_avg_pool1d(x, self.output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
