@@ -125,8 +125,8 @@ def test_listed_functions_exist_and_ops_are_real():
         if f.op is not None:
             assert f.op in defs.UNARY or f.op in defs.BINARY, f.name
         assert (f.libm is not None) == (module == "np"), f.name
-    assert set(scalar.HELPERS) == {"where", "sign", "exp", "sigmoid", "tanh", "maximum",
-                                   "minimum"}
+    assert set(scalar.HELPERS) == {"where", "sign", "exp", "sigmoid", "tanh", "erfc",
+                                   "maximum", "minimum"}
 
 
 def test_placeholders_are_read_from_the_template():

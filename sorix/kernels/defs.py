@@ -28,7 +28,7 @@ from typing import Callable, NamedTuple, Optional, Tuple
 import numpy as np
 
 from .scalar import SCALAR_FUNCTIONS  # noqa: F401  (what a definition may call)
-from .scalar import exp, maximum, minimum, sigmoid, sign, tanh, where
+from .scalar import erfc, exp, maximum, minimum, sigmoid, sign, tanh, where
 
 
 class Param(NamedTuple):
@@ -293,12 +293,12 @@ def silu_d(x, y):
 def gelu_f(x):
     # x Phi(x) with Phi(x) = erfc(-x / sqrt 2) / 2: accurate in the lower tail, where
     # 1 + erf(x / sqrt 2) would cancel to 0.
-    return 0.5 * x * math.erfc(-0.7071067811865475 * x)
+    return 0.5 * x * erfc(-0.7071067811865475 * x)
 
 
 def gelu_d(x, y):
     # Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
-    return 0.5 * math.erfc(-0.7071067811865475 * x) + \
+    return 0.5 * erfc(-0.7071067811865475 * x) + \
         0.3989422804014327 * x * exp(-0.5 * (x * x))
 
 

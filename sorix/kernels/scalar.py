@@ -93,6 +93,29 @@ def tanh(x):
     return where(x != x, x, where(x < 0.0, -t, t))
 
 
+def erfc(x):
+    """erfc(x). With VECTOR_EXP: erfc(z) = t exp(-z^2 + P(t)) for z = |x| >= 0, with
+    t = 1 / (1 + z / 2) and P the degree-9 polynomial of Numerical Recipes' erfcc (a
+    Chebyshev fit, relative error below 1.2e-7 for every z), and 2 - erfc(z) for
+    negative x. Only arithmetic and the vectorised exp: LLVM vectorises the loop, where
+    libm's erfcf is a call per element. Else libm's erfc."""
+    if VECTOR_EXP:
+        z = abs(x)
+        t = 1.0 / (1.0 + 0.5 * z)
+        p = t * 0.17087277 - 0.82215223
+        p = t * p + 1.48851587
+        p = t * p - 1.13520398
+        p = t * p + 0.27886807
+        p = t * p - 0.18628806
+        p = t * p + 0.09678418
+        p = t * p + 0.37409196
+        p = t * p + 1.00002368
+        p = t * p - 1.26551223
+        r = t * exp(p - z * z)
+        return where(x != x, x, where(x < 0.0, 2.0 - r, r))
+    return math.erfc(x)
+
+
 def maximum(a, b):
     """The larger of ``a`` and ``b``; NaN wins, as in NumPy."""
     if a != a:
@@ -148,6 +171,7 @@ SCALAR_FUNCTIONS = (
     # the helpers above, compiled with the definition that calls them
     ScalarFunction("where"), ScalarFunction("sign", "sign"), ScalarFunction("exp", "exp"),
     ScalarFunction("sigmoid", "sigmoid"), ScalarFunction("tanh", "tanh"),
+    ScalarFunction("erfc", "erfc"),
     ScalarFunction("maximum", "maximum"), ScalarFunction("minimum", "minimum"),
 )
 
