@@ -40,6 +40,16 @@ def assert_close(actual, expected, what, rtol=RTOL, atol=ATOL):
         raise AssertionError(f"{what}: differs from the NumPy reference (max abs error {worst:g})")
 
 
+def assert_normalisation_close(got, want, who, label):
+    """A normalisation case's (y, x.grad, weight.grad, bias.grad) against its float64
+    reference. The parameter gradients sum many rows: their tolerance is relative to
+    their largest entry."""
+    for name, have, expected in zip(("y", "x.grad", "weight.grad", "bias.grad"), got, want):
+        scale = float(np.abs(expected).max())
+        assert_close(have, expected, f"{who} {label} {name}", rtol=1e-4,
+                     atol=1e-5 * max(scale, 1.0))
+
+
 def threads():
     """The thread count numba uses; every threaded implementation gets the same."""
     return get_num_threads()
