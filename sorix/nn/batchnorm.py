@@ -7,8 +7,8 @@ as its (N, C, H W) view.)
 import numpy as np
 
 from ..kernels.backend import of
-from ..tensor import Tensor
 from ..ops.losses import as_tensor
+from ..tensor import Tensor
 from .functional import batch_norm
 from .module import Module, check_device
 from .normalization import float_dtype

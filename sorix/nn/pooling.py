@@ -11,9 +11,10 @@ from ..ops.pooling1d import adaptive_avg_pool1d, avg_pool1d, max_pool1d
 from .module import Module
 
 
-def _checked(value, name, least):
-    """``value`` as given (PyTorch keeps ints as ints), once it is known to be valid."""
-    tuple_of(value, 2, name, least)
+def _checked(value, name, least, dims=2):
+    """``value`` as given (PyTorch keeps ints as ints), once it is known to be valid for a
+    pooling over ``dims`` dimensions."""
+    tuple_of(value, dims, name, least)
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -81,8 +82,7 @@ class AdaptiveAvgPool2d(Module):
 
 
 def _checked_1d(value, name, least):
-    tuple_of(value, 1, name, least)
-    return tuple(value) if isinstance(value, list) else value
+    return _checked(value, name, least, dims=1)
 
 
 class MaxPool1d(Module):
