@@ -75,7 +75,7 @@ def test_training_steps_then_evaluation_match_torch(shape, dtype):
     ours, theirs = twins(dtype, momentum=0.2)
     train_steps(ours, theirs, dtype, shape)
     running_estimates_match(ours, theirs, dtype)
-    assert ours.num_batches_tracked == 3
+    assert ours.num_batches_tracked.item() == 3 and ours.num_batches_tracked.dtype == sorix.int64
     ours.eval()
     theirs.eval()
     x = np.random.default_rng(9).standard_normal(shape).astype(dtype)
@@ -98,12 +98,12 @@ def test_options_match_torch(options):
 def test_without_running_estimates_evaluation_uses_the_batch():
     ours, theirs = twins(np.float64, track_running_stats=False)
     assert ours.running_mean is None and ours.running_var is None
+    assert ours.num_batches_tracked is None
     assert list(ours.state_dict()) == ["weight", "bias"]
     train_steps(ours, theirs, np.float64, steps=1)
     ours.eval()
     theirs.eval()
     train_steps(ours, theirs, np.float64, steps=1, seed=5)  # still the batch's statistics
-    assert ours.num_batches_tracked == 0
 
 
 def test_non_contiguous_input_matches_torch():
@@ -160,7 +160,9 @@ def test_state_dict_round_trip_and_reset(tmp_path):
     ours, _ = twins(np.float32, momentum=0.5)
     ours(sorix.tensor(np.random.default_rng(2).standard_normal((4, 3, 2, 2)) + 3))
     state = ours.state_dict()
-    assert list(state) == ["weight", "bias", "running_mean", "running_var"]
+    assert list(state) == ["weight", "bias", "running_mean", "running_var",
+                           "num_batches_tracked"]
+    assert state["num_batches_tracked"].item() == 1
     sorix.save(ours.state_dict(), tmp_path / "bn.sor")
     fresh = nn.BatchNorm2d(3)
     fresh.load_state_dict(sorix.load(tmp_path / "bn.sor"))
@@ -171,8 +173,27 @@ def test_state_dict_round_trip_and_reset(tmp_path):
     np.testing.assert_array_equal(fresh.running_var.data, np.ones(3, np.float32))
     np.testing.assert_array_equal(fresh.weight.data, np.ones(3, np.float32))
     np.testing.assert_array_equal(fresh.bias.data, np.zeros(3, np.float32))
+    assert fresh.num_batches_tracked.item() == 0
     assert repr(fresh) == ("BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, "
                            "track_running_stats=True)")
+
+
+def test_a_reloaded_model_continues_its_cumulative_average(tmp_path):
+    r = np.random.default_rng(12)
+    batches = [r.standard_normal((2, 3, 2, 2)) * (k + 1) for k in range(4)]
+    theirs = torch.nn.BatchNorm2d(3, momentum=None).double()
+    for x in batches:
+        theirs(torch.tensor(x))
+    first = nn.BatchNorm2d(3, momentum=None).double()
+    for x in batches[:2]:
+        first(sorix.tensor(x))
+    sorix.save(first.state_dict(), tmp_path / "half.sor")
+    second = nn.BatchNorm2d(3, momentum=None).double()
+    second.load_state_dict(sorix.load(tmp_path / "half.sor"))
+    for x in batches[2:]:
+        second(sorix.tensor(x))
+    assert second.num_batches_tracked.item() == 4
+    running_estimates_match(second, theirs, np.float64)
 
 
 def test_bad_input_names_the_expected_shape_and_changes_nothing():
@@ -180,7 +201,7 @@ def test_bad_input_names_the_expected_shape_and_changes_nothing():
     for shape in ((4, 3, 5), (4, 2, 5, 5)):
         with pytest.raises(ValueError, match=r"expects input of shape \(N, 3, H, W\)"):
             bn(sorix.tensor(np.zeros(shape, np.float32)))
-    assert bn.num_batches_tracked == 0
+    assert bn.num_batches_tracked.item() == 0
     np.testing.assert_array_equal(bn.running_var.data, np.ones(3, np.float32))
     with pytest.raises(ValueError, match=r"\(N, C\) or \(N, C, \*\)"):
         F.batch_norm(sorix.tensor(np.zeros(3)), None, None, training=True)

@@ -26,9 +26,9 @@ class BatchNorm2d(Module):
 
     Sorix has no 2-D batch norm, so names and layouts are PyTorch's: ``weight`` (ones)
     and ``bias`` (zeros) of shape (C,), neither without ``affine`` and no bias with
-    ``bias=False``; ``running_mean`` and ``running_var`` of shape (C,).
-    ``num_batches_tracked`` is a plain count, as in :class:`BatchNorm1d`, and not part
-    of the state dict.
+    ``bias=False``; ``running_mean`` and ``running_var`` of shape (C,), and
+    ``num_batches_tracked``, a 0-d int64 buffer (so that a reloaded model continues a
+    cumulative average), all in the state dict.
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
@@ -57,25 +57,27 @@ class BatchNorm2d(Module):
                              if tracked else None)
         self.register_buffer("running_var", Tensor(np.ones(shape, dtype), device=device)
                              if tracked else None)
-        self.num_batches_tracked = 0
+        self.register_buffer("num_batches_tracked",
+                             Tensor(np.array(0, np.int64), device=device) if tracked else None)
+
+    @staticmethod
+    def _fill(t, value):
+        of(t.data).assign(t.data, Ellipsis, value)
+        t._version[0] += 1
 
     def reset_running_stats(self):
         """Running mean 0, running variance 1, no batch counted."""
         if self.track_running_stats:
-            B = of(self.running_mean.data)
-            B.assign(self.running_mean.data, Ellipsis, 0)
-            B.assign(self.running_var.data, Ellipsis, 1)
-            self.running_mean._version[0] += 1
-            self.running_var._version[0] += 1
-        self.num_batches_tracked = 0
+            self._fill(self.running_mean, 0)
+            self._fill(self.running_var, 1)
+            self._fill(self.num_batches_tracked, 0)
 
     def reset_parameters(self):
         """:meth:`reset_running_stats`, then weight 1 and bias 0."""
         self.reset_running_stats()
         for p, value in ((self.weight, 1), (self.bias, 0)):
             if p is not None:
-                of(p.data).assign(p.data, Ellipsis, value)
-                p._version[0] += 1
+                self._fill(p, value)
 
     def forward(self, x):
         x = as_tensor(x)
@@ -83,15 +85,16 @@ class BatchNorm2d(Module):
             raise ValueError(f"BatchNorm2d({self.num_features}) expects input of shape "
                              f"(N, {self.num_features}, H, W), got {tuple(x.shape)}")
         counts = self.training and self.track_running_stats
+        seen = int(self.num_batches_tracked.item()) if counts else 0
         momentum = self.momentum
         if momentum is None:  # cumulative average: batch k gets weight 1/k
-            momentum = 1.0 / (self.num_batches_tracked + 1) if counts else 0.0
+            momentum = 1.0 / (seen + 1) if counts else 0.0
         # without running estimates, evaluation normalises with the batch's statistics too
         batch_statistics = self.training or not self.track_running_stats
         out = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                          batch_statistics, momentum, self.eps)
         if counts:  # (after the estimates moved: a batch that failed is not counted)
-            self.num_batches_tracked += 1
+            self._fill(self.num_batches_tracked, seen + 1)
         return out
 
     def extra_repr(self):
