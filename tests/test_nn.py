@@ -135,15 +135,15 @@ def test_batchnorm_row_kernels_agree_with_the_loops_over_l(dtype):
     g = r.standard_normal((n, f)).astype(dtype)
     scale, shift = r.standard_normal(f).astype(dtype), r.standard_normal(f).astype(dtype)
 
-    def run_all(kernels, x, g, parallel, stats_parallel):
+    def run_all(kernels, x, g, parallel):
         batch_stats, normalize, grad_sums, grad_input = kernels
         mean, var = np.empty(f), np.empty(f)
-        variant(batch_stats, stats_parallel)(x, mean, var)
+        variant(batch_stats, parallel)(x, mean, var)
         out = np.empty_like(x)
         variant(normalize, parallel)(x, mean.astype(dtype), scale, shift, out)
         invstd = 1.0 / np.sqrt(var + 1e-5)
         sum_g, sum_g_xhat = np.empty(f), np.empty(f)
-        variant(grad_sums, stats_parallel)(g, x, mean, invstd, sum_g, sum_g_xhat)
+        variant(grad_sums, parallel)(g, x, mean, invstd, sum_g, sum_g_xhat)
         dx = np.empty_like(x)
         variant(grad_input, parallel)(g, x, mean.astype(dtype), invstd.astype(dtype), scale,
                                       (sum_g / n).astype(dtype), (sum_g_xhat / n).astype(dtype),
@@ -155,12 +155,12 @@ def test_batchnorm_row_kernels_agree_with_the_loops_over_l(dtype):
 
     names = ("mean", "var", "output", "sum g", "sum g xhat", "dx")
     general = (K.batch_stats, K.normalize, K.grad_sums, K.grad_input)
-    serial = run_all(general, along_l(x), along_l(g), False, False)
-    threaded = run_all(general, along_l(x), along_l(g), True, True)
+    serial = run_all(general, along_l(x), along_l(g), False)
+    threaded = run_all(general, along_l(x), along_l(g), True)
     for name, a, b in zip(names, serial, threaded):
         np.testing.assert_array_equal(a, b, err_msg=f"{name}: serial and threaded builds")
     rows = run_all((K.batch_stats_rows, K.normalize_rows, K.grad_sums_rows, K.grad_input_rows),
-                   x, g, False, False)
+                   x, g, False)
     in_dtype = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13,
                                                                             atol=1e-13)
     for name, a, b in zip(names, rows, serial):
