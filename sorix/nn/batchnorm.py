@@ -85,16 +85,18 @@ class BatchNorm2d(Module):
             raise ValueError(f"BatchNorm2d({self.num_features}) expects input of shape "
                              f"(N, {self.num_features}, H, W), got {tuple(x.shape)}")
         counts = self.training and self.track_running_stats
-        seen = int(self.num_batches_tracked.item()) if counts else 0
         momentum = self.momentum
-        if momentum is None:  # cumulative average: batch k gets weight 1/k
-            momentum = 1.0 / (seen + 1) if counts else 0.0
+        if momentum is None:  # cumulative average: batch k gets weight 1/k (the count is
+            # read only here: on a GPU the read waits for the device)
+            momentum = 1.0 / (int(self.num_batches_tracked.item()) + 1) if counts else 0.0
         # without running estimates, evaluation normalises with the batch's statistics too
         batch_statistics = self.training or not self.track_running_stats
         out = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                          batch_statistics, momentum, self.eps)
         if counts:  # (after the estimates moved: a batch that failed is not counted)
-            self._fill(self.num_batches_tracked, seen + 1)
+            count = self.num_batches_tracked
+            of(count.data).inplace("add", count.data, 1)
+            count._version[0] += 1
         return out
 
     def extra_repr(self):
