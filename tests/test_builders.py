@@ -151,3 +151,31 @@ def test_copy_rebinds_globals_and_names():
     y = np.float32(0.5)
     assert type(retyped(y, y)) is np.float32  # 1 - y*y stays in float32
     assert retyped(y, y) == np.float32(1) - y * y
+
+
+def test_a_per_dtype_kernel_module_is_built_for_each_dtype():
+    # a module listing SCALAR_HELPERS gets one build per dtype: the helpers compiled for
+    # it, DTYPE bound to its scalar type, and the dtype and the helpers' hash in the name
+    # (so a changed helper, or other build settings, never loads a stale cache entry)
+    from sorix.kernels import build, softmax as K
+    from sorix.kernels import variants
+    x = np.array([[1.0, 2.0, 3.0]])
+    names = {}
+    for dtype in (np.float32, np.float64):
+        kernel = variants.variant(K.softmax_forward, False, dtype)
+        out = np.empty_like(x, dtype)
+        kernel(x.astype(dtype), out)
+        assert out.dtype == dtype
+        np.testing.assert_allclose(out, np.exp(x - 3) / np.exp(x - 3).sum(), rtol=1e-6)
+        names[dtype] = kernel.py_func.__name__
+        helpers, digest = build._typed_helpers(vars(K), np.dtype(dtype))
+        assert helpers["DTYPE"] is dtype
+        assert names[dtype] == f"softmax_forward__{np.dtype(dtype).name}__{digest}"
+    assert build._typed_helpers(vars(K), np.dtype(np.float32))[1] != \
+        build._typed_helpers(vars(K), np.dtype(np.float64))[1]
+    assert variants.variant(K.softmax_forward, False, np.float32) is not \
+        variants.variant(K.softmax_forward, False, np.float64)
+    # a module without SCALAR_HELPERS keeps one build for every dtype
+    from sorix.kernels import layernorm
+    assert variants.variant(layernorm.forward, False, np.float32) is \
+        variants.variant(layernorm.forward, False, np.float64)

@@ -18,7 +18,7 @@ class FakeBuilds:
         self.now = 0.0
         self.ran = []
 
-    def variant(self, fn, parallel):
+    def variant(self, fn, parallel, dtype=None):
         def build(*args):
             self.ran.append("T" if parallel else "S")
             self.now += self.cost[parallel]

@@ -58,7 +58,7 @@ TRAIN = textwrap.dedent("""
     except ValueError:  # no threaded kernel ran
         layer = None
     print(json.dumps({"same": same, "layer": layer,
-                      "threaded_kernels": sum(1 for (_, par) in variants._compiled if par),
+                      "threaded_kernels": sum(1 for key in variants._compiled if key[1]),
                       "serialised": threads.layer_is_serialised(),
                       "result": sequential[1][-1]}))
 """)

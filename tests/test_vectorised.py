@@ -21,6 +21,7 @@ from sorix.kernels import batchnorm as K_BN
 from sorix.kernels import build
 from sorix.kernels import grad_norm as K_NORM
 from sorix.kernels import optim as KO
+from sorix.kernels import softmax as K_SOFTMAX
 from sorix.kernels.variants import register_reassociating
 from sorix.kernels.defs import BINARY, UNARY
 
@@ -193,6 +194,32 @@ def test_batch_norm_statistics_add_in_vector_lanes():
     # packed additions: the sums themselves run in vector lanes (without reassociation
     # the code still holds packed multiplies, the sums' adds stay scalar)
     assert re.findall(r"\bv?addp[sd]\b", assembly(compiled))
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
+def test_softmax_and_cross_entropy_exponentiate_in_vector_lanes(parallel):
+    # float32: their exp is the vectorised polynomial, whose 2^k is built by packed
+    # float-to-int conversions, and the row sums of exponentials add float64 lanes
+    # (packed float32-to-float64 conversions); libm's expf would leave both scalar
+    f32 = np.float32
+    x = np.linspace(-3, 3, 4 * 40).astype(f32).reshape(4, 40)
+    rows, index = np.zeros(4, f32), np.zeros(4, np.int64)
+    cases = [(K_SOFTMAX.softmax_forward, (x, np.empty_like(x)), True),
+             (K_SOFTMAX.log_softmax_forward, (x, np.empty_like(x)), True),
+             (K_SOFTMAX.log_softmax_backward, (x, -abs(x), np.empty_like(x)), False),
+             (K_SOFTMAX.ce_index_forward, (x, index, np.empty(0, f32), f32(0), rows.copy(),
+                                           np.zeros(4), rows.copy()), True),
+             (K_SOFTMAX.ce_index_backward, (x, rows, np.zeros(4), index, np.ones(4, f32),
+                                            f32(0), np.empty_like(x)), False)]
+    for kernel, args, sums in cases:
+        compiled = build.jit_kernel(kernel, parallel=parallel, dtype=f32,
+                                    name=kernel.__name__ + "_vector_check")
+        compiled(*args)
+        packed_ops(compiled)  # (no gathers)
+        code = assembly(compiled)
+        assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
+        if sums:
+            assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__
 
 
 def test_the_check_tells_scalar_code_apart():

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import config
 from .._version import __version__
-from . import bind, registry, templates
+from . import bind, registry, scalar, templates
 from .bind import definition_hash
 
 _kernel_cache = registry.cache("cpu kernels")
@@ -87,17 +87,36 @@ def kernel(template_name, op_name, bindings, dtype, parallel):
     return compiled
 
 
-def jit_kernel(fn, parallel=False, name=None):
+def jit_kernel(fn, parallel=False, name=None, dtype=None):
     """A hand-written kernel (optimizer updates ...) compiled with the shared options.
 
     Its module's ``prange`` placeholder is bound to numba's here. ``name``
     gives the copy its own qualified name (and so its own cache entry),
     for example for the threaded build of a kernel.
+
+    A module that lists ``SCALAR_HELPERS`` (names of :mod:`sorix.kernels.scalar`'s
+    helpers its kernels call) is compiled per ``dtype``: the helpers as the elementwise
+    kernels get them for that dtype (float32's vectorised ``exp``), ``DTYPE`` bound to
+    the dtype's scalar type, and the module's own helpers compiled alongside, under a
+    name holding the dtype and a hash of the helpers' definitions (a changed helper
+    gets a new cache entry, as a changed definition does).
     """
     from numba import prange
     env = dict(fn.__globals__, prange=prange)
-    env.update(_module_helpers(fn.__globals__))
-    return jit_cached(bind.copy(fn, env, name or fn.__name__), parallel)
+    name = name or fn.__name__
+    if is_typed(fn):
+        dtype = np.dtype(dtype)
+        helpers, digest = _typed_helpers(fn.__globals__, dtype)
+        env.update(helpers)
+        name = "{}__{}__{}".format(name, dtype.name, digest)
+    else:
+        env.update(_module_helpers(fn.__globals__))
+    return jit_cached(bind.copy(fn, env, name), parallel)
+
+
+def is_typed(fn):
+    """Whether ``fn``'s module is compiled per dtype (it lists ``SCALAR_HELPERS``)."""
+    return bool(fn.__globals__.get("SCALAR_HELPERS"))
 
 
 def _module_helpers(module_globals):
@@ -108,3 +127,30 @@ def _module_helpers(module_globals):
     if names and key not in _module_helper_cache:
         _module_helper_cache[key] = {n: _njit()(module_globals[n]) for n in names}
     return _module_helper_cache.get(key, {})
+
+
+def _typed_helpers(module_globals, dtype):
+    """(globals, digest) for a per-dtype module's kernels: its ``SCALAR_HELPERS`` compiled
+    for ``dtype``, ``DTYPE``, and its ``JIT_HELPERS`` and ``REASSOCIATE`` functions
+    compiled as copies that see those same globals (the latter with
+    ``config.REASSOCIATE_OPTIONS``), made once per module and dtype."""
+    from numba import njit
+    key = (module_globals.get("__name__"), dtype)
+    found = _module_helper_cache.get(key)
+    if found is None:
+        env = dict(module_globals, DTYPE=dtype.type)
+        digest = hashlib.sha1(build_settings(dtype).encode())
+        for helper_name in module_globals["SCALAR_HELPERS"]:
+            helper = scalar.HELPERS[helper_name]
+            env[helper_name] = scalar_function(helper, dtype)
+            digest.update(definition_hash(helper).encode())
+        helpers = {"DTYPE": dtype.type}
+        for names, options in ((module_globals.get("JIT_HELPERS", ()), config.NJIT_OPTIONS),
+                               (module_globals.get("REASSOCIATE", ()),
+                                config.REASSOCIATE_OPTIONS)):
+            for n in names:
+                env[n] = helpers[n] = njit(**options)(bind.copy(module_globals[n], env))
+        for helper_name in module_globals["SCALAR_HELPERS"]:
+            helpers[helper_name] = env[helper_name]
+        found = _module_helper_cache[key] = (helpers, digest.hexdigest()[:10])
+    return found

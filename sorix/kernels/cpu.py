@@ -15,6 +15,7 @@ from . import recycle
 from . import elementwise as _elementwise
 from . import linalg as _linalg
 from . import optim as _optim
+from . import softmax as _softmax
 from . import grad_norm as _blocks
 from . import variants as _variants
 
@@ -237,13 +238,31 @@ def argmin(x, axis=None, keepdims=False):
 
 # ---- softmax -------------------------------------------------------------------------------
 
+def over_rows(kernel, *arrays):
+    """A kernel of :mod:`.softmax` run over the rows of the last axis of ``arrays`` (each
+    made C-contiguous), into a new array of the first one's shape and dtype. (CPU only:
+    the softmax nodes' one-pass gradients call it too.)"""
+    x = arrays[0]
+    out = recycle.empty(x.shape, x.dtype)
+    if x.size == 0:
+        return out
+    cols = x.shape[-1]
+    rows = [np.ascontiguousarray(a).reshape(-1, cols) for a in arrays]
+    _variants.run(kernel, x.size, *rows, out.reshape(-1, cols))
+    return out
+
+
 def softmax(x, axis=-1):
+    if x.ndim and axis in (-1, x.ndim - 1):
+        return over_rows(_softmax.softmax_forward, x)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
+    if x.ndim and axis in (-1, x.ndim - 1):
+        return over_rows(_softmax.log_softmax_forward, x)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 

@@ -18,29 +18,42 @@ import numpy as np
 
 from .. import config
 from . import registry, threads
-from .build import jit_kernel
+from .build import is_typed, jit_kernel
 
 _compiled = registry.cache("cpu variants")
 _reassociating = set()
 _register_lock = threading.Lock()
 
 
-def variant(fn, parallel):
-    """The serial or threaded compiled build of ``fn``."""
-    key = (fn, parallel)
+def variant(fn, parallel, dtype=None):
+    """The serial or threaded compiled build of ``fn`` (for ``dtype``, where ``fn``'s
+    module is compiled per dtype: see :func:`sorix.kernels.build.jit_kernel`)."""
+    typed = is_typed(fn)
+    key = (fn, parallel, np.dtype(dtype)) if typed else (fn, parallel)
     found = _compiled.get(key)
     if found is None:
-        register_reassociating(fn.__globals__)
+        if not typed:
+            register_reassociating(fn.__globals__)
         name = fn.__name__ + ("_parallel" if parallel else "")
-        found = _compiled[key] = jit_kernel(fn, parallel=parallel, name=name)
+        found = _compiled[key] = jit_kernel(fn, parallel=parallel, name=name,
+                                            dtype=key[2] if typed else None)
     return found
+
+
+def _variant_for(fn, parallel, args):
+    """:func:`variant` for a call with ``args``: the first argument's dtype decides
+    (float16 runs as float32, see :func:`call_widened`)."""
+    if not is_typed(fn):
+        return variant(fn, parallel)
+    dtype = args[0].dtype
+    return variant(fn, parallel, np.float32 if dtype == np.float16 else dtype)
 
 
 def run(fn, work, *args, threshold=None):
     """Call ``fn(*args)``, threaded when ``work`` (an element count) reaches ``threshold``
     (default ``config.PARALLEL_THRESHOLD``) and cores are free.
     The first argument's dtype decides: float16 runs widened (:func:`call_widened`)."""
-    return _call(variant(fn, threads.use(work, threshold)), args)
+    return _call(_variant_for(fn, threads.use(work, threshold), args), args)
 
 
 #: Timed calls of each build before :func:`run_measured` settles on one for a size.
@@ -72,9 +85,9 @@ def run_measured(fn, work, *args, threshold=None):
     ``config.LOAD_CHECK_INTERVAL`` at 0 (threads forced on, as tests do) nothing is
     measured and the threaded build runs."""
     if not threads.use(work, threshold):
-        return _call(variant(fn, False), args)
+        return _call(_variant_for(fn, False, args), args)
     if config.LOAD_CHECK_INTERVAL <= 0:
-        return _call(variant(fn, True), args)
+        return _call(_variant_for(fn, True, args), args)
     key = (fn, work.bit_length())
     found = _measured.get(key)
     if found is not None:
@@ -83,13 +96,13 @@ def run_measured(fn, work, *args, threshold=None):
             _measured[key] = (chosen, left - 1)
             if not chosen:
                 ran_serial_by_measurement()
-            return _call(variant(fn, chosen), args)
+            return _call(_variant_for(fn, chosen, args), args)
         _measured.pop(key, None)  # time both builds again (another thread may have dropped it)
     times = _trials.setdefault(key, ([], []))
     parallel = len(times[1]) < len(times[0])  # serial first, then in turn
     if not parallel:
         ran_serial_by_measurement()
-    kernel = variant(fn, parallel)
+    kernel = _variant_for(fn, parallel, args)
     start = _clock()
     result = _call(kernel, args)
     times[parallel].append(_clock() - start)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
-from ..kernels import losses as K
+from ..kernels import softmax as K
 from ..kernels.variants import run
 from . import composite, core
 from .core import constant, float_data, records, wrap
@@ -88,7 +88,7 @@ class CrossEntropyNode(Node):
 
     def __init__(self, inputs, saved, reduction, row_factor, class_weight, probs):
         # saved: (logits (N, C), row max (N,), log_norm (N,) float64,
-        #         class indices (N,) or probabilities (N, C)); see kernels.losses
+        #         class indices (N,) or probabilities (N, C)); see kernels.softmax
         super().__init__(inputs, saved, inputs)
         self.reduction = reduction
         self.row_factor = row_factor  # per row: weight / normaliser (or one scalar)

@@ -1,5 +1,12 @@
-"""softmax and log_softmax along one axis, numerically stable."""
+"""softmax and log_softmax along one axis, numerically stable.
+
+On the CPU both directions along the last axis are one-pass row kernels
+(:mod:`sorix.kernels.softmax`); along another axis, on a GPU and under
+``create_graph=True`` the rules below run on the namespace ``F`` they are given.
+"""
 from ..autograd.node import Node
+from ..kernels import cpu as _cpu
+from ..kernels import softmax as K
 from ..kernels.axes import axis_index
 from ..kernels.backend import of
 from . import twin
@@ -15,6 +22,8 @@ class SoftmaxNode(Node):
         self.axis = axis
 
     def backward(self, grad, F, y):
+        if F is _cpu and self.axis == y.ndim - 1:  # one pass over each row
+            return (_cpu.over_rows(K.softmax_backward, grad.astype(y.dtype, copy=False), y),)
         inner = F.sum(F.binary("mul", grad, y), self.axis, True)
         return (F.binary("mul", y, F.binary("sub", grad, inner)),)
 
@@ -31,6 +40,9 @@ class LogSoftmaxNode(Node):
         self.axis = axis
 
     def backward(self, grad, F, y):
+        if F is _cpu and self.axis == y.ndim - 1:  # one pass over each row
+            return (_cpu.over_rows(K.log_softmax_backward, grad.astype(y.dtype, copy=False),
+                                   y),)
         total = F.sum(grad, self.axis, True)
         return (F.binary("sub", grad, F.binary("mul", F.unary("exp", y), total)),)
 

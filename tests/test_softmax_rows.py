@@ -1,0 +1,188 @@
+"""The CPU's row kernels for softmax, log-softmax and cross-entropy (sorix.kernels.softmax).
+
+References: float64 NumPy on the same (rounded) inputs, and PyTorch for special values.
+float32 results may differ from the float64 reference by what rounding x - max to
+float32 costs: a relative error of |x - max| 2^-24 in exp(x - max), plus a few units in
+the last place; the tolerances below allow that and no more.
+"""
+import numpy as np
+import pytest
+
+import sorix
+import sorix.nn.functional as F
+from sorix import config
+from sorix.kernels import softmax as K
+from sorix.kernels import variants
+
+torch = pytest.importorskip("torch")
+
+# rows shorter than, equal to and longer than the kernels' eight running maxima,
+# with and without a tail, and a batch of rows of 3-D input
+SHAPES = [(1, 1), (3, 7), (5, 8), (4, 17), (2, 3, 33), (16, 1000)]
+
+
+def reference(x, g, log):
+    """(y, dx) in float64: the textbook formulas, one NumPy pass at a time."""
+    x, g = x.astype(np.float64), g.astype(np.float64)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_y = shifted - log_norm
+    p = np.exp(log_y)
+    if log:
+        return log_y, g - p * g.sum(axis=-1, keepdims=True)
+    return p, p * (g - (g * p).sum(axis=-1, keepdims=True))
+
+
+def tolerance(x, dtype):
+    """Absolute tolerance, per element, for the float32 rounding of x - max."""
+    if dtype == np.float64:
+        return 1e-13
+    spread = np.abs(x - x.max(axis=-1, keepdims=True)).astype(np.float64)
+    return (spread + 8) * 2.0 ** -23
+
+
+def run_both(fn, x, g):
+    xs = sorix.tensor(x, requires_grad=True)
+    y = fn(xs, dim=-1)
+    y.backward(sorix.tensor(g))
+    return y.data, xs.grad.data
+
+
+@pytest.fixture(params=["serial", "threaded"])
+def build(request, monkeypatch):
+    if request.param == "threaded":
+        monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 1)
+        monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)  # threads even on a busy machine
+    else:
+        monkeypatch.setattr(config, "PARALLEL_THRESHOLD", 10**18)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+def test_forward_and_backward_match_float64(shape, dtype, log, build, rng):
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    y, dx = run_both(F.log_softmax if log else F.softmax, x, g)
+    want_y, want_dx = reference(x, g, log)
+    assert y.dtype == dx.dtype == dtype and y.shape == dx.shape == shape
+    # log-softmax values are as large as |x - max| and inherit its rounding directly
+    atol = tolerance(x, dtype)
+    np.testing.assert_array_less(np.abs(y - want_y), atol + 4 * np.abs(want_y) * 2.0 ** -23)
+    grad_scale = np.abs(g).max(axis=-1, keepdims=True) + np.abs(want_dx)
+    np.testing.assert_array_less(np.abs(dx - want_dx), (atol + 2.0 ** -20) * grad_scale)
+    if not log:
+        np.testing.assert_allclose(y.astype(np.float64).sum(axis=-1), 1.0,
+                                   rtol=(x.shape[-1] + 4) * 2.0 ** -23)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_row_maximum_is_found_at_every_position(dtype, build):
+    # softmax does not depend on the shift mathematically, but exp(1000 - m) overflows
+    # unless m is the row's true maximum: row k holds 1000 at position k alone
+    for c in list(range(1, 19)) + [31, 33]:
+        x = np.diag(np.full(c, 1000.0)).astype(dtype)
+        np.testing.assert_array_equal(F.softmax(sorix.tensor(x), dim=-1).data, np.eye(c))
+        np.testing.assert_array_equal(F.log_softmax(sorix.tensor(x), dim=-1).data,
+                                      np.where(np.eye(c) > 0, 0.0, -1000.0))
+        loss = F.cross_entropy(sorix.tensor(x), sorix.tensor(np.arange(c)), reduction="none")
+        np.testing.assert_array_equal(loss.data, np.zeros(c))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_serial_and_threaded_builds_agree_bit_for_bit(dtype, rng):
+    # each row is computed by one thread in one order, whatever the build
+    x = (rng.standard_normal((37, 129)) * 5).astype(dtype)
+    g = rng.standard_normal((37, 129)).astype(dtype)
+    for kernel, args in ((K.softmax_forward, (x,)), (K.log_softmax_forward, (x,)),
+                         (K.softmax_backward, (g, x)), (K.log_softmax_backward, (g, -abs(x)))):
+        outs = []
+        for parallel in (False, True):
+            out = np.empty_like(x)
+            variants.variant(kernel, parallel, dtype)(*args, out)
+            outs.append(out)
+        np.testing.assert_array_equal(outs[0], outs[1], err_msg=kernel.__name__)
+
+
+@pytest.mark.parametrize("offset", [1e4, -1e7])
+def test_large_logits_keep_their_differences(offset, rng):
+    # x - max is exact in float32 for values this close together, so shifting every
+    # logit by a large offset changes nothing
+    base = rng.standard_normal((8, 50)).astype(np.float32)
+    x = (base + np.float32(offset)).astype(np.float32)
+    g = rng.standard_normal((8, 50)).astype(np.float32)
+    for fn, log in ((F.softmax, False), (F.log_softmax, True)):
+        y, dx = run_both(fn, x, g)
+        want_y, want_dx = reference(x, g, log)
+        assert np.isfinite(y).all()
+        np.testing.assert_allclose(y, want_y, rtol=2e-6, atol=4e-6)
+        np.testing.assert_allclose(dx, want_dx, rtol=2e-5, atol=4e-6)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_special_values_match_pytorch(fn):
+    inf, nan = np.inf, np.nan
+    rows = [[0.5, nan, 1.0, 2.0, 0.1, 0.2, 0.3, 0.4, 0.9],   # a NaN: the row is NaN
+            [inf, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],   # +inf: NaN (inf - inf)
+            [-inf, 1.0, 2.0, -inf, 0.0, 3.0, 0.0, -inf, 0.0],  # -inf: probability 0
+            [-inf] * 9,                                        # nothing finite: NaN
+            [80.0, -80.0, 88.0, -100.0, 0.0, 1.0, 2.0, 3.0, -150.0]]  # exp's range ends
+    for dtype in (np.float32, np.float64):
+        x = np.array(rows, dtype)
+        got = getattr(F, fn)(sorix.tensor(x), dim=-1).data
+        want = getattr(torch, fn)(torch.from_numpy(x.astype(np.float64)), -1).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-30, equal_nan=True)
+        assert (np.isnan(got) == np.isnan(want)).all()
+
+
+def test_other_axes_float16_and_strided_input(rng):
+    x = rng.standard_normal((4, 6, 10)).astype(np.float32)
+    g = rng.standard_normal((4, 6, 10)).astype(np.float32)
+    # along a middle axis (NumPy's path) and along the last axis of a transposed view
+    for dim, data in ((1, x), (-1, x.transpose(0, 2, 1))):
+        xs = sorix.tensor(data, requires_grad=True)
+        y = F.log_softmax(xs, dim=dim)
+        y.backward(sorix.tensor(np.ascontiguousarray(g if dim == 1 else g.transpose(0, 2, 1))))
+        xt = torch.tensor(data.astype(np.float64), requires_grad=True)
+        yt = torch.log_softmax(xt, dim)
+        yt.backward(torch.from_numpy(np.ascontiguousarray(
+            g if dim == 1 else g.transpose(0, 2, 1)).astype(np.float64)))
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    half = x.astype(np.float16)
+    y = F.softmax(sorix.tensor(half), dim=-1).data
+    assert y.dtype == np.float16
+    np.testing.assert_allclose(y, reference(half, half, False)[0], rtol=2e-3, atol=1e-4)
+
+
+def test_empty_rows_and_empty_batches():
+    for shape in ((0, 5), (3, 0)):
+        x = sorix.tensor(np.zeros(shape, np.float32), requires_grad=True)
+        y = F.softmax(x, dim=-1)
+        y.sum().backward()
+        assert y.shape == shape and x.grad.shape == shape
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_of_confident_rows_keeps_the_targets_gradient(dtype, build):
+    # p_t close to 1: its gradient p_t - 1 is a tiny difference, computed in float64 from
+    # the logits, so it keeps its relative accuracy in float32 too
+    rng = np.random.default_rng(3)
+    n, c = 64, 300
+    x = rng.standard_normal((n, c)).astype(dtype)
+    t = rng.integers(0, c, n)
+    x[np.arange(n), t] += dtype(12)
+    xs = sorix.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(xs, sorix.tensor(t), reduction="sum")
+    loss.backward()
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+    want = torch.nn.functional.cross_entropy(xt, torch.from_numpy(t), reduction="sum")
+    want.backward()
+    rtol = 1e-5 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(float(loss.item()), want.item(), rtol=rtol)
+    wg = xt.grad.numpy()
+    target_grad = xs.grad.data[np.arange(n), t]
+    np.testing.assert_allclose(target_grad, wg[np.arange(n), t], rtol=4 * rtol)
+    np.testing.assert_allclose(xs.grad.data, wg, rtol=rtol, atol=1e-9 if dtype == np.float32
+                               else 1e-16)
