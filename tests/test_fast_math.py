@@ -1,5 +1,7 @@
-"""The float32 ``exp`` and ``sigmoid`` CPU kernels (sorix.kernels.scalar): a polynomial
-exp scaled by exponent bits and a branch-free sigmoid, against float64 NumPy."""
+"""The float32 ``exp``, ``log``, ``log1p`` and ``sigmoid`` CPU kernels
+(sorix.kernels.scalar): a polynomial exp scaled by exponent bits, a polynomial log of the
+mantissa plus the exponent, log1p corrected from it, and a branch-free sigmoid, against
+float64 NumPy."""
 import numpy as np
 
 import sorix
@@ -70,3 +72,38 @@ def test_float64_sigmoid_unchanged_accuracy():
     z = np.exp(-np.abs(x))
     truth = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
     np.testing.assert_allclose(y, truth, rtol=1e-15, atol=0)
+
+
+def every_positive_float32(step):
+    """Positive finite float32 values, every ``step``-th bit pattern (subnormals included)."""
+    bits = np.arange(1, 0x7F800000, step, dtype=np.int64).astype(np.int32)
+    return bits.view(F32)
+
+
+def test_float32_log_within_one_ulp_over_the_whole_range():
+    x = np.concatenate([every_positive_float32(997), np.linspace(0.5, 2.0, 20_001, dtype=F32)])
+    y = sorix.tensor(x).log().data
+    assert y.dtype == F32
+    err = ulps(y, np.log(x.astype(np.float64)))
+    assert err.max() <= 1.0, f"{err.max()} ulp at x={x[err.argmax()]!r}"
+
+
+def test_float32_log1p_within_three_ulp():
+    rng = np.random.default_rng(10)
+    x = np.concatenate([every_positive_float32(4999), -every_positive_float32(4999)[:180_000],
+                        rng.uniform(-0.999, 1.0, 100_000).astype(F32)])
+    x = x[x > -1]
+    y = sorix.tensor(x).log1p().data
+    err = ulps(y, np.log1p(x.astype(np.float64)))
+    assert err.max() <= 3.0, f"{err.max()} ulp at x={x[err.argmax()]!r}"
+
+
+def test_float32_log_and_log1p_special_values():
+    x = np.array([0.0, -0.0, -1.0, -np.inf, np.inf, np.nan, 1.0], dtype=F32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for fn, ref in (("log", np.log), ("log1p", np.log1p)):
+            y = getattr(sorix.tensor(x), fn)().data
+            want = ref(x.astype(np.float64))
+            np.testing.assert_array_equal(y, want.astype(F32), err_msg=fn)
+        y = sorix.tensor(np.array([-1.0, -2.0, 3e38], F32)).log1p().data
+    assert y[0] == -np.inf and np.isnan(y[1]) and ulps(y[2:], np.log1p(3e38)).max() <= 1

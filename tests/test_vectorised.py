@@ -20,6 +20,7 @@ from sorix import config
 from sorix.kernels import batchnorm as K_BN
 from sorix.kernels import build
 from sorix.kernels import grad_norm as K_NORM
+from sorix.kernels import losses as K_LOSSES
 from sorix.kernels import optim as KO
 from sorix.kernels import softmax as K_SOFTMAX
 from sorix.kernels.variants import register_reassociating
@@ -145,9 +146,9 @@ def test_elementwise_loops_are_vectorised(template, op, bindings, dtype, paralle
 
 @pytest.mark.parametrize("dtype", [np.float32])
 def test_float32_exp_and_tanh_forwards_are_vectorised(dtype):
-    # float32 exp, tanh and erfc (in gelu) are written so that LLVM can vectorise them
-    # (no libm call in the loop)
-    for op in ("exp", "tanh", "sigmoid", "gelu"):
+    # float32 exp, log, log1p, tanh and erfc (in gelu) are written so that LLVM can
+    # vectorise them (no libm call in the loop)
+    for op in ("exp", "log", "log1p", "tanh", "sigmoid", "gelu"):
         kernel = build.kernel("unary0", op, {"F": UNARY[op].forward}, dtype, False)
         kernel(np.linspace(-1, 1, 64).astype(dtype), np.empty(64, dtype), np.zeros(0, dtype))
         assert packed_ops(kernel) > 0, op
@@ -220,6 +221,24 @@ def test_softmax_and_cross_entropy_exponentiate_in_vector_lanes(parallel):
         assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
         if sums:
             assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
+def test_binary_cross_entropy_kernels_are_vectorised(parallel):
+    # float32 log1p(exp(-|x|)) and the sigmoid: the vectorised helpers (packed
+    # float-to-int conversions build exp's 2^k), not libm calls per element
+    f32 = np.float32
+    x = np.linspace(-3, 3, 256).astype(f32)
+    t = (x > 0).astype(f32)
+    cases = [(K_LOSSES.bce_each, (x, t, f32(0), np.empty_like(x))),
+             (K_LOSSES.bce_grad, (x, t, np.ones(1, f32), f32(1), f32(0), f32(1),
+                                  np.empty_like(x)))]
+    for kernel, args in cases:
+        compiled = build.jit_kernel(kernel, parallel=parallel, dtype=f32,
+                                    name=kernel.__name__ + "_vector_check")
+        compiled(*args)
+        assert packed_ops(compiled) > 0, kernel.__name__
+        assert re.findall(r"\bv?cvtt?ps2dq\b", assembly(compiled)), kernel.__name__
 
 
 def test_the_check_tells_scalar_code_apart():

@@ -28,7 +28,7 @@ from typing import Callable, NamedTuple, Optional, Tuple
 import numpy as np
 
 from .scalar import SCALAR_FUNCTIONS  # noqa: F401  (what a definition may call)
-from .scalar import erfc, exp, maximum, minimum, sigmoid, sign, tanh, where
+from .scalar import erfc, exp, log, log1p, maximum, minimum, sigmoid, sign, tanh, where
 
 
 class Param(NamedTuple):
@@ -113,7 +113,7 @@ def exp_d(x, y):
 
 
 def log_f(x):
-    return math.log(x)
+    return log(x)
 
 
 def log_d(x, y):
@@ -220,7 +220,7 @@ def round_f(x):
 # the answer is finite (a where() on tensors still differentiates the branch it drops).
 
 def log1p_f(x):
-    return math.log1p(x)
+    return log1p(x)
 
 
 def log1p_d(x, y):
@@ -273,7 +273,7 @@ def softplus_f(x, beta, threshold):
     # log(1 + exp(b x)) / b = (max(b x, 0) + log1p(exp(-|b x|))) / b: exp never overflows;
     # x itself where b x > threshold, as PyTorch.
     bx = beta * x
-    smooth = (maximum(bx, 0.0) + math.log1p(exp(-abs(bx)))) / beta
+    smooth = (maximum(bx, 0.0) + log1p(exp(-abs(bx)))) / beta
     return where(bx > threshold, x, smooth)
 
 
@@ -470,7 +470,7 @@ def pow_da(a, b, y):
 
 def pow_db(a, b, y):
     # d/db a^b = a^b log(a); 0 where a == 0 and b >= 0, as in PyTorch.
-    return where((a == 0.0) & (b >= 0.0), 0.0, y * math.log(a))
+    return where((a == 0.0) & (b >= 0.0), 0.0, y * log(a))
 
 
 def maximum_f(a, b):

@@ -10,11 +10,15 @@ grows with the batch, and it costs nothing in a memory-bound loop.
 ``upstream`` is the gradient arriving from above: one element for the
 'mean' and 'sum' reductions, one per loss element for 'none'.
 """
-import math
-
 import numpy as np
 
+from .scalar import exp, log1p, sigmoid  # noqa: F401  (rebound per dtype when a kernel is compiled)
+
 prange = range  # numba's prange is bound when a kernel is compiled
+
+#: The scalar helpers the kernels call, compiled for the data's dtype (see
+#: :func:`sorix.kernels.build.jit_kernel`): float32's exp, log1p and sigmoid vectorise.
+SCALAR_HELPERS = ("exp", "log1p", "sigmoid")
 
 #: Whole-batch sums add blocks of this many elements, each in order, then the block
 #: sums in order: the result is the same serial or threaded, on any number of threads.
@@ -73,7 +77,7 @@ def bce_sum(logits, target, zero):
         for i in range(b * SUM_BLOCK, min(n, (b + 1) * SUM_BLOCK)):
             x = logits[i]
             positive = x if x > zero else zero
-            s += positive - x * target[i] + math.log1p(math.exp(-abs(x)))
+            s += positive - x * target[i] + log1p(exp(-abs(x)))
         partial[b] = s
     total = 0.0
     for b in range(blocks):
@@ -86,21 +90,15 @@ def bce_each(logits, target, zero, out):
     for i in prange(logits.size):
         x = logits[i]
         positive = x if x > zero else zero
-        out[i] = positive - x * target[i] + math.log1p(math.exp(-abs(x)))
+        out[i] = positive - x * target[i] + log1p(exp(-abs(x)))
 
 
 def bce_grad(logits, target, upstream, scale, zero, one, out):
     """out_i = scale * upstream_i * (sigmoid(x_i) - y_i), scale = 1 or 1/n.
 
-    The sigmoid is evaluated on the side where exp cannot overflow.
+    The sigmoid is evaluated without overflow (see :func:`sorix.kernels.scalar.sigmoid`).
     """
     single = upstream.size == 1
     for i in prange(logits.size):
-        x = logits[i]
-        if x >= zero:
-            s = one / (one + math.exp(-x))
-        else:
-            e = math.exp(x)
-            s = e / (one + e)
         g = upstream[0] if single else upstream[i]
-        out[i] = scale * g * (s - target[i])
+        out[i] = scale * g * (sigmoid(logits[i]) - target[i])

@@ -62,6 +62,50 @@ def exp(x):
     return math.exp(x)
 
 
+def log(x):
+    """log(x). With VECTOR_EXP: x = 2^e f with f in [sqrt(1/2), sqrt(2)) read from the
+    float's bits (subnormal x scaled by 2^25 first), log(f) = log(1 + r) by Cephes'
+    logf polynomial in r = f - 1 (about 1 ulp), and e ln2 added in two parts. Only
+    selects, bit operations and arithmetic: LLVM vectorises the loop. 0 gives -inf,
+    inf gives inf, negative x and NaN give NaN."""
+    if VECTOR_EXP:
+        tiny = x < 1.1754943508222875e-38  # below the smallest normal float32
+        v = where(tiny, x * 33554432.0, x)
+        bits = np.float32(v).view(np.int32)
+        e = ((bits >> np.int32(23)) & np.int32(255)) - np.int32(126)
+        e = where(tiny, e - np.int32(25), e)
+        f = np.int32((bits & np.int32(8388607)) | np.int32(1056964608)).view(np.float32)
+        low = f < 0.70710678118654752
+        e = where(low, e - np.int32(1), e)
+        r = where(low, f + f - 1.0, f - 1.0)
+        k = np.float32(e)
+        z = r * r
+        p = r * 7.0376836292e-2 - 1.1514610310e-1
+        p = r * p + 1.1676998740e-1
+        p = r * p - 1.2420140846e-1
+        p = r * p + 1.4249322787e-1
+        p = r * p - 1.6668057665e-1
+        p = r * p + 2.0000714765e-1
+        p = r * p - 2.4999993993e-1
+        p = r * p + 3.3333331174e-1
+        y = p * r * z + k * -2.12194440e-4 - 0.5 * z
+        result = (r + y) + k * 0.693359375
+        special = where(x == 0.0, -1.0 / 0.0, where(x > 1.0, x, (x - x) / 0.0))
+        return where((x > 0.0) & (x < 1.0 / 0.0), result, special)
+    return math.log(x)
+
+
+def log1p(x):
+    """log(1 + x). With VECTOR_EXP: log(w) x / (w - 1) for w = 1 + x rounded (the ratio
+    corrects w's rounding: a few ulp), and x itself where w rounds to 1; vectorised as
+    :func:`log` is. Else libm's log1p."""
+    if VECTOR_EXP:
+        w = 1.0 + x
+        ratio = where(w == 1.0 / 0.0, 1.0, x / (w - 1.0))
+        return where(w == 1.0, x, log(w) * ratio)
+    return math.log1p(x)
+
+
 def sigmoid(x):
     """1 / (1 + exp(-x)), evaluated without overflow for large ``|x|``: with
     z = exp(-|x|), 1 / (1 + z) for x >= 0 and z / (1 + z) below. Branch-free,
@@ -170,6 +214,7 @@ SCALAR_FUNCTIONS = (
     ScalarFunction("np.fmod", None, "fmod"),
     # the helpers above, compiled with the definition that calls them
     ScalarFunction("where"), ScalarFunction("sign", "sign"), ScalarFunction("exp", "exp"),
+    ScalarFunction("log", "log"), ScalarFunction("log1p", "log1p"),
     ScalarFunction("sigmoid", "sigmoid"), ScalarFunction("tanh", "tanh"),
     ScalarFunction("erfc", "erfc"),
     ScalarFunction("maximum", "maximum"), ScalarFunction("minimum", "minimum"),
