@@ -81,6 +81,11 @@ BROADCAST_PAIRS = [
     ((3, 4), (3, 4)),
     ((3, 4), (4,)),
     ((4,), (3, 4)),
+    ((3, 4), (3, 1)),           # repeated along the columns (a per-row scale)
+    ((3, 1), (3, 4)),
+    ((2, 3, 4), (3, 4)),        # repeated along the rows of (2, 12)
+    ((2, 1, 1), (2, 3, 4)),     # repeated along the columns of (2, 12)
+    ((2, 3, 4), (1, 3, 1)),     # a middle axis: expanded
     ((2, 1, 4), (3, 1)),
     ((5, 1), (1, 5)),
     ((1,), (2, 3)),

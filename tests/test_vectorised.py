@@ -111,6 +111,14 @@ ELEMENTWISE = [
                                   "DB": BINARY["mul"].derivative_b}),
     ("binary_grad_ab_as", "div", {"DA": BINARY["div"].derivative_a,
                                   "DB": BINARY["div"].derivative_b}),
+    # an operand repeated along the rows (a bias) or the columns (a per-sample scale),
+    # read in place
+    ("binary_rows", "add", {"F": BINARY["add"].forward}),
+    ("binary_cols_a", "mul", {"F": BINARY["mul"].forward}),
+    ("binary_grad_rows", "mul", {"DA": BINARY["mul"].derivative_a,
+                                 "DB": BINARY["mul"].derivative_b}),
+    ("binary_grad_cols_a", "div", {"DA": BINARY["div"].derivative_a,
+                                   "DB": BINARY["div"].derivative_b}),
     ("unary0", "relu", {"F": UNARY["relu"].forward}),
     ("unary0_grad", "tanh", {"D": UNARY["tanh"].derivative}),
     ("unary0_grad", "sigmoid", {"D": UNARY["sigmoid"].derivative}),
@@ -133,8 +141,17 @@ def test_elementwise_loops_are_vectorised(template, op, bindings, dtype, paralle
     kernel = build.kernel(template, op, bindings, dtype, parallel)
     n = 64
     x = np.linspace(-1, 1, n).astype(dtype)
+    full = x.reshape(4, 16)
     if template == "binary":
         kernel(x, x[::-1].copy(), np.empty(n, dtype))
+    elif template in ("binary_rows", "binary_cols_a"):
+        small = x[:16] if template == "binary_rows" else x[:4]
+        args = (full, small) if template == "binary_rows" else (small, full)
+        kernel(*args, np.empty((4, 16), dtype))
+    elif template.startswith("binary_grad_rows") or template.startswith("binary_grad_cols"):
+        small = x[:16] if "rows" in template else x[:4]
+        a, b = (full, small) if not template.endswith("_a") else (small, full)
+        kernel(full, a, b, full, np.empty((4, 16), dtype), np.empty((4, 16), dtype), True, True)
     elif template.startswith("binary_grad_ab"):
         kernel(x, x, x, x, np.empty(n, dtype), np.empty(n, dtype))
     elif template == "unary0":

@@ -3,7 +3,9 @@
 Inputs of one call share a float dtype (float32 or float64); the tensor
 layer casts before calling. Other dtypes go through each op's NumPy
 reference forward; float16 gradients are computed in float32 and rounded
-to float16 (numba has no float16 arithmetic on the CPU). Broadcasting: equal shapes and size-1 operands run directly;
+to float16 (numba has no float16 arithmetic on the CPU). Broadcasting: equal
+shapes, size-1 operands and an operand that repeats along the rows or the columns
+of the output (a bias, a per-sample scale: :func:`repeat_pattern`) run directly;
 other broadcasts expand the operands first.
 """
 import numpy as np
@@ -109,6 +111,48 @@ def _flat_as(x, shape):
     return x.ravel() if x.shape == shape else np.broadcast_to(x, shape).ravel()
 
 
+def repeat_pattern(x, shape):
+    """How ``x`` repeats when broadcast to ``shape``: ("rows", C) when x holds the output's
+    trailing axes (its C values repeat along every row of the output viewed as
+    (size / C, C)), ("cols", L) when x holds the leading axes (each value spans a row of
+    L consecutive outputs), None otherwise (or when x has the output's shape)."""
+    full = (1,) * (len(shape) - x.ndim) + tuple(x.shape)
+    if x.size <= 1 or full == tuple(shape):
+        return None
+    lead = 0
+    while full[lead] == 1:
+        lead += 1
+    if full[lead:] == tuple(shape[lead:]):
+        return "rows", x.size
+    last = len(full)
+    while full[last - 1] == 1:
+        last -= 1
+    if full[:last] == tuple(shape[:last]):
+        return "cols", int(np.prod(shape[last:], dtype=np.int64))
+    return None
+
+
+def _repeated_args(a, b, shape, out):
+    """(template suffix, a, b, out as (R, C)) for the templates that read a repeated
+    operand in place (see templates.binary_rows), or None when neither operand repeats
+    over a full-shaped other one."""
+    if out.size == 0:
+        return None
+    for x, other, side in ((b, a, ""), (a, b, "_a")):
+        if other.shape != shape:
+            continue
+        pattern = repeat_pattern(x, shape)
+        if pattern is None:
+            continue
+        kind, cols = pattern
+        rows = out.size // cols
+        flat_other = np.ascontiguousarray(other).reshape(rows, cols)
+        small = x.ravel()
+        pair = (small, flat_other) if side else (flat_other, small)
+        return kind + side, pair[0], pair[1], out.reshape(rows, cols)
+    return None
+
+
 def binary(name, a, b):
     """``op(a, b)`` elementwise with NumPy broadcasting."""
     dtype = a.dtype
@@ -130,6 +174,11 @@ def binary(name, a, b):
         elif a.size == 1:
             template, a, b = "binary_sa", a.ravel(), _flat_as(b, shape)
         else:
+            repeated = _repeated_args(a, b, shape, out)
+            if repeated is not None:
+                suffix, a2, b2, out2 = repeated
+                _kernel("binary_" + suffix, name, dtype, out.size)(a2, b2, out2)
+                return out
             template, a, b = "binary", _flat_as(a, shape), _flat_as(b, shape)
     _kernel(template, name, dtype, out.size)(a, b, out.reshape(-1))
     return out
@@ -159,7 +208,19 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
             args = (g.ravel(), a.ravel(), b.ravel(), y.ravel(), ga.reshape(-1), gb.reshape(-1))
         template = "binary_grad_" + which
     else:
-        # One size-1 operand is read once, in place; the others are expanded.
+        # One size-1 operand is read once, in place, and so is a repeated one (see
+        # repeat_pattern); the others are expanded.
+        repeated = _repeated_args(a, b, shape, g)
+        if repeated is not None:
+            suffix, a2, b2, g2 = repeated
+            rows, cols = g2.shape
+            unused = np.empty((0, 0), dtype)
+            ga2 = ga.reshape(rows, cols) if need_a else unused
+            gb2 = gb.reshape(rows, cols) if need_b else unused
+            _kernel("binary_grad_" + suffix, name, dtype, g.size)(
+                np.ascontiguousarray(g).reshape(rows, cols), a2, b2,
+                np.ascontiguousarray(y).reshape(rows, cols), ga2, gb2, need_a, need_b)
+            return (ga if need_a else None), (gb if need_b else None)
         template = "binary_grad_" + which
         if b.size == 1:
             template += "_bs"

@@ -69,6 +69,83 @@ def binary_sa(a, b, out):
         out[i] = F(s, b[i])
 
 
+# Broadcast operands read in place, not expanded: out and the full operand are viewed as
+# (R, C); ``_rows`` takes the other operand as C values repeated along every row (the
+# trailing axes of the output: a bias), ``_cols`` as R values each held along its row
+# (the leading axes: a per-sample scale). The ``_a`` forms take the repeated operand
+# first.
+
+def binary_rows(a, b, out):
+    for r in prange(out.shape[0]):
+        for c in range(out.shape[1]):
+            out[r, c] = F(a[r, c], b[c])
+
+
+def binary_cols(a, b, out):
+    for r in prange(out.shape[0]):
+        s = b[r]
+        for c in range(out.shape[1]):
+            out[r, c] = F(a[r, c], s)
+
+
+def binary_rows_a(a, b, out):
+    for r in prange(out.shape[0]):
+        for c in range(out.shape[1]):
+            out[r, c] = F(a[c], b[r, c])
+
+
+def binary_cols_a(a, b, out):
+    for r in prange(out.shape[0]):
+        s = a[r]
+        for c in range(out.shape[1]):
+            out[r, c] = F(s, b[r, c])
+
+
+# Their gradients: g, y, ga and gb are (R, C); ``need_a``/``need_b`` say which to write
+# (LLVM takes the tests out of the loop).
+
+def binary_grad_rows(g, a, b, y, ga, gb, need_a, need_b):
+    for r in prange(g.shape[0]):
+        for c in range(g.shape[1]):
+            gi = g[r, c]
+            if need_a:
+                ga[r, c] = gi * DA(a[r, c], b[c], y[r, c])
+            if need_b:
+                gb[r, c] = gi * DB(a[r, c], b[c], y[r, c])
+
+
+def binary_grad_cols(g, a, b, y, ga, gb, need_a, need_b):
+    for r in prange(g.shape[0]):
+        s = b[r]
+        for c in range(g.shape[1]):
+            gi = g[r, c]
+            if need_a:
+                ga[r, c] = gi * DA(a[r, c], s, y[r, c])
+            if need_b:
+                gb[r, c] = gi * DB(a[r, c], s, y[r, c])
+
+
+def binary_grad_rows_a(g, a, b, y, ga, gb, need_a, need_b):
+    for r in prange(g.shape[0]):
+        for c in range(g.shape[1]):
+            gi = g[r, c]
+            if need_a:
+                ga[r, c] = gi * DA(a[c], b[r, c], y[r, c])
+            if need_b:
+                gb[r, c] = gi * DB(a[c], b[r, c], y[r, c])
+
+
+def binary_grad_cols_a(g, a, b, y, ga, gb, need_a, need_b):
+    for r in prange(g.shape[0]):
+        s = a[r]
+        for c in range(g.shape[1]):
+            gi = g[r, c]
+            if need_a:
+                ga[r, c] = gi * DA(s, b[r, c], y[r, c])
+            if need_b:
+                gb[r, c] = gi * DB(s, b[r, c], y[r, c])
+
+
 def binary_grad_ab(g, a, b, y, ga, gb):
     for i in prange(g.size):
         gi = g[i]
