@@ -320,6 +320,17 @@ def test_max_min_ties_share_gradient(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_max_of_a_row_holding_nan_gives_the_nan_its_gradient(dtype):
+    # the maximum is NaN and the NaN element is the extreme (torch.max(dim)'s choice; amax
+    # gives the whole row NaN); the other rows keep the shared gradient of tied extremes
+    x = np.array([[1.0, np.nan, 3.0, 0.0], [1.0, 5.0, 5.0, 0.0], [2.0, 2.0, 2.0, 2.0]], dtype)
+    t = sorix.tensor(x, requires_grad=True)
+    t.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(t.grad.data, [[0, 1, 0, 0], [0, 0.5, 0.5, 0],
+                                                [0.25, 0.25, 0.25, 0.25]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_reduction_of_broadcast_expression(dtype):
     rng = _rng("bexpr", dtype)
     a = make((3, 1, 5), dtype, rng)

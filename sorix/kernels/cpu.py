@@ -142,6 +142,9 @@ _BITWISE = {"and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}
 def compare(name, a, b):
     """``a <name> b`` as a bool array; ``same`` is equal-or-both-NaN."""
     if name == "same":
+        smaller = a if np.size(a) <= np.size(b) else b
+        if np.asarray(smaller).dtype.kind != "f" or not np.isnan(smaller).any():
+            return np.asarray(a == b)  # (no NaN in one operand: no NaN pairs to match)
         return (a == b) | (np.isnan(a) & np.isnan(b))
     return np.asarray(_COMPARISONS[name](a, b))
 

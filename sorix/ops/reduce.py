@@ -83,20 +83,22 @@ class ExtremumNode(Node):
     def name(self):
         return self.kind.capitalize() + "Backward"
 
-    def _weights(self):
-        """1 / (number of tied extremes) at each extreme element of x, 0 elsewhere
-        (piecewise constant: an array in every mode)."""
+    def _hits(self):
+        """1 at each extreme element of x, 0 elsewhere, in x's dtype (piecewise constant:
+        an array in every mode)."""
         x, out = self.saved
         B = of(x)
         kept = out if self.keepdims else B.reshape(out, _kept_shape(x.shape, self.axes))
-        hit = B.compare("same", x, kept)
-        count = B.sum(hit, self.axes, True)
-        weights = B.binary("div", hit, count)
-        return weights if weights.dtype == x.dtype else B.astype(weights, x.dtype)
+        return B.astype(B.compare("same", x, kept), x.dtype)
 
     def backward(self, grad, F, saved):
-        spread = _spread(F, grad, self.saved[0].shape, self.axes, self.keepdims)
-        return (F.binary("mul", spread, self._weights()),)
+        # each extreme element gets the gradient divided by the number of tied extremes:
+        # the division on the reduced shape, then one product broadcast over x's shape
+        hits = self._hits()
+        count = of(hits).sum(hits, self.axes, True)
+        kept = tuple(count.shape)
+        grad = grad if tuple(grad.shape) == kept else F.reshape(grad, kept)
+        return (F.binary("mul", hits, F.binary("div", grad, count)),)
 
 
 def _extremum(kind, x, axis, keepdims):
