@@ -15,6 +15,7 @@ from . import recycle
 from . import elementwise as _elementwise
 from . import linalg as _linalg
 from . import optim as _optim
+from . import scatter as _scatter
 from . import softmax as _softmax
 from . import grad_norm as _blocks
 from . import variants as _variants
@@ -289,11 +290,28 @@ def take(x, index):
 def scatter_add(shape, index, g):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
     out = np.zeros(shape, g.dtype)
-    if _all_basic(index if isinstance(index, tuple) else (index,)):
+    parts = index if isinstance(index, tuple) else (index,)
+    if _all_basic(parts):
         out[index] = g
-    else:
+    elif not _add_rows(out, parts, g):
         np.add.at(out, index, g)
     return out
+
+
+def _add_rows(out, parts, g):
+    """``scatter_add`` of a gather of whole rows by one integer array (see
+    :mod:`.scatter`); False, having done nothing, for any other index."""
+    rows = parts[0] if len(parts) == 1 else None
+    if not (isinstance(rows, np.ndarray) and rows.dtype.kind in "iu" and out.ndim >= 1
+            and out.size and g.dtype.char in "fd"):
+        return False
+    count = out.shape[0]
+    flat = rows.reshape(-1).astype(np.int64)
+    flat = np.where(flat < 0, flat + count, flat)  # (the gather checked the range)
+    width = out.size // count
+    _variants.variant(_scatter.add_rows, False)(
+        out.reshape(count, width), flat, np.ascontiguousarray(g).reshape(flat.size, width))
+    return True
 
 
 def assign(dst, index, value):
