@@ -177,6 +177,8 @@ ADAPTIVE = [
     ((2, 3, 7, 5), (None, 2)),  # None keeps the input's size
     ((2, 3, 6, 6), 1),  # global average pooling
     ((3, 7, 5), (2, 3)),  # unbatched
+    ((3, 7, 5), (1, None)),  # unbatched, averaged over H only
+    ((3, 7, 5), 1),  # unbatched global average pooling
 ]
 
 
