@@ -41,3 +41,11 @@ def test_other_indices_keep_numpys_rules():
     want[[0, 2]] += 1
     want[0, 1] += 2
     np.testing.assert_array_equal(x.grad.data, want)
+
+
+def test_a_row_out_of_range_raises_instead_of_writing_past_the_array():
+    from sorix.kernels import cpu
+    g = np.ones((2, 3), np.float32)
+    for index in ([0, 4], [-5, 1]):
+        with pytest.raises(IndexError):
+            cpu.scatter_add((4, 3), np.array(index), g)

@@ -307,7 +307,9 @@ def _add_rows(out, parts, g):
         return False
     count = out.shape[0]
     flat = rows.reshape(-1).astype(np.int64)
-    flat = np.where(flat < 0, flat + count, flat)  # (the gather checked the range)
+    flat = np.where(flat < 0, flat + count, flat)
+    if flat.size and (flat.min() < 0 or flat.max() >= count):
+        return False  # (np.add.at raises the IndexError; the loop checks no bounds)
     width = out.size // count
     _variants.variant(_scatter.add_rows, False)(
         out.reshape(count, width), flat, np.ascontiguousarray(g).reshape(flat.size, width))
