@@ -295,7 +295,8 @@ def test_binary_threaded(name, dtype, rng, threaded):
     # one-gradient variants serially only.
     needs = NEEDS if name == "mul" else NEEDS[:1]
     for sa, sb in (((THREADED_SIZE,), (THREADED_SIZE,)), ((THREADED_SIZE,), (1,)),
-                   ((1,), (THREADED_SIZE,)), ((4, 50), (50,))):
+                   ((1,), (THREADED_SIZE,)), ((4, 50), (50,)), ((50,), (4, 50)),
+                   ((50, 4), (50, 1)), ((50, 1), (50, 4))):
         a, b = binary_inputs(rng, name, sa, sb, dtype)
         check_binary(name, a, b, dtype, rng, needs)
     assert_threaded_kernel_ran(name, dtype)
