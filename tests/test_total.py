@@ -1,6 +1,7 @@
-"""Sums and means of every element of a large float32 tensor (grad_norm's SUM kind): the
-exact sum rounded to float32, the same on one thread or several, special values as in
-any sum, and NumPy's path wherever the kernel does not apply."""
+"""Sums and means of every element of a large float32 tensor (grad_norm's SUM kind), and
+of each row along its last axis (grad_norm.row_sums): the exact sum rounded to float32,
+the same on one thread or several, special values as in any sum, and NumPy's path
+wherever the kernels do not apply."""
 import math
 import warnings
 
@@ -124,10 +125,44 @@ def test_numpy_sums_where_the_kernel_does_not_apply(case):
         t = sorix.tensor(values)[:, ::2]
         values = values[:, ::2]
     elif case == "partial axis":
-        kwargs = {"axis": 1}
+        kwargs = {"axis": 0}  # (the last axis alone is the row kernel's)
     else:
         kwargs = {"dtype": np.float64}
     got = t.sum(**kwargs).data
     want = values.sum(**kwargs)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (3, 7, 301), (5000, 1), (2, 3 * K.BLOCK + 5)])
+def test_row_sums_are_exact_sums_rounded_to_float32(shape, monkeypatch):
+    values = np.random.default_rng(6).standard_normal(shape).astype(np.float32) * 100
+    rows = values.reshape(-1, shape[-1])
+    want = np.array([exact(r) for r in rows]).reshape(shape[:-1])
+    results = []
+    for threshold in (10**18, 1):  # serial, then threaded
+        monkeypatch.setattr(config, "PARALLEL_THRESHOLD", threshold)
+        monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)
+        got = sorix.tensor(values).sum(axis=-1).data
+        assert got.dtype == np.float32 and got.shape == shape[:-1]
+        assert max(ulps_apart(a, b) for a, b in zip(got.ravel(), want.ravel())) <= 1
+        results.append(got)
+    np.testing.assert_array_equal(results[0], results[1])
+    kept = sorix.tensor(values).sum(axis=len(shape) - 1, keepdims=True).data
+    np.testing.assert_array_equal(kept, results[0].reshape(shape[:-1] + (1,)))
+    mean = sorix.tensor(values).mean(axis=-1).data
+    np.testing.assert_allclose(mean, want / shape[-1], rtol=2e-7)
+
+
+def test_row_sums_propagate_special_values_and_differentiate():
+    values = np.ones((8, 1024), np.float32)
+    values[1, 5] = np.nan
+    values[2, 7] = np.inf
+    values[3, :2] = (np.inf, -np.inf)
+    got = sorix.tensor(values).sum(axis=1).data
+    assert np.isnan(got[1]) and got[2] == np.inf and np.isnan(got[3])
+    assert (got[[0, 4, 5, 6, 7]] == 1024).all()
+    x = sorix.tensor(np.ones((8, 1024), np.float32), requires_grad=True)
+    (x.mean(axis=1) * sorix.tensor(np.arange(8, dtype=np.float32))).sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.repeat(np.arange(8.0)[:, None] / 1024, 1024, 1),
+                               rtol=1e-7)

@@ -200,6 +200,12 @@ def test_block_sums_load_vectors_not_gathers(parallel):
                                 name=f"norm_part_gather_check{'_par' if parallel else ''}")
     compiled(np.linspace(-1, 1, 3 * K_NORM.BLOCK).astype(np.float32), K_NORM.SUM, 0.0)
     assert packed_ops(compiled) > 0
+    # and the sums of each row along the last axis: packed float64 additions
+    rows = build.jit_kernel(K_NORM.row_sums, parallel=parallel,
+                            name=f"row_sums_vector_check{'_par' if parallel else ''}")
+    rows(np.linspace(-1, 1, 64 * 100).astype(np.float32), 100, np.empty(64))
+    packed_ops(rows)  # (no gathers)
+    assert re.findall(r"\bv?addpd\b", assembly(rows))
 
 
 def test_batch_norm_statistics_add_in_vector_lanes():

@@ -193,6 +193,29 @@ def _whole_float32_total(x, axis, dtype):
     return _variants.run(_blocks.norm_part, x.size, x.reshape(-1), _blocks.SUM, 0.0)
 
 
+def _float32_row_totals(x, axis, dtype):
+    """The float64 sums along the last axis of ``x`` (one threaded pass of
+    :func:`sorix.kernels.grad_norm.row_sums`), shaped as the reduction without kept
+    axes, or None where NumPy sums instead: not a contiguous float32 array of at least
+    ``config.TOTAL_KERNEL_MIN`` elements reduced over its last axis alone to its own
+    dtype."""
+    if x.dtype != np.float32 or (dtype is not None and np.dtype(dtype) != x.dtype) \
+            or x.size < config.TOTAL_KERNEL_MIN or not x.flags.c_contiguous or x.ndim < 2:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if axes is None or len(axes) != 1 or int(axes[0]) % x.ndim != x.ndim - 1:
+        return None
+    out = np.empty(x.shape[:-1], np.float64)
+    _variants.run(_blocks.row_sums, x.size, x.reshape(-1), x.shape[-1], out.reshape(-1))
+    return out
+
+
+def _row_result(totals, x, keepdims, scale=1.0):
+    with np.errstate(over="ignore"):  # a total beyond float32's range is inf, as it should be
+        out = (totals * scale if scale != 1.0 else totals).astype(np.float32)
+    return out.reshape(out.shape + (1,)) if keepdims else out
+
+
 def _kept(value, x, keepdims):
     with np.errstate(over="ignore"):  # a total beyond float32's range is inf, as it should be
         out = np.asarray(np.float32(value))
@@ -203,6 +226,9 @@ def sum(x, axis=None, keepdims=False, dtype=None):
     found = _whole_float32_total(x, axis, dtype)
     if found is not None:
         return _kept(found, x, keepdims)
+    rows = _float32_row_totals(x, axis, dtype)
+    if rows is not None:
+        return _row_result(rows, x, keepdims)
     return np.asarray(x.sum(axis=axis, keepdims=keepdims, dtype=dtype))
 
 
@@ -210,6 +236,9 @@ def mean(x, axis=None, keepdims=False):
     found = _whole_float32_total(x, axis, None)
     if found is not None:
         return _kept(found / x.size, x, keepdims)
+    rows = _float32_row_totals(x, axis, None)
+    if rows is not None:
+        return _row_result(rows, x, keepdims, 1.0 / x.shape[-1])
     return np.asarray(x.mean(axis=axis, keepdims=keepdims))
 
 

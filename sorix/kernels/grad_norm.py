@@ -1,6 +1,7 @@
 """Block reductions of flat arrays: the norms of gradients, for clipping, and the
-sum of every element of a large float32 tensor (``sum()`` and ``mean()``, see
-:func:`sorix.kernels.cpu.sum`). One pass over each array.
+sum of every element of a large float32 tensor or of each of its rows along the last
+axis (``sum()`` and ``mean()``, see :func:`sorix.kernels.cpu.sum`). One pass over each
+array.
 
 ``norm_part(g, kind, p)`` reduces a flat contiguous array to one float64:
 
@@ -88,3 +89,12 @@ def norm_part(g, kind, p):
     for b in range(blocks):
         total += partial[b]
     return total
+
+
+def row_sums(g, cols, out):
+    """out[i] = the float64 sum of row i of ``g``, a flat contiguous array of rows of
+    ``cols`` values (NumPy adds float32 rows pairwise, in float32, several times
+    slower). Each row is one thread's, in one order: the same result on any number of
+    threads."""
+    for i in prange(out.size):
+        out[i] = block_sum(g, i * cols, (i + 1) * cols, SUM, 0.0)
