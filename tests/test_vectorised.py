@@ -254,8 +254,7 @@ def test_binary_cross_entropy_kernels_are_vectorised(parallel):
     x = np.linspace(-3, 3, 256).astype(f32)
     t = (x > 0).astype(f32)
     cases = [(K_LOSSES.bce_each, (x, t, f32(0), np.empty_like(x))),
-             (K_LOSSES.bce_grad, (x, t, np.ones(1, f32), f32(1), f32(0), f32(1),
-                                  np.empty_like(x)))]
+             (K_LOSSES.bce_grad, (x, t, np.ones(1, f32), f32(1), np.empty_like(x)))]
     for kernel, args in cases:
         compiled = build.jit_kernel(kernel, parallel=parallel, dtype=f32,
                                     name=kernel.__name__ + "_vector_check")

@@ -218,8 +218,8 @@ def binary_grad(name, g, a, b, y, need_a, need_b):
             ga2 = ga.reshape(rows, cols) if need_a else unused
             gb2 = gb.reshape(rows, cols) if need_b else unused
             _kernel("binary_grad_" + suffix, name, dtype, g.size)(
-                np.ascontiguousarray(g).reshape(rows, cols), a2, b2,
-                np.ascontiguousarray(y).reshape(rows, cols), ga2, gb2, need_a, need_b)
+                np.ascontiguousarray(g2), a2, b2, np.ascontiguousarray(y).reshape(rows, cols),
+                ga2, gb2, need_a, need_b)
             return (ga if need_a else None), (gb if need_b else None)
         template = "binary_grad_" + which
         if b.size == 1:

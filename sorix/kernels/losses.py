@@ -1,7 +1,7 @@
 """Fused loss kernels: each forward and each backward is one pass over memory.
 
-Arrays are contiguous and share one float dtype; the scalars ``zero``,
-``one`` and ``scale`` are passed in that dtype, so float32 losses are
+Arrays are contiguous and share one float dtype; the scalars ``zero``
+and ``scale`` are passed in that dtype, so float32 losses are
 computed in float32 (a Python ``0.0`` literal would be float64 in numba
 and drag the arithmetic with it). Whole-batch sums accumulate in float64
 on purpose: that is one rounding per element instead of a drift that
@@ -93,7 +93,7 @@ def bce_each(logits, target, zero, out):
         out[i] = positive - x * target[i] + log1p(exp(-abs(x)))
 
 
-def bce_grad(logits, target, upstream, scale, zero, one, out):
+def bce_grad(logits, target, upstream, scale, out):
     """out_i = scale * upstream_i * (sigmoid(x_i) - y_i), scale = 1 or 1/n.
 
     The sigmoid is evaluated without overflow (see :func:`sorix.kernels.scalar.sigmoid`).

@@ -155,8 +155,7 @@ class BCEWithLogitsNode(_PairLossNode):
             scale = self._mean_scale(1.0, dtype)
             if need_x:
                 gx = np.empty_like(x)
-                run(K.bce_grad, x.size, x, t, upstream, scale, dtype.type(0), dtype.type(1),
-                    gx)
+                run(K.bce_grad, x.size, x, t, upstream, scale, gx)
                 gx = gx.reshape(self.shape)
             if need_t:
                 gt = (-(upstream * scale) * x).reshape(self.shape)
