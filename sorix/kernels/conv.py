@@ -31,14 +31,16 @@ values; when one chunk holds the whole batch, forward can keep its
 columns for the weight gradient instead of building them again.
 
 Every kernel is threaded over samples or planes (each thread writes its
-own rows, so there are no races) through :mod:`sorix.kernels.variants`.
+own rows, so there are no races) through :mod:`sorix.kernels.variants`, and
+so are the per-sample products (:mod:`sorix.kernels.products`), each too
+small for BLAS to thread on its own.
 """
 from collections import namedtuple
 
 import numpy as np
 
 from .. import config
-from . import recycle, threads
+from . import products, recycle
 from .variants import run
 
 prange = range  # numba's prange is bound when a kernel is compiled
@@ -221,8 +223,7 @@ def conv2d_forward(x, w, bias, geometry, keep_columns=False):
         count = min(chunk, n - first)
         cols = None  # (frees the last chunk's buffer for reuse)
         cols = _columns(xp, first, count, w.shape, geometry, (oh, ow), bias is not None)
-        np.matmul(matrix, cols, out=out4[first:first + count])
-        threads.blas_called(matrix.shape[-2], cols.shape[-1], matrix.shape[-1])
+        products.stack(products.shared_left, matrix, cols, out4[first:first + count])
     return out, (cols if keep_columns and chunk >= n else None)
 
 
@@ -252,10 +253,13 @@ def conv2d_backward(g, x, w, geometry, x_shape, w_shape, need_x, need_w, need_b,
     dx = dw = dbias = None
     with_ones = need_b and need_w and (columns is None or columns.shape[2] > k)
     if need_w:
-        dw = np.zeros((groups, o // groups, k + (1 if with_ones else 0)), dtype)
+        # forward's columns may carry its ones row even where dbias is not wanted: the
+        # products then have a bias column, dropped below
+        width = columns.shape[2] if columns is not None else k + (1 if with_ones else 0)
+        dw = np.zeros((groups, o // groups, width), dtype)
         xp = _padded(x, geometry) if columns is None else None
     if need_x:
-        w_t = w.reshape(groups, o // groups, k).transpose(0, 2, 1)
+        w3 = w.reshape(groups, o // groups, k)
         gxp = np.empty((n, c, h + top + bottom, wd + left + right), dtype)
     chunk = n if columns is not None else _chunk(n, (k + 1) * groups * oh * ow)
     for first in range(0, n, chunk):
@@ -265,13 +269,12 @@ def conv2d_backward(g, x, w, geometry, x_shape, w_shape, need_x, need_w, need_b,
             cols = None  # (frees the last chunk's buffer for reuse)
             cols = columns if columns is not None else \
                 _columns(xp, first, count, w_shape, geometry, (oh, ow), with_ones)
-            if cols.shape[2] > dw.shape[2]:  # forward's ones row, unused here
-                cols = cols[:, :, :k]
-            dw += np.matmul(g_part, cols.transpose(0, 1, 3, 2)).sum(axis=0)
-            threads.blas_called(g_part.shape[-2], cols.shape[-2], g_part.shape[-1])
+            per_sample = recycle.empty((count,) + dw.shape, dtype)
+            dw += products.stack(products.right_transposed, g_part, cols, per_sample).sum(axis=0)
         if need_x:
-            dcols = np.matmul(w_t, g_part)
-            threads.blas_called(w_t.shape[-2], g_part.shape[-1], w_t.shape[-1])
+            dcols = None
+            dcols = products.stack(products.left_transposed, w3, g_part,
+                                   recycle.empty((count, groups, k, oh * ow), dtype))
             run(col2im, dcols.size, dcols, gxp, first, kh, kw, sh, sw, dil_h, dil_w, ow)
     if need_x:
         if top or bottom or left or right:
