@@ -126,6 +126,8 @@ def test_busy_neighbour_makes_kernels_serial(monkeypatch):
     monkeypatch.setattr(threads.time, "process_time", lambda: clock["own"])
     monkeypatch.setattr(threads, "_busy_seconds", lambda cpus: clock["busy"])
     monkeypatch.setattr(threads, "_next_sample", 0.0)
+    # no large matrix product just before (an earlier test's would keep kernels serial)
+    monkeypatch.setattr(threads, "_last_blas", float("-inf"))
     assert threads.use(999) is False  # below the threshold: serial, no sample taken
     assert threads.use(5000) is True  # first sample: nothing known yet, threads
     # one second later: the machine was busy 1.9 s, 0.9 s of it ours -> a neighbour
