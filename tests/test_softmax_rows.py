@@ -1,4 +1,6 @@
-"""The CPU's row kernels for softmax, log-softmax and cross-entropy (sorix.kernels.softmax).
+"""The CPU's kernels for softmax, log-softmax and cross-entropy: over rows along the last
+axis (sorix.kernels.softmax), over blocks of columns along any other
+(sorix.kernels.softmax_across).
 
 References: float64 NumPy on the same (rounded) inputs, and PyTorch for special values.
 float32 results may differ from the float64 reference by what rounding x - max to
@@ -12,6 +14,7 @@ import sorix
 import sorix.nn.functional as F
 from sorix import config
 from sorix.kernels import softmax as K
+from sorix.kernels import softmax_across as KA
 from sorix.kernels import variants
 
 torch = pytest.importorskip("torch")
@@ -19,31 +22,36 @@ torch = pytest.importorskip("torch")
 # rows shorter than, equal to and longer than the kernels' eight running maxima,
 # with and without a tail, and a batch of rows of 3-D input
 SHAPES = [(1, 1), (3, 7), (5, 8), (4, 17), (2, 3, 33), (16, 1000)]
+# along another axis: columns fewer than, equal to and more than a block of
+# KA.BLOCK (a partial last block), one class, many classes, the channels of 4-D input
+ACROSS = [((3, 7), 0), ((2, 5, 300), 1), ((1, 17, KA.BLOCK), 1), ((4, 1000, 3), 1),
+          ((5, 1, 9), 1), ((3, 2, 257), 0), ((2, 21, 8, 8), 1)]
+CASES = [(shape, -1) for shape in SHAPES] + ACROSS
 
 
-def reference(x, g, log):
+def reference(x, g, log, axis=-1):
     """(y, dx) in float64: the textbook formulas, one NumPy pass at a time."""
     x, g = x.astype(np.float64), g.astype(np.float64)
-    shifted = x - x.max(axis=-1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    shifted = x - x.max(axis=axis, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     log_y = shifted - log_norm
     p = np.exp(log_y)
     if log:
-        return log_y, g - p * g.sum(axis=-1, keepdims=True)
-    return p, p * (g - (g * p).sum(axis=-1, keepdims=True))
+        return log_y, g - p * g.sum(axis=axis, keepdims=True)
+    return p, p * (g - (g * p).sum(axis=axis, keepdims=True))
 
 
-def tolerance(x, dtype):
+def tolerance(x, dtype, axis=-1):
     """Absolute tolerance, per element, for the float32 rounding of x - max."""
     if dtype == np.float64:
         return 1e-13
-    spread = np.abs(x - x.max(axis=-1, keepdims=True)).astype(np.float64)
+    spread = np.abs(x - x.max(axis=axis, keepdims=True)).astype(np.float64)
     return (spread + 8) * 2.0 ** -23
 
 
-def run_both(fn, x, g):
+def run_both(fn, x, g, dim=-1):
     xs = sorix.tensor(x, requires_grad=True)
-    y = fn(xs, dim=-1)
+    y = fn(xs, dim=dim)
     y.backward(sorix.tensor(g))
     return y.data, xs.grad.data
 
@@ -59,44 +67,49 @@ def build(request, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape, axis", CASES)
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
-def test_forward_and_backward_match_float64(shape, dtype, log, build, rng):
+def test_forward_and_backward_match_float64(shape, axis, dtype, log, build, rng):
     x = (rng.standard_normal(shape) * 4).astype(dtype)
     g = rng.standard_normal(shape).astype(dtype)
-    y, dx = run_both(F.log_softmax if log else F.softmax, x, g)
-    want_y, want_dx = reference(x, g, log)
+    y, dx = run_both(F.log_softmax if log else F.softmax, x, g, axis)
+    want_y, want_dx = reference(x, g, log, axis)
     assert y.dtype == dx.dtype == dtype and y.shape == dx.shape == shape
     # log-softmax values are as large as |x - max| and inherit its rounding directly
-    atol = tolerance(x, dtype)
+    atol = tolerance(x, dtype, axis)
     np.testing.assert_array_less(np.abs(y - want_y), atol + 4 * np.abs(want_y) * 2.0 ** -23)
-    grad_scale = np.abs(g).max(axis=-1, keepdims=True) + np.abs(want_dx)
+    grad_scale = np.abs(g).max(axis=axis, keepdims=True) + np.abs(want_dx)
     np.testing.assert_array_less(np.abs(dx - want_dx), (atol + 2.0 ** -20) * grad_scale)
     if not log:
-        np.testing.assert_allclose(y.astype(np.float64).sum(axis=-1), 1.0,
-                                   rtol=(x.shape[-1] + 4) * 2.0 ** -23)
+        np.testing.assert_allclose(y.astype(np.float64).sum(axis=axis), 1.0,
+                                   rtol=(x.shape[axis] + 4) * 2.0 ** -23)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_row_maximum_is_found_at_every_position(dtype, build):
     # softmax does not depend on the shift mathematically, but exp(1000 - m) overflows
     # unless m is the row's true maximum: row k holds 1000 at position k alone
-    for c in list(range(1, 19)) + [31, 33]:
+    # (the matrix is symmetric: along axis 0 column k holds it at position k)
+    for c, dim in [(c, -1) for c in list(range(1, 19)) + [31, 33]] + [(5, 0), (300, 0)]:
         x = np.diag(np.full(c, 1000.0)).astype(dtype)
-        np.testing.assert_array_equal(F.softmax(sorix.tensor(x), dim=-1).data, np.eye(c))
-        np.testing.assert_array_equal(F.log_softmax(sorix.tensor(x), dim=-1).data,
+        np.testing.assert_array_equal(F.softmax(sorix.tensor(x), dim=dim).data, np.eye(c))
+        np.testing.assert_array_equal(F.log_softmax(sorix.tensor(x), dim=dim).data,
                                       np.where(np.eye(c) > 0, 0.0, -1000.0))
         loss = F.cross_entropy(sorix.tensor(x), sorix.tensor(np.arange(c)), reduction="none")
         np.testing.assert_array_equal(loss.data, np.zeros(c))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_serial_and_threaded_builds_agree_bit_for_bit(dtype, rng):
-    # each row is computed by one thread in one order, whatever the build
-    x = (rng.standard_normal((37, 129)) * 5).astype(dtype)
-    g = rng.standard_normal((37, 129)).astype(dtype)
-    for kernel, args in ((K.softmax_forward, (x,)), (K.log_softmax_forward, (x,)),
-                         (K.softmax_backward, (g, x)), (K.log_softmax_backward, (g, -abs(x)))):
+@pytest.mark.parametrize("module", [K, KA], ids=["rows", "columns"])
+def test_serial_and_threaded_builds_agree_bit_for_bit(module, dtype, rng):
+    # each row, or block of columns, is computed by one thread in one order, whatever
+    # the build (the columns: three blocks of 129 columns)
+    shape = (37, 129) if module is K else (1, 37, 3 * 129)
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    for kernel, args in ((module.softmax_forward, (x,)), (module.log_softmax_forward, (x,)),
+                         (module.softmax_backward, (g, x)),
+                         (module.log_softmax_backward, (g, -abs(x)))):
         outs = []
         for parallel in (False, True):
             out = np.empty_like(x)
@@ -129,17 +142,18 @@ def test_special_values_match_pytorch(fn):
             [-inf] * 9,                                        # nothing finite: NaN
             [80.0, -80.0, 88.0, -100.0, 0.0, 1.0, 2.0, 3.0, -150.0]]  # exp's range ends
     for dtype in (np.float32, np.float64):
-        x = np.array(rows, dtype)
-        got = getattr(F, fn)(sorix.tensor(x), dim=-1).data
-        want = getattr(torch, fn)(torch.from_numpy(x.astype(np.float64)), -1).numpy()
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-30, equal_nan=True)
-        assert (np.isnan(got) == np.isnan(want)).all()
+        # the rows along the last axis, and as columns along the first
+        for x, dim in ((np.array(rows, dtype), -1), (np.array(rows, dtype).T.copy(), 0)):
+            got = getattr(F, fn)(sorix.tensor(x), dim=dim).data
+            want = getattr(torch, fn)(torch.from_numpy(x.astype(np.float64)), dim).numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-30, equal_nan=True)
+            assert (np.isnan(got) == np.isnan(want)).all()
 
 
 def test_other_axes_float16_and_strided_input(rng):
     x = rng.standard_normal((4, 6, 10)).astype(np.float32)
     g = rng.standard_normal((4, 6, 10)).astype(np.float32)
-    # along a middle axis (NumPy's path) and along the last axis of a transposed view
+    # along a middle axis (blocks of columns) and along the last axis of a transposed view
     for dim, data in ((1, x), (-1, x.transpose(0, 2, 1))):
         xs = sorix.tensor(data, requires_grad=True)
         y = F.log_softmax(xs, dim=dim)
@@ -151,17 +165,20 @@ def test_other_axes_float16_and_strided_input(rng):
         np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-5, atol=1e-5)
     half = x.astype(np.float16)
-    y = F.softmax(sorix.tensor(half), dim=-1).data
-    assert y.dtype == np.float16
-    np.testing.assert_allclose(y, reference(half, half, False)[0], rtol=2e-3, atol=1e-4)
+    for dim in (-1, 1):
+        y = F.softmax(sorix.tensor(half), dim=dim).data
+        assert y.dtype == np.float16
+        np.testing.assert_allclose(y, reference(half, half, False, dim)[0], rtol=2e-3,
+                                   atol=1e-4)
 
 
 def test_empty_rows_and_empty_batches():
     for shape in ((0, 5), (3, 0)):
-        x = sorix.tensor(np.zeros(shape, np.float32), requires_grad=True)
-        y = F.softmax(x, dim=-1)
-        y.sum().backward()
-        assert y.shape == shape and x.grad.shape == shape
+        for dim in (-1, 0):
+            x = sorix.tensor(np.zeros(shape, np.float32), requires_grad=True)
+            y = F.softmax(x, dim=dim)
+            y.sum().backward()
+            assert y.shape == shape and x.grad.shape == shape
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

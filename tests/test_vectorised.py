@@ -23,6 +23,7 @@ from sorix.kernels import grad_norm as K_NORM
 from sorix.kernels import losses as K_LOSSES
 from sorix.kernels import optim as KO
 from sorix.kernels import softmax as K_SOFTMAX
+from sorix.kernels import softmax_across as K_ACROSS
 from sorix.kernels.variants import register_reassociating
 from sorix.kernels.defs import BINARY, UNARY
 
@@ -244,6 +245,27 @@ def test_softmax_and_cross_entropy_exponentiate_in_vector_lanes(parallel):
         assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
         if sums:
             assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
+def test_softmax_across_an_axis_runs_along_vectors(parallel):
+    # along an axis other than the last, every loop runs along a block of neighbouring
+    # columns: vectors of them, loaded whole, with the float32 exp and float64 sums
+    f32 = np.float32
+    x = np.linspace(-3, 3, 2 * 5 * 70).astype(f32).reshape(2, 5, 70)
+    cases = [(K_ACROSS.softmax_forward, (x, np.empty_like(x)), True),
+             (K_ACROSS.log_softmax_forward, (x, np.empty_like(x)), True),
+             (K_ACROSS.softmax_backward, (x, x, np.empty_like(x)), False),
+             (K_ACROSS.log_softmax_backward, (x, -abs(x), np.empty_like(x)), True)]
+    for kernel, args, exponentiates in cases:
+        compiled = build.jit_kernel(kernel, parallel=parallel, dtype=f32,
+                                    name=kernel.__name__ + "_across_vector_check")
+        compiled(*args)
+        assert packed_ops(compiled) > 0, kernel.__name__  # (and no gathers)
+        code = assembly(compiled)
+        assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__  # float64 sums
+        if exponentiates:
+            assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])

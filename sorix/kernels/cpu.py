@@ -8,6 +8,8 @@ CPU path computes exactly what it did and costs one more function call at
 most. The device-only helpers (``as_device``, ``simulated``,
 ``transfer_counts``) have no CPU counterpart.
 """
+import math
+
 import numpy as np
 
 from .. import config
@@ -17,6 +19,7 @@ from . import linalg as _linalg
 from . import optim as _optim
 from . import scatter as _scatter
 from . import softmax as _softmax
+from . import softmax_across as _softmax_across
 from . import grad_norm as _blocks
 from . import variants as _variants
 
@@ -285,18 +288,36 @@ def over_rows(kernel, *arrays):
     return out
 
 
+def over_axis(name, axis, *arrays):
+    """Softmax kernel ``name`` (of :mod:`.softmax` and :mod:`.softmax_across`) along
+    ``axis`` of ``arrays``: the row kernel along the last axis, else the across kernel
+    over the (before, axis, after) view. The result is a new array of the first one's
+    shape and dtype. (CPU only: the softmax nodes' one-pass gradients call it too.)"""
+    x = arrays[0]
+    axis = axis % x.ndim
+    if axis == x.ndim - 1:
+        return over_rows(getattr(_softmax, name), *arrays)
+    out = recycle.empty(x.shape, x.dtype)
+    if x.size == 0:
+        return out
+    view = (math.prod(x.shape[:axis]), x.shape[axis], math.prod(x.shape[axis + 1:]))
+    columns = [np.ascontiguousarray(a).reshape(view) for a in arrays]
+    _variants.run(getattr(_softmax_across, name), x.size, *columns, out.reshape(view))
+    return out
+
+
 def softmax(x, axis=-1):
-    if x.ndim and axis in (-1, x.ndim - 1):
-        return over_rows(_softmax.softmax_forward, x)
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    if x.ndim:
+        return over_axis("softmax_forward", axis, x)
+    shifted = x - np.max(x, axis=axis, keepdims=True)  # (one value)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
-    if x.ndim and axis in (-1, x.ndim - 1):
-        return over_rows(_softmax.log_softmax_forward, x)
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    if x.ndim:
+        return over_axis("log_softmax_forward", axis, x)
+    shifted = x - np.max(x, axis=axis, keepdims=True)  # (one value)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 

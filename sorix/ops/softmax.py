@@ -1,12 +1,12 @@
 """softmax and log_softmax along one axis, numerically stable.
 
-On the CPU both directions along the last axis are one-pass row kernels
-(:mod:`sorix.kernels.softmax`); along another axis, on a GPU and under
-``create_graph=True`` the rules below run on the namespace ``F`` they are given.
+On the CPU both directions are one-pass kernels: over rows along the last axis
+(:mod:`sorix.kernels.softmax`), over blocks of columns along another
+(:mod:`sorix.kernels.softmax_across`). On a GPU and under ``create_graph=True``
+the rules below run on the namespace ``F`` they are given.
 """
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
-from ..kernels import softmax as K
 from ..kernels.axes import axis_index
 from ..kernels.backend import of
 from . import twin
@@ -22,8 +22,9 @@ class SoftmaxNode(Node):
         self.axis = axis
 
     def backward(self, grad, F, y):
-        if F is _cpu and self.axis == y.ndim - 1:  # one pass over each row
-            return (_cpu.over_rows(K.softmax_backward, grad.astype(y.dtype, copy=False), y),)
+        if F is _cpu and y.ndim:  # one pass over each row (or block of columns)
+            return (_cpu.over_axis("softmax_backward", self.axis,
+                                   grad.astype(y.dtype, copy=False), y),)
         inner = F.sum(F.binary("mul", grad, y), self.axis, True)
         return (F.binary("mul", y, F.binary("sub", grad, inner)),)
 
@@ -40,9 +41,9 @@ class LogSoftmaxNode(Node):
         self.axis = axis
 
     def backward(self, grad, F, y):
-        if F is _cpu and self.axis == y.ndim - 1:  # one pass over each row
-            return (_cpu.over_rows(K.log_softmax_backward, grad.astype(y.dtype, copy=False),
-                                   y),)
+        if F is _cpu and y.ndim:  # one pass over each row (or block of columns)
+            return (_cpu.over_axis("log_softmax_backward", self.axis,
+                                   grad.astype(y.dtype, copy=False), y),)
         total = F.sum(grad, self.axis, True)
         return (F.binary("sub", grad, F.binary("mul", F.unary("exp", y), total)),)
 
