@@ -337,6 +337,7 @@ MATMUL_PAIRS = [
     ((3, 4), (4,)),
     ((3, 4), (4, 5)),
     ((2, 3, 4), (4, 5)),
+    ((2, 2, 3, 4), (4, 5)),  # a stack of stacks times one matrix: one product of all rows
     ((2, 1, 3, 4), (5, 4, 2)),
     ((4,), (2, 4, 5)),
     ((2, 3, 4), (4,)),

@@ -349,6 +349,7 @@ MATMUL_SHAPES = [
     ((3, 4), (4, 5)),
     ((1, 4), (4, 1)),
     ((2, 3, 4), (4, 5)),
+    ((2, 2, 3, 4), (4, 5)),
     ((3, 4), (2, 4, 5)),
     ((2, 3, 4), (2, 4, 5)),
     ((2, 1, 3, 4), (5, 4, 2)),
@@ -366,6 +367,25 @@ def test_matmul(shapes, dtype):
     b = make(shapes[1], dtype, rng)
     check(lambda x, y: x @ y, lambda x, y: x @ y, [a, b], rng=rng)
     check(lambda x, y: x.matmul(y), lambda x, y: x.matmul(y), [a, b], rng=rng)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_stack_times_matrix_of_strided_and_empty_stacks(dtype):
+    # a stack times one matrix runs as one product of the stacked rows: a stack that is a
+    # transposed view is copied into rows first, and empty stacks and rows keep their shape
+    rng = _rng("stack", dtype)
+    a, b = make((3, 4, 5), dtype, rng), make((4, 6), dtype, rng)
+    check(lambda x, y: x.transpose(0, 2, 1) @ y, lambda x, y: x.transpose(1, 2) @ y, [a, b],
+          rng=rng)
+    for a_shape, b_shape in (((0, 3, 4), (4, 2)), ((2, 0, 4), (4, 2)), ((2, 3, 0), (0, 2))):
+        x = sorix.tensor(np.ones(a_shape, dtype), requires_grad=True)
+        y = sorix.tensor(np.ones(b_shape, dtype), requires_grad=True)
+        out = x @ y
+        out.sum().backward()
+        assert out.shape == a_shape[:-1] + b_shape[1:]
+        np.testing.assert_array_equal(x.grad.data, np.full(a_shape, b_shape[1], dtype))
+        np.testing.assert_array_equal(y.grad.data, np.full(b_shape, a_shape[0] * a_shape[1],
+                                                           dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

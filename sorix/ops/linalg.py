@@ -1,4 +1,6 @@
 """Matrix products with NumPy's ``matmul`` semantics (1-D, 2-D and batched)."""
+import math
+
 from ..autograd.engine import sum_to
 from ..autograd.node import Node
 from . import twin
@@ -30,8 +32,18 @@ def matmul_grads(F, grad, a, b, need_a, need_b):
         ga = F.reshape(sum_to(F.matmul(g2, F.matrix_transpose(b2)), tuple(a2.shape)),
                          tuple(a.shape))
     if need_b:
-        gb = F.reshape(sum_to(F.matmul(F.matrix_transpose(a2), g2), tuple(b2.shape)),
-                         tuple(b.shape))
+        if b.ndim == 2 and a2.ndim > 2:
+            # a stack of matrices times one matrix: b's gradient sums over every row of
+            # the stack, so it is one product over the stacked rows (no per-matrix
+            # products to add up afterwards)
+            a_shape = tuple(a2.shape)  # (a plain tuple: the CUDA simulator's shapes take
+            # no negative index)
+            rows = math.prod(a_shape[:-1])
+            gb = F.matmul(F.matrix_transpose(F.reshape(a2, (rows, a_shape[-1]))),
+                          F.reshape(g2, (rows, tuple(b.shape)[1])))
+        else:
+            gb = F.reshape(sum_to(F.matmul(F.matrix_transpose(a2), g2), tuple(b2.shape)),
+                           tuple(b.shape))
     return ga, gb
 
 
