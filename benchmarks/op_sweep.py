@@ -26,6 +26,8 @@ def _ops(sorix, torch):
     labels = rng.integers(0, 1000, 1024)
     rows = rng.integers(0, 10000, 4096)
     s_labels, t_labels, t_rows = sorix.tensor(labels), torch.tensor(labels), torch.tensor(rows)
+    pixels = rng.integers(0, 21, (16, 64, 64))  # a segmentation batch's class per pixel
+    s_pixels, t_pixels = sorix.tensor(pixels), torch.tensor(pixels)
     big, wide = (1000, 1000), (1024, 1000)
     return {
         "softmax (1024, 1000)": ([wide], lambda x: SF.softmax(x, -1), lambda x: TF.softmax(x, -1)),
@@ -34,6 +36,9 @@ def _ops(sorix, torch):
         "softmax over channels (16, 21, 64, 64)": ([(16, 21, 64, 64)],
                                                    lambda x: SF.softmax(x, 1),
                                                    lambda x: TF.softmax(x, 1)),
+        "cross_entropy over channels (16, 21, 64, 64)": (
+            [(16, 21, 64, 64)], lambda x: SF.cross_entropy(x, s_pixels),
+            lambda x: TF.cross_entropy(x, t_pixels)),
         "cross_entropy (1024, 1000)": ([wide], lambda x: SF.cross_entropy(x, s_labels),
                                        lambda x: TF.cross_entropy(x, t_labels)),
         "relu 1e6": ([big], SF.relu, TF.relu),

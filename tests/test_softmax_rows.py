@@ -25,7 +25,8 @@ SHAPES = [(1, 1), (3, 7), (5, 8), (4, 17), (2, 3, 33), (16, 1000)]
 # along another axis: columns fewer than, equal to and more than a block of
 # KA.BLOCK (a partial last block), one class, many classes, the channels of 4-D input
 ACROSS = [((3, 7), 0), ((2, 5, 300), 1), ((1, 17, KA.BLOCK), 1), ((4, 1000, 3), 1),
-          ((5, 1, 9), 1), ((3, 2, 257), 0), ((2, 21, 8, 8), 1)]
+          ((5, 1, 9), 1), ((3, 2, 257), 0), ((2, 21, 8, 8), 1),
+          ((6, 40, 1, 1), 1)]  # (followed by size-1 axes only: the row kernels)
 CASES = [(shape, -1) for shape in SHAPES] + ACROSS
 
 
@@ -103,7 +104,7 @@ def test_the_row_maximum_is_found_at_every_position(dtype, build):
 @pytest.mark.parametrize("module", [K, KA], ids=["rows", "columns"])
 def test_serial_and_threaded_builds_agree_bit_for_bit(module, dtype, rng):
     # each row, or block of columns, is computed by one thread in one order, whatever
-    # the build (the columns: three blocks of 129 columns)
+    # the build (the columns: a whole block and a partial one)
     shape = (37, 129) if module is K else (1, 37, 3 * 129)
     x = (rng.standard_normal(shape) * 5).astype(dtype)
     g = rng.standard_normal(shape).astype(dtype)
@@ -203,3 +204,100 @@ def test_cross_entropy_of_confident_rows_keeps_the_targets_gradient(dtype, build
     np.testing.assert_allclose(target_grad, wg[np.arange(n), t], rtol=4 * rtol)
     np.testing.assert_allclose(xs.grad.data, wg, rtol=rtol, atol=1e-9 if dtype == np.float32
                                else 1e-16)
+
+
+# ---- cross-entropy over (N, C, d...) logits, read in place ----------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(2, 5, 17, 20), (3, 1, 7), (1, 40, 300), (5, 7, 1, 1)],
+                         ids=["partial block", "one class", "two blocks", "one position"])
+def test_spatial_cross_entropy_matches_pytorch(shape, reduction, dtype, build, rng):
+    # positions of an image as rows, with class weights and ignored positions
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    t = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    t.reshape(-1)[::7] = -100
+    weight = (rng.random(shape[1]) + 0.5).astype(dtype)
+    xs = sorix.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(xs, sorix.tensor(t), weight=sorix.tensor(weight), reduction=reduction)
+    g = rng.standard_normal(loss.shape).astype(dtype) if reduction == "none" else None
+    loss.backward(None if g is None else sorix.tensor(g))
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+    want = torch.nn.functional.cross_entropy(xt, torch.from_numpy(t),
+                                             weight=torch.from_numpy(weight.astype(np.float64)),
+                                             reduction=reduction)
+    want.backward(None if g is None else torch.from_numpy(g.astype(np.float64)))
+    rtol, atol = (2e-5, 1e-6) if dtype == np.float32 else (1e-11, 1e-14)
+    assert loss.dtype == dtype and xs.grad.dtype == dtype and xs.grad.shape == shape
+    np.testing.assert_allclose(loss.data, want.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=rtol, atol=atol)
+
+
+def test_spatial_cross_entropy_of_confident_positions_keeps_the_targets_gradient(rng):
+    # q_t close to 1: q_t - 1 is computed in float64 from the logits, as for rows
+    n, c, hw = 4, 30, 300
+    x = rng.standard_normal((n, c, hw)).astype(np.float32)
+    t = rng.integers(0, c, (n, hw))
+    np.put_along_axis(x, t[:, None, :], np.take_along_axis(x, t[:, None, :], 1) + 12, axis=1)
+    xs = sorix.tensor(x, requires_grad=True)
+    F.cross_entropy(xs, sorix.tensor(t), reduction="sum").backward()
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+    torch.nn.functional.cross_entropy(xt, torch.from_numpy(t), reduction="sum").backward()
+    got = np.take_along_axis(xs.grad.data, t[:, None, :], 1)
+    want = np.take_along_axis(xt.grad.numpy(), t[:, None, :], 1)
+    np.testing.assert_allclose(got, want, rtol=4e-5)
+
+
+def test_spatial_cross_entropy_builds_agree_and_second_order_matches_pytorch(rng):
+    x = rng.standard_normal((2, 6, 300)).astype(np.float32)
+    t = rng.integers(0, 6, (2, 300))
+    t[0, :50] = -100
+    from sorix.kernels import softmax_across
+    outs = []
+    for parallel in (False, True):
+        args = (x, t.reshape(-1), np.empty(0, np.float32), np.float32(0),
+                np.empty(600, np.float32), np.empty(600), np.empty(600, np.float32))
+        variants.variant(softmax_across.ce_index_forward, parallel, np.float32)(*args)
+        grad = np.empty_like(x)
+        variants.variant(softmax_across.ce_index_backward, parallel, np.float32)(
+            x, args[4], args[5], t.reshape(-1).clip(0), np.full(600, 0.5, np.float32),
+            np.float32(0), grad)
+        outs.append((args[6], grad))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    # create_graph=True: the gradient as differentiable ops, differentiated again
+    x64 = x.astype(np.float64)[:, :, :40]
+    v = rng.standard_normal(x64.shape)
+    xs = sorix.tensor(x64, requires_grad=True)
+    (gx,) = sorix.autograd.grad(F.cross_entropy(xs, sorix.tensor(t[:, :40])), [xs],
+                                create_graph=True)
+    (hv,) = sorix.autograd.grad((gx * sorix.tensor(v)).sum(), [xs])
+    xt = torch.tensor(x64, requires_grad=True)
+    (gt,) = torch.autograd.grad(torch.nn.functional.cross_entropy(
+        xt, torch.from_numpy(t[:, :40])), [xt], create_graph=True)
+    (ht,) = torch.autograd.grad((gt * torch.from_numpy(v)).sum(), [xt])
+    np.testing.assert_allclose(gx.data, gt.detach().numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(hv.data, ht.numpy(), rtol=1e-9, atol=1e-13)
+
+
+def test_spatial_cross_entropy_equals_the_same_rows_with_special_values(rng):
+    # the in-place kernels and the row kernels on the same positions agree, special values
+    # included: an ignored position (weight 0) gets a zero gradient even where its logits
+    # are inf or NaN, a counted one with a NaN logit gives NaN
+    x = rng.standard_normal((2, 4, 9)).astype(np.float32)
+    t = rng.integers(0, 4, (2, 9))
+    x[0, 1, 2], x[1, 0, 5], x[1, 3, 7] = np.inf, np.nan, -np.inf
+    t[0, 2] = t[1, 5] = -100
+    x[0, 2, 3] = np.nan  # counted: NaN
+    spatial = sorix.tensor(x, requires_grad=True)
+    rows = sorix.tensor(np.ascontiguousarray(x.transpose(0, 2, 1).reshape(-1, 4)),
+                        requires_grad=True)
+    a = F.cross_entropy(spatial, sorix.tensor(t), reduction="none")
+    b = F.cross_entropy(rows, sorix.tensor(t.reshape(-1)), reduction="none")
+    a.sum().backward()
+    b.sum().backward()
+    np.testing.assert_array_equal(a.data.reshape(-1), b.data)
+    np.testing.assert_array_equal(spatial.grad.data.transpose(0, 2, 1).reshape(-1, 4),
+                                  rows.grad.data)
+    assert (spatial.grad.data[0, :, 2] == 0).all() and (spatial.grad.data[1, :, 5] == 0).all()
+    assert np.isnan(spatial.grad.data[0, :, 3]).all()

@@ -253,17 +253,25 @@ def test_softmax_across_an_axis_runs_along_vectors(parallel):
     # columns: vectors of them, loaded whole, with the float32 exp and float64 sums
     f32 = np.float32
     x = np.linspace(-3, 3, 2 * 5 * 70).astype(f32).reshape(2, 5, 70)
-    cases = [(K_ACROSS.softmax_forward, (x, np.empty_like(x)), True),
-             (K_ACROSS.log_softmax_forward, (x, np.empty_like(x)), True),
-             (K_ACROSS.softmax_backward, (x, x, np.empty_like(x)), False),
-             (K_ACROSS.log_softmax_backward, (x, -abs(x), np.empty_like(x)), True)]
-    for kernel, args, exponentiates in cases:
+    positions, index = np.zeros(140, f32), np.zeros(140, np.int64)
+    # kernel, arguments, whether it sums in float64, whether it exponentiates
+    cases = [(K_ACROSS.softmax_forward, (x, np.empty_like(x)), True, True),
+             (K_ACROSS.log_softmax_forward, (x, np.empty_like(x)), True, True),
+             (K_ACROSS.softmax_backward, (x, x, np.empty_like(x)), True, False),
+             (K_ACROSS.log_softmax_backward, (x, -abs(x), np.empty_like(x)), True, True),
+             (K_ACROSS.ce_index_forward, (x, index, np.empty(0, f32), f32(0), positions,
+                                          np.zeros(140), positions.copy()), True, True),
+             (K_ACROSS.ce_index_backward, (x, positions, np.zeros(140), index,
+                                           np.ones(140, f32), f32(0), np.empty_like(x)),
+              False, True)]
+    for kernel, args, sums, exponentiates in cases:
         compiled = build.jit_kernel(kernel, parallel=parallel, dtype=f32,
                                     name=kernel.__name__ + "_across_vector_check")
         compiled(*args)
         assert packed_ops(compiled) > 0, kernel.__name__  # (and no gathers)
         code = assembly(compiled)
-        assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__  # float64 sums
+        if sums:
+            assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__
         if exponentiates:
             assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
 

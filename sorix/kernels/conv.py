@@ -269,6 +269,7 @@ def conv2d_backward(g, x, w, geometry, x_shape, w_shape, need_x, need_w, need_b,
             cols = None  # (frees the last chunk's buffer for reuse)
             cols = columns if columns is not None else \
                 _columns(xp, first, count, w_shape, geometry, (oh, ow), with_ones)
+            per_sample = None  # (frees the last chunk's products for reuse)
             per_sample = recycle.empty((count,) + dw.shape, dtype)
             dw += products.stack(products.right_transposed, g_part, cols, per_sample).sum(axis=0)
         if need_x:

@@ -295,12 +295,14 @@ def over_axis(name, axis, *arrays):
     shape and dtype. (CPU only: the softmax nodes' one-pass gradients call it too.)"""
     x = arrays[0]
     axis = axis % x.ndim
-    if axis == x.ndim - 1:
-        return over_rows(getattr(_softmax, name), *arrays)
+    after = math.prod(x.shape[axis + 1:])
+    if after == 1:  # the last axis, or one followed by size-1 axes only: rows
+        rows = [a.reshape(x.shape[:axis + 1]) for a in arrays]
+        return over_rows(getattr(_softmax, name), *rows).reshape(x.shape)
     out = recycle.empty(x.shape, x.dtype)
     if x.size == 0:
         return out
-    view = (math.prod(x.shape[:axis]), x.shape[axis], math.prod(x.shape[axis + 1:]))
+    view = (math.prod(x.shape[:axis]), x.shape[axis], after)
     columns = [np.ascontiguousarray(a).reshape(view) for a in arrays]
     _variants.run(getattr(_softmax_across, name), x.size, *columns, out.reshape(view))
     return out

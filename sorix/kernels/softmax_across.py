@@ -1,7 +1,7 @@
-"""Softmax and log-softmax along an axis other than the last: over the middle axis of
-a contiguous (outer, C, inner) array, each of its outer * inner columns of C values
-normalised on its own (softmax over the channels of (N, C, H, W) scores, as a
-segmentation loss takes it).
+"""Softmax, log-softmax and softmax cross-entropy along an axis other than the last:
+over the middle axis of a contiguous (outer, C, inner) array, each of its outer * inner
+columns of C values normalised on its own (softmax over the channels of (N, C, H, W)
+scores, and the cross-entropy of a class index per pixel, as segmentation takes them).
 
 A column's values lie ``inner`` elements apart, so where the row kernels
 (:mod:`sorix.kernels.softmax`) walk along one row, these take ``BLOCK``
@@ -155,3 +155,74 @@ def log_softmax_backward(g, y, out):
             for k in range(width):
                 at = np.uint64(start + k)
                 out[o, c, at] = g[o, c, at] - exp(y[o, c, at]) * total_d[np.uint64(k)]
+
+
+# ---- softmax cross-entropy over (N, C, d...) logits, class indices as targets ----------
+# The row kernels' formulas (:mod:`sorix.kernels.softmax`) per position p = o inner + j:
+# forward keeps m_p (in the data's dtype) and log_norm_p = log sum_c exp(x_pc - m_p) (in
+# float64) for backward, and the loss takes every difference m - x in float64.
+
+def ce_index_forward(logits, target, weight, zero, row_max, log_norm, loss):
+    """loss_p = w_p ((m_p - x_{p, t_p}) + log_norm_p); ``weight`` empty means w_p = 1.
+
+    Positions with w_p = 0 (ignored targets) read no target and give 0.
+    """
+    inner = logits.shape[2]
+    weighted = weight.size > 0
+    tasks = logits.shape[0] * ((inner + BLOCK - 1) // BLOCK)
+    for t in prange(tasks):
+        o, start, width = block_of(logits, t)
+        m, total = scratch()
+        e, _ = scratch()
+        column_max(logits, o, start, width, m)
+        for k in range(width):
+            total[np.uint64(k)] = 0.0
+        for c in range(logits.shape[1]):
+            for k in range(width):
+                e[np.uint64(k)] = exp(logits[o, c, np.uint64(start + k)] - m[np.uint64(k)])
+            for k in range(width):
+                total[np.uint64(k)] += e[np.uint64(k)]
+        for k in range(width):
+            p = o * inner + start + k
+            row_max[p] = m[k]
+            log_norm[p] = math.log(total[k])
+            w = weight[p] if weighted else zero
+            if weighted and w == zero:
+                loss[p] = zero
+                continue
+            value = (np.float64(m[k]) - np.float64(logits[o, target[p], start + k])) \
+                + log_norm[p]
+            loss[p] = value * w if weighted else value
+
+
+def ce_index_backward(logits, row_max, log_norm, target, scale, zero, out):
+    """out_pc = (q_pc - [c = t_p]) s_p with q_pc = exp(x_pc - m_p) exp(-log_norm_p).
+
+    ``s_p`` = upstream * w_p / normaliser; positions with s_p = 0 get zeros. The
+    target's entry is computed in float64: q - 1 keeps its digits when q is near 1.
+    """
+    inner = logits.shape[2]
+    tasks = logits.shape[0] * ((inner + BLOCK - 1) // BLOCK)
+    for t in prange(tasks):
+        o, start, width = block_of(logits, t)
+        m, _ = scratch()
+        factor, _ = scratch()
+        first = o * inner + start
+        for k in range(width):
+            u, at = np.uint64(k), np.uint64(first + k)
+            m[u] = row_max[at]
+            factor[u] = math.exp(-log_norm[at]) * scale[at]
+        for c in range(logits.shape[1]):
+            for k in range(width):
+                u, at = np.uint64(k), np.uint64(start + k)
+                out[o, c, at] = exp(logits[o, c, at] - m[u]) * factor[u]
+        for k in range(width):
+            p = first + k
+            s = scale[p]
+            if s == zero:  # zeros, whatever the position's logits (NaN or inf times 0)
+                for c in range(logits.shape[1]):
+                    out[o, c, start + k] = zero
+                continue
+            c = target[p]
+            q = math.exp((np.float64(logits[o, c, start + k]) - np.float64(m[k])) - log_norm[p])
+            out[o, c, start + k] = (q - 1.0) * s

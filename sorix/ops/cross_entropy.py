@@ -16,14 +16,19 @@ so the mean is weighted as for class indices: sum_i loss_i / sum_ic w_c T_ic
 (Sorix's definition; for one-hot rows it equals the class-index loss).
 
 Targets equal to ``ignore_index`` add nothing and are left out of the mean.
-Inputs (N, C, d1, ...) are handled by moving the class axis last and
-treating every position as a row, as PyTorch does.
+Inputs (N, C, d1, ...) treat every position as a row, as PyTorch does: on the
+CPU with class indices, the kernels read the logits in place, over blocks of
+positions (:mod:`sorix.kernels.softmax_across`); otherwise the class axis is
+moved last first.
 """
+import math
+
 import numpy as np
 
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels import softmax as K
+from ..kernels import softmax_across as KA
 from ..kernels.variants import run
 from . import composite, core
 from .core import constant, float_data, records, wrap
@@ -88,7 +93,9 @@ class CrossEntropyNode(Node):
 
     def __init__(self, inputs, saved, reduction, row_factor, class_weight, probs):
         # saved: (logits (N, C), row max (N,), log_norm (N,) float64,
-        #         class indices (N,) or probabilities (N, C)); see kernels.softmax
+        #         class indices (N,) or probabilities (N, C)); see kernels.softmax.
+        # With class indices, (N, C, d...) logits are kept as (N, C, d1 d2 ...) and the
+        # other arrays hold one entry per position (see kernels.softmax_across).
         super().__init__(inputs, saved, inputs)
         self.reduction = reduction
         self.row_factor = row_factor  # per row: weight / normaliser (or one scalar)
@@ -105,14 +112,15 @@ class CrossEntropyNode(Node):
             return self._formula(grad)
         x, row_max, log_norm, target = saved
         dtype = x.dtype
-        rows = x.shape[0]
+        rows = row_max.shape[0]
         scale = self._row_scale(grad, rows, dtype)
         zero = dtype.type(0)
         need_x = self.needs[0]
         gx = np.empty_like(x) if need_x else None
         if not self.probs:
-            run(K.ce_index_backward, x.size, x, row_max, log_norm, target, scale, zero, gx)
-            return (gx,)
+            run(K.ce_index_backward if x.ndim == 2 else KA.ce_index_backward, x.size, x,
+                row_max, log_norm, target, scale, zero, gx)
+            return (None if gx is None else gx.reshape(self.inputs[0].shape),)
         weight = self.class_weight if self.class_weight is not None else np.empty(0, dtype)
         if need_x:
             run(K.ce_probs_backward, x.size, x, row_max, log_norm, target, weight, scale, zero,
@@ -130,14 +138,18 @@ class CrossEntropyNode(Node):
         """The kernels' gradient with differentiable tensor ops."""
         x = self.inputs[0]
         dtype = self.saved[0].dtype
-        rows = self.saved[0].shape[0]
-        g = grad.reshape((rows, 1)) if self.reduction == "none" else grad
+        rows = self.saved[1].shape[0]
+        # the class axis: last for rows, 1 for logits read in place (one row per position)
+        axis = -1 if x.ndim == 2 else 1
+        per_row = (rows, 1) if x.ndim == 2 else (x.shape[0], 1) + tuple(x.shape[2:])
+        g = grad.reshape(per_row) if self.reduction == "none" else grad
         factor = np.asarray(self.row_factor, dtype=dtype)
-        g = g * constant(factor.reshape(-1, 1) if factor.ndim else factor)
-        p = softmax(x, -1)
+        g = g * constant(factor.reshape(per_row) if factor.ndim else factor)
+        p = softmax(x, axis)
         if not self.probs:
             onehot = np.zeros(x.shape, dtype)
-            onehot[np.arange(rows), self.saved[3]] = 1
+            index = self.saved[3].reshape(per_row)
+            np.put_along_axis(onehot, index, 1, axis=axis)
             return ((p - constant(onehot)) * g,)
         t = self.inputs[1]
         t = t if t.data.dtype == dtype else cast(t, dtype)
@@ -166,13 +178,20 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
                          f"must match the input's shape {tuple(input.shape)}")
     if one_hot and weight is not None and reduction == "mean":
         return _label_weighted_mean(input, target, weight, ignore_index)
-    x_rows = _rows(input)
-    rows, classes = x_rows.shape
+    on_cpu = core.namespace(input, target) is _cpu
+    # (N, C, d...) logits with class indices: the kernels read them in place (except
+    # where d... is one position: rows, which the row kernels take)
+    in_place = on_cpu and not probs and input.ndim > 2 and math.prod(input.shape[2:]) > 1
+    x_rows = input if in_place else _rows(input)
+    classes = x_rows.shape[1]
     if classes == 0:
         raise ValueError("cross_entropy: the input has no classes (class dimension of size 0)")
-    if core.namespace(input, target) is not _cpu:
+    rows = x_rows.data.size // classes
+    if not on_cpu:
         return _on_device(input, target, x_rows, probs, weight, reduction, ignore_index)
     x = np.ascontiguousarray(float_data(x_rows))
+    if in_place:
+        x = x.reshape(x.shape[0], classes, rows // x.shape[0] if x.shape[0] else 0)
     dtype = x.dtype
     zero = dtype.type(0)
     class_weight = _class_weight(weight, classes, dtype)
@@ -196,7 +215,7 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
         elif not kept.all():
             row_weight = kept.astype(dtype)
         index = np.where(kept, index, 0)  # ignored rows have weight 0 and read class 0 safely
-        run(K.ce_index_forward, x.size, x, index,
+        run(KA.ce_index_forward if in_place else K.ce_index_forward, x.size, x, index,
             row_weight if row_weight is not None else np.empty(0, dtype), zero, row_max,
             log_norm, loss)
         normaliser = rows if row_weight is None else np.sum(row_weight, dtype=np.float64)
