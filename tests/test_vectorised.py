@@ -229,22 +229,32 @@ def test_softmax_and_cross_entropy_exponentiate_in_vector_lanes(parallel):
     f32 = np.float32
     x = np.linspace(-3, 3, 4 * 40).astype(f32).reshape(4, 40)
     rows, index = np.zeros(4, f32), np.zeros(4, np.int64)
-    cases = [(K_SOFTMAX.softmax_forward, (x, np.empty_like(x)), True),
-             (K_SOFTMAX.log_softmax_forward, (x, np.empty_like(x)), True),
-             (K_SOFTMAX.log_softmax_backward, (x, -abs(x), np.empty_like(x)), False),
+    # kernel, arguments, whether it sums in float64, whether it exponentiates
+    cases = [(K_SOFTMAX.softmax_forward, (x, np.empty_like(x)), True, True),
+             (K_SOFTMAX.log_softmax_forward, (x, np.empty_like(x)), True, True),
+             (K_SOFTMAX.log_softmax_backward, (x, -abs(x), np.empty_like(x)), False, True),
              (K_SOFTMAX.ce_index_forward, (x, index, np.empty(0, f32), f32(0), rows.copy(),
-                                           np.zeros(4), rows.copy()), True),
+                                           np.zeros(4), rows.copy()), True, True),
              (K_SOFTMAX.ce_index_backward, (x, rows, np.zeros(4), index, np.ones(4, f32),
-                                            f32(0), np.empty_like(x)), False)]
-    for kernel, args, sums in cases:
-        compiled = build.jit_kernel(kernel, parallel=parallel, dtype=f32,
-                                    name=kernel.__name__ + "_vector_check")
+                                            f32(0), np.empty_like(x)), False, True)]
+    _check_exp_and_sums(cases, parallel)
+
+
+def _check_exp_and_sums(cases, parallel):
+    """Each float32 kernel of ``cases`` (kernel, arguments, sums, exponentiates) compiles to
+    packed arithmetic without gathers, with packed float32-to-float64 conversions where
+    it sums in float64 and packed float-to-int ones (exp's 2^k) where it exponentiates."""
+    for kernel, args, sums, exponentiates in cases:
+        compiled = build.jit_kernel(kernel, parallel=parallel, dtype=np.float32,
+                                    name=kernel.__module__.rsplit(".", 1)[-1] + "_"
+                                    + kernel.__name__ + "_vector_check")
         compiled(*args)
-        packed_ops(compiled)  # (no gathers)
+        assert packed_ops(compiled) > 0, kernel.__name__  # (and no gathers)
         code = assembly(compiled)
-        assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
         if sums:
             assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__
+        if exponentiates:
+            assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
@@ -264,16 +274,7 @@ def test_softmax_across_an_axis_runs_along_vectors(parallel):
              (K_ACROSS.ce_index_backward, (x, positions, np.zeros(140), index,
                                            np.ones(140, f32), f32(0), np.empty_like(x)),
               False, True)]
-    for kernel, args, sums, exponentiates in cases:
-        compiled = build.jit_kernel(kernel, parallel=parallel, dtype=f32,
-                                    name=kernel.__name__ + "_across_vector_check")
-        compiled(*args)
-        assert packed_ops(compiled) > 0, kernel.__name__  # (and no gathers)
-        code = assembly(compiled)
-        if sums:
-            assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__
-        if exponentiates:
-            assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
+    _check_exp_and_sums(cases, parallel)
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
