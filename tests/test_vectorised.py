@@ -9,16 +9,34 @@ optimizer updates once lost to their serial builds that way. Nor may the
 code gather its vector lanes one element at a time (``vgatherqps``): the
 gradient-norm sums did, at a third of their speed, until their indices were
 made unsigned.
+
+Compiling afresh takes most of a minute (the threaded builds above all), so
+each kernel's assembly is kept, compressed, under the kernel cache folder,
+keyed by everything that decides it: the digest of every source file of the
+package and of this module, the arguments' numba types, the numba, llvmlite
+and NumPy versions, the host CPU and its features, and the ``NUMBA_*`` and
+``SORIX_*`` settings. Any change to any of them compiles again; an empty
+cache (CI's) compiles everything.
 """
+import glob
+import hashlib
+import os
 import platform
 import re
+import shutil
+import time
+import zlib
 
+import llvmlite
+import llvmlite.binding as llvm
+import numba
 import numpy as np
 import pytest
 
+import sorix
 from sorix import config
 from sorix.kernels import batchnorm as K_BN
-from sorix.kernels import build
+from sorix.kernels import build, cache
 from sorix.kernels import grad_norm as K_NORM
 from sorix.kernels import losses as K_LOSSES
 from sorix.kernels import optim as KO
@@ -56,10 +74,66 @@ def assembly(kernel):
                    for s in dispatcher.signatures)
 
 
-def packed_ops(kernel):
-    """The packed arithmetic instructions of ``kernel``'s code, which must load its
-    vectors whole (no gathers)."""
+def _build_stamp():
+    """A digest of what decides the machine code besides the kernel and its arguments."""
+    digest = hashlib.sha256()
+    package = os.path.dirname(os.path.abspath(sorix.__file__))
+    sources = sorted(glob.glob(os.path.join(package, "**", "*.py"), recursive=True))
+    for path in sources + [os.path.abspath(__file__)]:
+        with open(path, "rb") as source:
+            digest.update(path.encode() + b"\0" + source.read() + b"\0")
+    try:
+        features = llvm.get_host_cpu_features().flatten()
+    except RuntimeError:
+        features = "?"
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith(("NUMBA_", "SORIX_")))
+    digest.update(repr((numba.__version__, llvmlite.__version__, np.__version__,
+                        llvm.get_host_cpu_name(), features, settings)).encode())
+    return digest.hexdigest()
+
+
+_STAMP = []  # computed once, on first use
+
+
+def _code_folder():
+    """This build's folder of kept assembly (None without a kernel cache folder). Folders
+    of other builds untouched for a day are removed, so that edits do not pile them up."""
+    if not cache.folder():
+        return None
+    if not _STAMP:
+        _STAMP.append(_build_stamp())
+    kept = os.path.join(cache.folder(), "test-assembly")
+    for other in glob.glob(os.path.join(kept, "*")):
+        if os.path.basename(other) != _STAMP[0] and time.time() - os.path.getmtime(other) > 86400:
+            shutil.rmtree(other, ignore_errors=True)
+    return os.path.join(kept, _STAMP[0])
+
+
+def compiled_code(name, make, args):
+    """The assembly of the kernel ``make()`` returns, called with ``args``; ``name`` must
+    tell it apart from the module's other kernels. Read from the folder above when this
+    very build was compiled before, else compiled now and kept there."""
+    folder = _code_folder()
+    key = hashlib.sha256(repr((name, [str(numba.typeof(a)) for a in args])).encode())
+    path = os.path.join(folder, key.hexdigest() + ".asm.z") if folder else None
+    if path and os.path.exists(path):
+        with open(path, "rb") as kept:
+            return zlib.decompress(kept.read()).decode()
+    kernel = make()
+    kernel(*args)
     code = assembly(kernel)
+    if path:
+        os.makedirs(folder, exist_ok=True)
+        partial = f"{path}.{os.getpid()}"
+        with open(partial, "wb") as out:
+            out.write(zlib.compress(code.encode(), 6))
+        os.replace(partial, path)  # (whole or absent, for a process reading it meanwhile)
+    return code
+
+
+def packed_ops(code):
+    """The packed arithmetic instructions of the assembly ``code``, which must load its
+    vectors whole (no gathers)."""
     assert not GATHER.findall(code), "a contiguous loop gathers its elements one by one"
     return len(PACKED.findall(code))
 
@@ -90,10 +164,10 @@ OPTIMIZER_CASES = [("sgd", np.float32), ("rmsprop", np.float32), ("adam", np.flo
 def test_optimizer_updates_are_vectorised_in_both_builds(name, dtype):
     counts = {}
     for parallel in (False, True):
-        kernel = build.jit_kernel(getattr(KO, name), parallel=parallel,
-                                  name=f"{name}_vector_check{'_par' if parallel else ''}")
-        kernel(*optimizer_args(name, dtype))
-        counts[parallel] = packed_ops(kernel)
+        kernel_name = f"{name}_vector_check{'_par' if parallel else ''}"
+        code = compiled_code(kernel_name, lambda: build.jit_kernel(
+            getattr(KO, name), parallel=parallel, name=kernel_name), optimizer_args(name, dtype))
+        counts[parallel] = packed_ops(code)
     assert counts[False] > 0
     # every vector loop of the serial build is in the threaded one (a per-element prange
     # over the same body vectorised only some of the flag combinations)
@@ -139,27 +213,28 @@ ELEMENTWISE_CASES = [(template, op, bindings, dtype, parallel)
                          ids=[f"{t}-{o}-{np.dtype(d).name}-{'threaded' if p else 'serial'}"
                               for t, o, _, d, p in ELEMENTWISE_CASES])
 def test_elementwise_loops_are_vectorised(template, op, bindings, dtype, parallel):
-    kernel = build.kernel(template, op, bindings, dtype, parallel)
     n = 64
     x = np.linspace(-1, 1, n).astype(dtype)
     full = x.reshape(4, 16)
     if template == "binary":
-        kernel(x, x[::-1].copy(), np.empty(n, dtype))
+        args = (x, x[::-1].copy(), np.empty(n, dtype))
     elif template in ("binary_rows", "binary_cols_a"):
         small = x[:16] if template == "binary_rows" else x[:4]
-        args = (full, small) if template == "binary_rows" else (small, full)
-        kernel(*args, np.empty((4, 16), dtype))
+        pair = (full, small) if template == "binary_rows" else (small, full)
+        args = (*pair, np.empty((4, 16), dtype))
     elif template.startswith("binary_grad_rows") or template.startswith("binary_grad_cols"):
         small = x[:16] if "rows" in template else x[:4]
         a, b = (full, small) if not template.endswith("_a") else (small, full)
-        kernel(full, a, b, full, np.empty((4, 16), dtype), np.empty((4, 16), dtype), True, True)
+        args = (full, a, b, full, np.empty((4, 16), dtype), np.empty((4, 16), dtype), True, True)
     elif template.startswith("binary_grad_ab"):
-        kernel(x, x, x, x, np.empty(n, dtype), np.empty(n, dtype))
+        args = (x, x, x, x, np.empty(n, dtype), np.empty(n, dtype))
     elif template == "unary0":
-        kernel(x, np.empty(n, dtype), np.zeros(0, dtype))
+        args = (x, np.empty(n, dtype), np.zeros(0, dtype))
     else:
-        kernel(x, x, x, np.empty(n, dtype), np.zeros(0, dtype))
-    assert packed_ops(kernel) > 0
+        args = (x, x, x, np.empty(n, dtype), np.zeros(0, dtype))
+    code = compiled_code(f"{template}-{op}-{parallel}",
+                         lambda: build.kernel(template, op, bindings, dtype, parallel), args)
+    assert packed_ops(code) > 0
 
 
 @pytest.mark.parametrize("dtype", [np.float32])
@@ -167,9 +242,14 @@ def test_float32_exp_and_tanh_forwards_are_vectorised(dtype):
     # float32 exp, log, log1p, tanh and erfc (in gelu) are written so that LLVM can
     # vectorise them (no libm call in the loop)
     for op in ("exp", "log", "log1p", "tanh", "sigmoid", "gelu"):
-        kernel = build.kernel("unary0", op, {"F": UNARY[op].forward}, dtype, False)
-        kernel(np.linspace(-1, 1, 64).astype(dtype), np.empty(64, dtype), np.zeros(0, dtype))
-        assert packed_ops(kernel) > 0, op
+        assert packed_ops(_unary_forward_code(op, dtype)) > 0, op
+
+
+def _unary_forward_code(op, dtype):
+    args = (np.linspace(-1, 1, 64).astype(dtype), np.empty(64, dtype), np.zeros(0, dtype))
+    return compiled_code(f"unary0-{op}-False",
+                         lambda: build.kernel("unary0", op, {"F": UNARY[op].forward}, dtype,
+                                              False), args)
 
 
 def _host_has_fma():
@@ -187,38 +267,38 @@ def test_multiply_adds_are_fused_into_fma_instructions():
     # config.NJIT_OPTIONS grants fast-math's contract flag: the polynomial in float32 exp
     # then runs as FMA instructions (one rounding each, and a third less time) instead of
     # separate multiplies and adds
-    kernel = build.kernel("unary0", "exp", {"F": UNARY["exp"].forward}, np.float32, False)
-    kernel(np.linspace(-1, 1, 64).astype(np.float32), np.empty(64, np.float32),
-           np.zeros(0, np.float32))
-    assert re.findall(r"\bvfn?m(?:add|sub)\d+p[sd]\b", assembly(kernel))
+    code = _unary_forward_code("exp", np.float32)
+    assert re.findall(r"\bvfn?m(?:add|sub)\d+p[sd]\b", code)
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
 def test_block_sums_load_vectors_not_gathers(parallel):
     # one kernel holds every kind's loop (the gradient norms' and whole-array sums')
     register_reassociating(vars(K_NORM))  # its block sums may be reordered
-    compiled = build.jit_kernel(K_NORM.norm_part, parallel=parallel,
-                                name=f"norm_part_gather_check{'_par' if parallel else ''}")
-    compiled(np.linspace(-1, 1, 3 * K_NORM.BLOCK).astype(np.float32), K_NORM.SUM, 0.0)
-    assert packed_ops(compiled) > 0
+    suffix = "_par" if parallel else ""
+    code = compiled_code(f"norm_part_gather_check{suffix}", lambda: build.jit_kernel(
+        K_NORM.norm_part, parallel=parallel, name=f"norm_part_gather_check{suffix}"),
+        (np.linspace(-1, 1, 3 * K_NORM.BLOCK).astype(np.float32), K_NORM.SUM, 0.0))
+    assert packed_ops(code) > 0
     # and the sums of each row along the last axis: packed float64 additions
-    rows = build.jit_kernel(K_NORM.row_sums, parallel=parallel,
-                            name=f"row_sums_vector_check{'_par' if parallel else ''}")
-    rows(np.linspace(-1, 1, 64 * 100).astype(np.float32), 100, np.empty(64))
+    rows = compiled_code(f"row_sums_vector_check{suffix}", lambda: build.jit_kernel(
+        K_NORM.row_sums, parallel=parallel, name=f"row_sums_vector_check{suffix}"),
+        (np.linspace(-1, 1, 64 * 100).astype(np.float32), 100, np.empty(64)))
     packed_ops(rows)  # (no gathers)
-    assert re.findall(r"\bv?addpd\b", assembly(rows))
+    assert re.findall(r"\bv?addpd\b", rows)
 
 
 def test_batch_norm_statistics_add_in_vector_lanes():
     # the (N, C, L) statistics: float64 sums along each row of L values (BatchNorm2d's H W)
     register_reassociating(vars(K_BN))
-    compiled = build.jit_kernel(K_BN.grad_sums, parallel=True, name="grad_sums_vector_check")
     x = np.linspace(-1, 1, 2 * 3 * 40).astype(np.float32).reshape(2, 3, 40)
-    compiled(x, x, np.zeros(3), np.ones(3), np.empty(3), np.empty(3))
-    packed_ops(compiled)  # (no gathers)
+    code = compiled_code("grad_sums_vector_check", lambda: build.jit_kernel(
+        K_BN.grad_sums, parallel=True, name="grad_sums_vector_check"),
+        (x, x, np.zeros(3), np.ones(3), np.empty(3), np.empty(3)))
+    packed_ops(code)  # (no gathers)
     # packed additions: the sums themselves run in vector lanes (without reassociation
     # the code still holds packed multiplies, the sums' adds stay scalar)
-    assert re.findall(r"\bv?addp[sd]\b", assembly(compiled))
+    assert re.findall(r"\bv?addp[sd]\b", code)
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "threaded"])
@@ -245,12 +325,10 @@ def _check_exp_and_sums(cases, parallel):
     packed arithmetic without gathers, with packed float32-to-float64 conversions where
     it sums in float64 and packed float-to-int ones (exp's 2^k) where it exponentiates."""
     for kernel, args, sums, exponentiates in cases:
-        compiled = build.jit_kernel(kernel, parallel=parallel, dtype=np.float32,
-                                    name=kernel.__module__.rsplit(".", 1)[-1] + "_"
-                                    + kernel.__name__ + "_vector_check")
-        compiled(*args)
-        assert packed_ops(compiled) > 0, kernel.__name__  # (and no gathers)
-        code = assembly(compiled)
+        name = kernel.__module__.rsplit(".", 1)[-1] + "_" + kernel.__name__ + "_vector_check"
+        code = compiled_code(f"{name}-{parallel}", lambda: build.jit_kernel(
+            kernel, parallel=parallel, dtype=np.float32, name=name), args)
+        assert packed_ops(code) > 0, kernel.__name__  # (and no gathers)
         if sums:
             assert re.findall(r"\bv?cvtps2pd\b", code), kernel.__name__
         if exponentiates:
@@ -287,11 +365,11 @@ def test_binary_cross_entropy_kernels_are_vectorised(parallel):
     cases = [(K_LOSSES.bce_each, (x, t, f32(0), np.empty_like(x))),
              (K_LOSSES.bce_grad, (x, t, np.ones(1, f32), f32(1), np.empty_like(x)))]
     for kernel, args in cases:
-        compiled = build.jit_kernel(kernel, parallel=parallel, dtype=f32,
-                                    name=kernel.__name__ + "_vector_check")
-        compiled(*args)
-        assert packed_ops(compiled) > 0, kernel.__name__
-        assert re.findall(r"\bv?cvtt?ps2dq\b", assembly(compiled)), kernel.__name__
+        name = kernel.__name__ + "_vector_check"
+        code = compiled_code(f"{name}-{parallel}", lambda: build.jit_kernel(
+            kernel, parallel=parallel, dtype=f32, name=name), args)
+        assert packed_ops(code) > 0, kernel.__name__
+        assert re.findall(r"\bv?cvtt?ps2dq\b", code), kernel.__name__
 
 
 def test_the_check_tells_scalar_code_apart():
@@ -305,4 +383,4 @@ def test_the_check_tells_scalar_code_apart():
             out[i] = out[i - 1] * x[i] + 1.0
 
     scalar_loop(np.ones(8), np.zeros(8))
-    assert packed_ops(scalar_loop) == 0
+    assert packed_ops(assembly(scalar_loop)) == 0
