@@ -51,11 +51,14 @@ CNN_STEP = textwrap.dedent("""
     opt.step()
 """)
 
-#: run in one process on a cache the warm-up filled: the warm-up's workloads, then the two
-#: scripts, then a float32 op the float64 warm-up leaves out; prints the kernel overloads
-#: (numba dispatcher and signature) that each of the last two added to what was in memory
+#: run in one process on a cache the warm-up filled: the warm-up itself, quiet (prints what
+#: it wrote, and the kernels it compiled and loaded), then the two scripts, then a float32
+#: op the float64 warm-up leaves out; prints the kernel overloads (numba dispatcher and
+#: signature) that each of the last two added to what was in memory
 COVERAGE = textwrap.dedent("""
+    import contextlib
     import gc
+    import io
     import numpy as np
     from numba.core.dispatcher import Dispatcher
     import sorix
@@ -70,7 +73,12 @@ COVERAGE = textwrap.dedent("""
                     found.update((id(obj), str(sig)) for sig in obj.overloads)
         return found
 
-    warmup.run(("float64",), quiet=True, jobs=1)
+    written = io.StringIO()
+    with contextlib.redirect_stdout(written), contextlib.redirect_stderr(written):
+        warmup.main(["--dtypes", "float64", "--jobs", "1", "--quiet"])
+    loaded, compiled = warmup.kernel_keys()
+    print("quiet wrote", repr(written.getvalue()))
+    print("again compiled", len(compiled), "loaded", len(loaded))
     before = in_memory()
     exec(MLP_STEPS)
     exec(CNN_STEP)
@@ -134,19 +142,18 @@ def test_warmup_fills_the_cache_and_covers_a_training_script(tmp_path):
     assert total > 50
     assert "sorix warmup [" in first.stderr and "12/12" in first.stderr
     assert NOTE not in first.stderr  # the progress bar says it instead
-    # one process then finds every one of them on the disk (processes of other tests
-    # writing to the same cache meanwhile drop no entry: the index is rewritten under a lock)
-    again = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--jobs", "1"], suite)
-    assert _warmup_summary(again) == (0, total)
+    code = "MLP_STEPS = %r\nCNN_STEP = %r\n" % (MLP_STEPS, CNN_STEP) + COVERAGE
+    coverage = _run(["-c", code], suite)
+    # --quiet prints nothing, and one process then finds every kernel on the disk
+    # (processes of other tests writing to the same cache meanwhile drop no entry: the
+    # index is rewritten under a lock)
+    assert "quiet wrote ''\n" in coverage.stdout, coverage.stdout
+    assert f"again compiled 0 loaded {total}\n" in coverage.stdout, coverage.stdout
     # A training script needs no kernel the warm-up did not make or load. Counted in
     # memory, so that the check holds on a cache that other runs filled as well; the
     # float32 op after them shows that it sees a kernel the warm-up left out.
-    code = "MLP_STEPS = %r\nCNN_STEP = %r\n" % (MLP_STEPS, CNN_STEP) + COVERAGE
-    coverage = _run(["-c", code], suite)
     assert "scripts added 0\n" in coverage.stdout, coverage.stdout
     assert int(re.search(r"float32 added (\d+)", coverage.stdout).group(1)) > 0
-    quiet = _run(["-m", "sorix.warmup", "--dtypes", "float64", "--quiet"], suite)
-    assert quiet.stdout == "" and quiet.stderr == ""
 
 
 @pytest.mark.parametrize("args, message", [(["--dtypes", "float16"], "unknown dtype"),
