@@ -6,11 +6,17 @@ name (``from conftest import leaf``) and get its fixtures by argument name.
 import io
 import os
 
-import numpy as np
-import pytest
+# The test processes of ``pytest -n`` share the cores. After each threaded kernel numba's
+# OpenMP workers spin for milliseconds before they sleep, on a core another test process
+# needs; passive waiting puts them to sleep at once. Set before numba's threading layer
+# starts (it reads the setting once); the fresh processes tests start inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import sorix
-import sorix.nn.functional as F
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import sorix  # noqa: E402
+import sorix.nn.functional as F  # noqa: E402
 
 #: the repository root: the PYTHONPATH of the fresh Python processes some tests start
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -167,13 +173,17 @@ def suite_kernel_cache():
 
 # ---- order ----------------------------------------------------------------------------------
 
-#: The modules that take longest (fresh processes, fresh compiles, the CUDA simulator),
-#: longest first. ``pytest -n`` hands whole modules to its workers in collection order
-#: (``--dist loadfile``), so one of these collected last would run alone at the end
+#: The modules that take longest, longest first: fresh processes, fresh compiles and the
+#: CUDA simulator, and with an empty kernel cache (CI's) the modules that compile most
+#: (the threaded builds of every elementwise op; every CUDA kernel's PTX, under
+#: ``SORIX_TEST_PTX=1``). ``pytest -n`` hands whole modules to its workers in collection
+#: order (``--dist loadfile``), so one of these collected last would run alone at the end
 #: while the other workers wait; they are collected first instead.
-LONG_MODULES = ("test_cache_repair.py", "test_cuda_training.py", "test_vectorised.py",
-                "test_distributed.py", "test_compile_note.py", "test_cuda_layers.py",
-                "test_cuda_tensors.py", "test_cuda_kernels.py", "test_conv.py")
+LONG_MODULES = ("test_kernels.py", "test_cuda_ptx.py", "test_cache_repair.py",
+                "test_vectorised.py", "test_compile_note.py", "test_cuda_training.py",
+                "test_torch_parity.py", "test_softmax_rows.py", "test_conv.py", "test_fusion.py",
+                "test_distributed.py", "test_clustering.py", "test_optim.py",
+                "test_cuda_layers.py", "test_cuda_tensors.py", "test_cuda_kernels.py")
 
 
 def pytest_collection_modifyitems(items):
