@@ -179,6 +179,36 @@ def test_partial_requires_grad_and_detach():
     np.testing.assert_allclose(x.grad.data, [1.0, 2.0])
 
 
+@pytest.mark.parametrize("shape_a, shape_b", [((3, 4), (4, 5)), ((4,), (4, 5)),
+                                              ((3, 4), (4,)), ((2, 3, 4), (4, 5)),
+                                              ((2, 3, 4), (2, 4, 5))])
+def test_matmul_gradients_kept_by_leaves_stay_independent(shape_a, shape_b):
+    """The leaves may keep matmul's fresh products as their .grad: a second backward adds
+    into them in place and must change nothing else (not the other leaf's gradient, not
+    the caller's output gradient)."""
+    rng = np.random.default_rng(3)
+    a_np, b_np = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    a, b = leaf64(a_np), leaf64(b_np)
+    g_np = rng.standard_normal(np.matmul(a_np, b_np).shape)
+    g_kept = g_np.copy()
+    (a @ b).backward(g_np)
+    first_a, first_b = a.grad.data.copy(), b.grad.data.copy()
+    (a @ b).backward(g_np)
+    np.testing.assert_array_equal(g_np, g_kept)
+    np.testing.assert_allclose(a.grad.data, 2 * first_a)
+    np.testing.assert_allclose(b.grad.data, 2 * first_b)
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a2 = a_np.reshape(1, -1) if a_np.ndim == 1 else a_np  # 1-D operands as matmul treats
+    b2 = b_np.reshape(-1, 1) if b_np.ndim == 1 else b_np  # them: a row, a column
+    g2 = g_np.reshape(np.matmul(a2, b2).shape)
+    want_a = g2 @ np.swapaxes(b2, -1, -2)
+    want_b = np.swapaxes(a2, -1, -2) @ g2
+    if b_np.ndim == 2 and a_np.ndim == 3:  # one matrix used by every matrix of the stack
+        want_b = want_b.sum(axis=0)
+    np.testing.assert_allclose(first_a, want_a.reshape(a_np.shape))
+    np.testing.assert_allclose(first_b, want_b.reshape(b_np.shape))
+
+
 # ---- sorix.autograd.grad --------------------------------------------------------------
 
 def test_grad_returns_tuple_and_leaves_dot_grad_untouched():

@@ -29,8 +29,9 @@ def matmul_grads(F, grad, a, b, need_a, need_b):
         g2 = F.reshape(g2, g2.shape + (1,))
     ga = gb = None
     if need_a:
-        ga = F.reshape(sum_to(F.matmul(g2, F.matrix_transpose(b2)), tuple(a2.shape)),
-                         tuple(a.shape))
+        ga = sum_to(F.matmul(g2, F.matrix_transpose(b2)), tuple(a2.shape))
+        if a.ndim == 1:  # (reshaped only then: a view of a fresh product would make a leaf
+            ga = F.reshape(ga, tuple(a.shape))  # copy it rather than keep it)
     if need_b:
         if b.ndim == 2 and a2.ndim > 2:
             # a stack of matrices times one matrix: b's gradient sums over every row of
@@ -42,8 +43,9 @@ def matmul_grads(F, grad, a, b, need_a, need_b):
             gb = F.matmul(F.matrix_transpose(F.reshape(a2, (rows, a_shape[-1]))),
                           F.reshape(g2, (rows, tuple(b.shape)[1])))
         else:
-            gb = F.reshape(sum_to(F.matmul(F.matrix_transpose(a2), g2), tuple(b2.shape)),
-                           tuple(b.shape))
+            gb = sum_to(F.matmul(F.matrix_transpose(a2), g2), tuple(b2.shape))
+            if b.ndim == 1:
+                gb = F.reshape(gb, tuple(b.shape))
     return ga, gb
 
 
