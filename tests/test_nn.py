@@ -1,4 +1,6 @@
 """sorix.nn layers (against PyTorch and NumPy), module semantics, and init."""
+import pickle
+
 import numpy as np
 import pytest
 
@@ -300,6 +302,33 @@ def test_init_fills_in_place_and_keeps_dtype(dtype):
         assert fn(t, *args) is t  # grad mode is on and t requires grad: init still works
         assert t.data is array and t.data.dtype == dtype, fn.__name__
         assert t.requires_grad and t.is_leaf
+
+
+@pytest.mark.parametrize("make, torch_shape", [
+    (lambda: nn.Conv2d(3, 64, 3), (64, 3, 3, 3)),
+    (lambda: nn.Conv2d(32, 16, (3, 5), groups=4), (16, 8, 3, 5)),
+    (lambda: nn.Conv1d(6, 10, 7), (10, 6, 7)),
+    (lambda: nn.Embedding(100, 7), (100, 7)),
+])
+def test_init_fans_of_pytorch_layout_weights_match_pytorch(make, torch_shape):
+    """Convolution and embedding weights keep PyTorch's (out, in, ...) layout, so their fans
+    are PyTorch's, also after pickling and when a new tensor is assigned to the layer."""
+    torch = pytest.importorskip("torch")
+    want = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(torch_shape))
+    layer = make()
+    attr = "W" if isinstance(layer, nn.Embedding) else "weight"
+    assert init.calculate_fan_in_and_fan_out(getattr(layer, attr)) == want
+    assert init.calculate_fan_in_and_fan_out(pickle.loads(pickle.dumps(layer)).__dict__[attr]) \
+        == want
+    setattr(layer, attr, sorix.tensor(np.zeros(torch_shape, np.float32), requires_grad=True))
+    assert init.calculate_fan_in_and_fan_out(getattr(layer, attr)) == want
+    sorix.random.manual_seed(4)
+    init.kaiming_normal_(getattr(layer, attr), mode="fan_out", nonlinearity="relu")
+    std = getattr(layer, attr).data.astype(np.float64).std()
+    assert abs(std / np.sqrt(2 / want[1]) - 1) < 0.1
+    # the same shape as a plain tensor keeps Sorix's rule: fan_in from the first dim
+    plain = sorix.tensor(np.zeros(torch_shape, np.float32))
+    assert init.calculate_fan_in_and_fan_out(plain) == (want[1], want[0])
 
 
 def test_init_statistics():

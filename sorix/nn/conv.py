@@ -39,6 +39,7 @@ class _ConvNd(Module):
 
     _dims = 0
     _function = None
+    _pytorch_layout_weights = ("weight",)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device="cpu", dtype=None):

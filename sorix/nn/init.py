@@ -9,8 +9,15 @@ Fans follow Sorix's weight layout, the transpose of PyTorch's: a Linear
 ``W`` has shape (in, out), so for a 2-D tensor ``fan_in = shape[0]`` and
 ``fan_out = shape[1]``. Extra trailing dims multiply both (a receptive
 field). Tensors with fewer than 2 dims have no fans.
+
+The weights of the layers that keep PyTorch's layout, (out, in, *kernel) for a
+convolution and (num_embeddings, dim) for an embedding, are registered by their
+layers (:func:`mark_pytorch_layout`) and get PyTorch's fans,
+``fan_in = shape[1]`` and ``fan_out = shape[0]`` times the receptive field, so
+``kaiming_normal_(conv.weight, mode="fan_out")`` scales as it does in PyTorch.
 """
 import math
+import weakref
 
 import numpy as np
 
@@ -94,8 +101,24 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
 
 
+#: id -> tensor, for the weights in PyTorch's (out, in, ...) layout. Weak: a weight that
+#: is gone leaves, and a new tensor reusing its id is not mistaken for it.
+_pytorch_layout = weakref.WeakValueDictionary()
+
+
+def mark_pytorch_layout(tensor):
+    """Record that ``tensor`` is a weight in PyTorch's (out, in, *kernel) layout (layers
+    call this for their own weights), so its fans are PyTorch's."""
+    _pytorch_layout[id(tensor)] = tensor
+
+
+def has_pytorch_layout(tensor):
+    return _pytorch_layout.get(id(tensor)) is tensor
+
+
 def calculate_fan_in_and_fan_out(tensor):
-    """(fan_in, fan_out) = (shape[0], shape[1]) times the trailing dims' product ((in, out) layout)."""
+    """(fan_in, fan_out) = (shape[0], shape[1]) times the trailing dims' product ((in, out)
+    layout), or (shape[1], shape[0]) times it for a weight in PyTorch's layout."""
     shape = tuple(tensor.shape)
     if len(shape) < 2:
         raise ValueError(f"fan in and fan out can not be computed for a tensor with fewer "
@@ -103,6 +126,8 @@ def calculate_fan_in_and_fan_out(tensor):
     receptive = 1
     for n in shape[2:]:
         receptive *= n
+    if has_pytorch_layout(tensor):
+        return shape[1] * receptive, shape[0] * receptive
     return shape[0] * receptive, shape[1] * receptive
 
 

@@ -235,6 +235,8 @@ class Embedding(Module):
     initialisation). Repeated indices accumulate their gradients.
     """
 
+    _pytorch_layout_weights = ("W",)  # (rows, dim), as PyTorch's weight
+
     def __init__(self, num_embeddings, embedding_dim, device="cpu"):
         super().__init__()
         self.num_embeddings = _count(num_embeddings, "num_embeddings", least=1)

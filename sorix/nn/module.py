@@ -29,6 +29,7 @@ from ..device import device as _device
 from ..kernels.backend import of
 from ..ops.transfer import move_array
 from ..tensor import Tensor
+from . import init as _init
 from .parameter import is_parameter
 
 # Bookkeeping attributes that are never parameters, buffers or children.
@@ -117,6 +118,9 @@ class Module:
     #: Class-level defaults, so a subclass that forgets ``super().__init__()`` still works.
     training = True
     device = "cpu"  # Sorix modules carry their device name
+    #: Attributes holding a weight in PyTorch's (out, in, ...) layout (a convolution's
+    #: ``weight``): whatever tensor they hold gets PyTorch's fans in ``nn.init``.
+    _pytorch_layout_weights = ()
 
     def __init__(self):
         object.__setattr__(self, "_param_names", {})   # name -> None: an ordered set
@@ -141,7 +145,18 @@ class Module:
             params.pop(name, None)
             if is_parameter(value):
                 params[name] = None
+        if name in self._pytorch_layout_weights and isinstance(value, Tensor):
+            _init.mark_pytorch_layout(value)
         object.__setattr__(self, name, value)
+
+    def __setstate__(self, state):
+        # (unpickling restores __dict__ without __setattr__: the weights' layout is
+        # recorded again)
+        self.__dict__.update(state)
+        for name in self._pytorch_layout_weights:
+            value = state.get(name)
+            if isinstance(value, Tensor):
+                _init.mark_pytorch_layout(value)
 
     def __delattr__(self, name):
         self._registry("_param_names").pop(name, None)
