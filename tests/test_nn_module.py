@@ -213,6 +213,34 @@ def test_sequential_indexing():
         nn.Sequential(nn.ReLU(), lambda x: x)
 
 
+def test_sequential_edits_keep_positions_as_pytorch_does():
+    torch = pytest.importorskip("torch")
+
+    def edit(lib):
+        seq = lib.Sequential(lib.Linear(2, 3), lib.ReLU(), lib.Linear(3, 1))
+        del seq[0]
+        seq.append(lib.Tanh())  # must not replace the Linear now at position 1
+        seq.insert(0, lib.Sigmoid())
+        seq.insert(-1, lib.ReLU())
+        seq.insert(-5, lib.Tanh())
+        popped = seq.pop(2)
+        del seq[3:5]
+        return ([type(m).__name__ for m in seq], type(popped).__name__,
+                [k.split(".")[0] for k in seq.state_dict()])
+
+    assert edit(nn) == edit(torch.nn)
+    assert edit(nn)[0] == ["Tanh", "Sigmoid", "Linear"]
+    named = nn.Sequential(OrderedDict([("hidden", nn.Linear(2, 2)), ("act", nn.Tanh()),
+                                       ("out", nn.Linear(2, 1))]))
+    del named["act"]
+    named.append(nn.ReLU())
+    assert list(named._items) == ["hidden", "out", "2"] and named.out is named[1]
+    with pytest.raises(TypeError, match="named"):
+        named.insert(0, nn.ReLU())
+    with pytest.raises(IndexError, match="out of range"):
+        nn.Sequential(nn.ReLU()).insert(3, nn.ReLU())
+
+
 def test_module_list():
     layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
     layers.append(nn.Linear(2, 3))

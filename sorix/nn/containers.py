@@ -88,21 +88,60 @@ class Sequential(_Container):
 
     def __delitem__(self, index):
         keys = list(self._items)[index] if isinstance(index, slice) else [self._key(index)]
+        numbered = self._numbered()
         for key in keys:
             del self._items[key]
+        if numbered:  # positions stay 0, 1, ... as in PyTorch (state_dict keys follow)
+            self._renumber(list(self._items.values()))
+
+    def _numbered(self):
+        """Whether the keys are the positions 0, 1, ... (not names given in a dict)."""
+        return all(key == str(i) for i, key in enumerate(self._items))
+
+    def _renumber(self, modules):
+        self._items.clear()
+        for i, module in enumerate(modules):
+            self._items[str(i)] = module
 
     def __iter__(self):
         return iter(self._items.values())
 
     def append(self, module):
         """Add ``module`` at the end, under the next free position number."""
-        self._items[str(len(self._items))] = _require_module(module, "Sequential")
+        module = _require_module(module, "Sequential")
+        n = len(self._items)
+        while str(n) in self._items:  # (only names given in a dict can hold a number)
+            n += 1
+        self._items[str(n)] = module
         return self
 
     def extend(self, modules):
         for module in modules:
             self.append(module)
         return self
+
+    def insert(self, index, module):
+        """Put ``module`` before position ``index`` (negative counts from the end, as in
+        ``list.insert``); the positions are numbered again."""
+        module = _require_module(module, "Sequential")
+        if not self._numbered():
+            raise TypeError("insert needs a Sequential numbered by position; this one's "
+                            "modules are named: build a new Sequential instead")
+        n = len(self._items)
+        i = operator.index(index)
+        if not -n <= i <= n:
+            raise IndexError(f"index {i} is out of range for inserting into a Sequential "
+                             f"of {n} modules")
+        modules = list(self._items.values())
+        modules.insert(i, module)
+        self._renumber(modules)
+        return self
+
+    def pop(self, index=-1):
+        """Remove the module at ``index`` (a position or a name) and return it."""
+        module = self[index]
+        del self[index]
+        return module
 
     def forward(self, x):
         for module in self._items.values():
