@@ -392,6 +392,38 @@ def test_inplace_change_through_a_view_is_detected():
         y.backward()
 
 
+@pytest.mark.parametrize("make", [
+    lambda x: x.exp(), lambda x: x.sigmoid(), lambda x: x.tanh(), lambda x: x.sqrt(),
+    lambda x: 1.0 / x, lambda x: x / tensor(np.array([2.0, 3.0]), requires_grad=True),
+    lambda x: 2.0 ** x, lambda x: x.softmax(0), lambda x: x.log_softmax(0),
+    lambda x: x.max(), lambda x: x.std(),
+], ids=["exp", "sigmoid", "tanh", "sqrt", "reciprocal", "div", "pow", "softmax",
+        "log_softmax", "max", "std"])
+@pytest.mark.parametrize("how", ["no_grad", "detach", "view"])
+def test_inplace_change_of_a_saved_output_is_detected(make, how):
+    """These backward rules read the op's output: changing it first must raise, not give
+    gradients computed from the changed values."""
+    x = leaf64([0.5, 1.5])
+    y = make(x)
+    if how == "no_grad":
+        with sorix.no_grad():
+            y.mul_(0.5)
+    elif how == "detach":
+        y.detach().fill_(0.25)
+    else:
+        y.detach().reshape(-1)[0:1].fill_(0.25)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+def test_inplace_change_of_an_output_backward_does_not_read_is_fine():
+    x = leaf64([0.5, 1.5])
+    y = x.sin()  # the derivative reads x only, as in PyTorch
+    y.detach().fill_(7.0)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.cos([0.5, 1.5]))
+
+
 def test_inplace_change_of_unsaved_tensor_is_fine():
     x = leaf64([1.0, 2.0])
     w = tensor(np.array([3.0, 4.0]))

@@ -76,6 +76,16 @@ def test_inplace_change_of_saved_constant_raises(monkeypatch, spy, chain_data):
         y.backward()
 
 
+def test_inplace_change_of_a_saved_output_raises(monkeypatch, spy):
+    set_fusion(monkeypatch, True)
+    x = sorix.tensor(np.linspace(0.1, 1.0, 6), requires_grad=True)
+    y = x.exp()  # its derivative is its output
+    z = (y + x.sin()).sum()  # (add saves nothing: only exp's own guard can see it)
+    y.detach().fill_(0.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
+
+
 def test_inplace_change_of_saved_leaf_under_no_grad_raises(monkeypatch, spy):
     set_fusion(monkeypatch, True)
     x = sorix.tensor(np.linspace(0.1, 1.0, 6), requires_grad=True)

@@ -83,6 +83,12 @@ class Node:
             return self.backward(grad, twin, self.graph_saved())
         return self.backward(grad, _cpu if type(grad) is _ndarray else of(grad), self.saved)
 
+    def watch_output(self, tensor):
+        """Guard ``tensor``, this node's output, which its backward reads: an in-place change
+        to it (through ``no_grad``, ``detach()`` or a view) makes backward raise. Returns it."""
+        self._versions = self._versions + ((_WatchedOutput(tensor), tensor._version[0]),)
+        return tensor
+
     def release(self):
         """Drop what backward needed; a later apply raises instead of guessing."""
         self._released = True
@@ -101,6 +107,17 @@ class Node:
         Most nodes save their inputs' arrays, so the inputs themselves by default;
         a node that saves outputs or statistics recomputes them from its inputs."""
         return self.inputs
+
+
+class _WatchedOutput:
+    """A node's output as its version guard sees it: the version counter (shared with the
+    output's views and detached copies) and the shape, but not the tensor, which holds the
+    node (no reference cycle keeps a large output alive)."""
+    __slots__ = ("_version", "shape")
+
+    def __init__(self, tensor):
+        self._version = tensor._version
+        self.shape = tuple(tensor.shape)
 
 
 #: The tensor twin of the array backends (:mod:`sorix.ops.twin` sets it on import:

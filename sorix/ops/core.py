@@ -19,6 +19,11 @@ def wrap(data, node=None):
     return Tensor._wrap(data, node)
 
 
+def wrap_watched(data, node):
+    """The node's output over ``data``, guarded as a saved value: its backward reads it."""
+    return node.watch_output(Tensor._wrap(data, node))
+
+
 def records(*tensors):
     """Whether an op on ``tensors`` must record a node."""
     if not _state.enabled:

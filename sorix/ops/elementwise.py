@@ -6,6 +6,7 @@ gradients (``create_graph=True``) the nodes' rules run on the tensor twin
 same derivative definitions on tensors: each definition is copied with its
 names bound to the differentiable tensor functions below.
 """
+import dis
 import math
 import types
 
@@ -16,9 +17,10 @@ from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels.backend import common, of
 from ..kernels.bind import copy
-from ..kernels.defs import BINARY, FLOATS, INTEGERS, SCALAR_FUNCTIONS, UNARY
+from ..kernels.defs import BINARY, FLOATS, INTEGERS, SCALAR_FUNCTIONS, UNARY, Unary
 from . import core, twin
-from .core import array_on, constant, float_data, is_device_array, operands, records, wrap
+from .core import (array_on, constant, float_data, is_device_array, operands, records, wrap,
+                   wrap_watched)
 
 _ndarray = np.ndarray
 
@@ -39,7 +41,8 @@ def unary(name, x, params=()):
     if records(x):
         if op.derivative is None:  # sign, floor ...: a zero gradient, as in PyTorch
             return wrap(out, ZeroGradNode((x,), name))
-        return wrap(out, UnaryNode((x,), (data, out), (x,), name, params))
+        node = UnaryNode((x,), (data, out), (x,), name, params)
+        return wrap_watched(out, node) if _reads_output(op) else wrap(out, node)
     return wrap(out)
 
 
@@ -61,8 +64,40 @@ def binary(name, a, b):
         if not BINARY[name].saves:
             # backward needs no values: nothing saved, nothing to guard against in-place changes
             return wrap(out, BinaryNode((a, b), None, (), name))
-        return wrap(out, BinaryNode((a, b), (ad, bd, out), (a, b), name))
+        node = BinaryNode((a, b), (ad, bd, out), (a, b), name)
+        return wrap_watched(out, node) if _reads_output(BINARY[name]) else wrap(out, node)
     return wrap(out)
+
+
+_output_readers = {}  # op name -> whether a derivative reads the op's output
+
+
+def _reads_output(op):
+    """Whether ``op``'s derivatives read its output ``y`` (exp, sigmoid, div ...), so that
+    an in-place change to the output must make backward raise, as for a saved input."""
+    found = _output_readers.get(op.name)
+    if found is None:
+        if isinstance(op, Unary):
+            rules, position = (op.derivative,), 1  # (x, y, *params)
+        else:
+            rules, position = (op.derivative_a, op.derivative_b), 2  # (a, b, y)
+        found = _output_readers[op.name] = any(
+            _loads_argument(fn, position) for fn in rules if fn is not None)
+    return found
+
+
+def _loads_argument(fn, position):
+    """Whether ``fn``'s code reads its argument number ``position`` (unknown: True)."""
+    code = fn.__code__
+    if position >= code.co_argcount:
+        return True
+    name = code.co_varnames[position]
+    for instruction in dis.get_instructions(fn):
+        value = instruction.argval
+        if instruction.opname.startswith("LOAD") and (
+                value == name or (isinstance(value, tuple) and name in value)):
+            return True
+    return False
 
 
 def _any_negative(B, data):

@@ -8,7 +8,7 @@ import numpy as np
 from ..autograd.node import Node
 from ..kernels.backend import of
 from . import twin
-from .core import float_data, records, wrap
+from .core import float_data, records, wrap, wrap_watched
 from .core import normalize_axis as _normalize_axis
 
 
@@ -108,7 +108,7 @@ def _extremum(kind, x, axis, keepdims):
     B = of(x.data)
     out = (B.max if kind == "max" else B.min)(x.data, axes, keepdims)
     if records(x):
-        return wrap(out, ExtremumNode(x, out, axes, keepdims, kind))
+        return wrap_watched(out, ExtremumNode(x, out, axes, keepdims, kind))
     return wrap(out)
 
 
@@ -162,7 +162,7 @@ def std(x, axis=None, keepdims=False, correction=1):
     data = variance.data
     out = of(data).unary("sqrt", data)
     if records(variance):
-        return wrap(out, StdNode(variance, out))
+        return wrap_watched(out, StdNode(variance, out))
     return wrap(out)
 
 

@@ -10,7 +10,7 @@ from ..kernels import cpu as _cpu
 from ..kernels.axes import axis_index
 from ..kernels.backend import of
 from . import twin
-from .core import float_data, records, wrap
+from .core import float_data, records, wrap, wrap_watched
 
 
 class SoftmaxNode(Node):
@@ -60,7 +60,7 @@ def softmax(x, axis=-1):
     data = float_data(x)
     y = of(data).softmax(data, axis)
     if records(x):
-        return wrap(y, SoftmaxNode(x, y, axis))
+        return wrap_watched(y, SoftmaxNode(x, y, axis))
     return wrap(y)
 
 
@@ -69,7 +69,7 @@ def log_softmax(x, axis=-1):
     data = float_data(x)
     y = of(data).log_softmax(data, axis)
     if records(x):
-        return wrap(y, LogSoftmaxNode(x, y, axis))
+        return wrap_watched(y, LogSoftmaxNode(x, y, axis))
     return wrap(y)
 
 
