@@ -323,14 +323,26 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
         return _hooks.register_post_accumulate_grad_hook(self, hook)
 
     # ---- in-place ------------------------------------------------------------
-    def _check_inplace(self):
-        if self._requires_grad and _state.enabled:
+    def _check_inplace(self, source=None):
+        """Refuse an in-place change the graph would not see, before anything is written:
+        to a tensor that requires grad, or of values that require grad (``source``) into
+        one that does not (in-place changes are not recorded, so their gradient would be
+        lost without a word)."""
+        if not _state.enabled:
+            return
+        if self._requires_grad:
             what = ("a leaf Variable that requires grad is being used in an in-place operation"
                     if self.grad_fn is None else "a tensor that requires grad is being changed "
                     "in place")
             raise RuntimeError(f"In-place operations are not allowed on tensors that require "
                                f"grad while grad mode is on ({what}); wrap the change in "
                                "sorix.no_grad() or use the out-of-place form")
+        if isinstance(source, Tensor) and source._requires_grad:
+            raise RuntimeError(
+                "an in-place write of a tensor that requires grad into one that does not "
+                "would lose its gradient: sorix does not record in-place changes. Build the "
+                "result out of place (t = t + v, sorix.cat or sorix.stack of the pieces, "
+                "sorix.where), or write v.detach() to copy the values without a gradient")
 
     def _other_data(self, other):
         """The array of ``other`` for an op with this tensor: a tensor's data (on this
@@ -341,7 +353,7 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
         return other
 
     def _inplace(self, name, other):
-        self._check_inplace()
+        self._check_inplace(other)
         other = self._other_data(other)
         try:
             _of(self.data).inplace(name, self.data, other)
@@ -352,9 +364,11 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
         return self
 
     def add_(self, other, alpha=1):
+        self._check_inplace(other)  # (before scaling turns a tensor into an array)
         return self._inplace("add", other if alpha == 1 else self._scaled(other, alpha))
 
     def sub_(self, other, alpha=1):
+        self._check_inplace(other)
         return self._inplace("sub", other if alpha == 1 else self._scaled(other, alpha))
 
     def mul_(self, other):
@@ -372,7 +386,7 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
         return B.binary("mul", data, B.scalar_array(alpha, np.result_type(data.dtype, alpha)))
 
     def fill_(self, value):
-        self._check_inplace()
+        self._check_inplace(value)
         value = value.item() if isinstance(value, Tensor) else value
         _of(self.data).assign(self.data, Ellipsis, value)
         self._version[0] += 1
@@ -389,14 +403,14 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
 
     def copy_(self, src):
         """Copy ``src``'s values in (from any device: this is how data crosses devices in place)."""
-        self._check_inplace()
+        self._check_inplace(src)
         value = _move_array(src.data, self.device) if isinstance(src, Tensor) else src
         _of(self.data).assign(self.data, Ellipsis, value)
         self._version[0] += 1
         return self
 
     def __setitem__(self, index, value):
-        self._check_inplace()
+        self._check_inplace(value)
         if isinstance(value, Tensor):
             value = _move_array(value.data, self.device)
         index = _shape._plain_index(index)
@@ -457,6 +471,15 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
     # no_grad() (a graph that saved x still detects the change through its version).
     # On a computed tensor that requires grad it is the differentiable ``x = x - v``.
     def _augmented(self, name, other):
+        if (not self._requires_grad and _state.enabled and isinstance(other, Tensor)
+                and other._requires_grad):
+            # total += loss on a plain tensor: computed out of place and recorded (the name
+            # is rebound), as for a computed tensor below; in place, the gradient would be lost
+            result = _ew.binary(name, self, other)
+            if result.shape != self.shape:
+                raise RuntimeError(f"in-place {name}: the result of shape {tuple(result.shape)} "
+                                   f"does not fit the tensor of shape {tuple(self.shape)}")
+            return result if result.dtype == self.dtype else result.to(self.dtype)
         if not (self._requires_grad and _state.enabled):
             return self._inplace(name, other)
         if self.grad_fn is not None:

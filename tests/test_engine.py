@@ -468,6 +468,46 @@ def test_inplace_on_plain_tensor_is_allowed():
     assert t.dtype == sorix.float32
 
 
+def test_augmented_assignment_of_a_gradient_into_a_plain_tensor_is_recorded():
+    """``total += loss`` on a plain tensor rebinds ``total`` to a recorded sum (in place, the
+    gradient would be lost), keeping its dtype and refusing a result of another shape."""
+    w = leaf64([1.0, 2.0, 3.0])
+    total = sorix.zeros(1)
+    start = total
+    for k in range(1, 4):
+        total += (w * w).sum() * k
+    total.backward()
+    np.testing.assert_allclose(total.data, [14.0 * 6])
+    np.testing.assert_allclose(w.grad.data, 2 * np.array([1.0, 2.0, 3.0]) * 6)
+    assert total.dtype == sorix.float32 and start.data[0] == 0 and start.grad_fn is None
+    scaled = tensor(np.ones(3))
+    scaled *= w
+    assert scaled.grad_fn is not None and scaled.dtype == sorix.float64
+    with pytest.raises(RuntimeError, match="does not fit"):
+        small = sorix.zeros(1)
+        small += w
+
+
+@pytest.mark.parametrize("write", [
+    lambda out, w: out.__setitem__(0, w * 2), lambda out, w: out[0].add_(w),
+    lambda out, w: out[0].sub_(w, alpha=2), lambda out, w: out[0].mul_(w),
+    lambda out, w: out[0].copy_(w), lambda out, w: out.fill_(w.sum()),
+], ids=["setitem", "add_", "sub_alpha", "mul_", "copy_", "fill_"])
+def test_inplace_write_of_a_gradient_into_a_plain_tensor_is_refused(write):
+    """Not recorded, the write would drop the value's gradient without a word: it raises,
+    naming the fixes, and changes nothing; detached values and no_grad still write."""
+    w = leaf64([1.0, 2.0, 3.0])
+    out = tensor(np.zeros((2, 3)))
+    with pytest.raises(RuntimeError, match="would lose its gradient.*detach"):
+        write(out, w)
+    np.testing.assert_array_equal(out.data, 0)
+    assert out._version[0] == 0
+    with sorix.no_grad():
+        write(out, w)
+    out[1] = w.detach()
+    np.testing.assert_array_equal(out.data[1], [1.0, 2.0, 3.0])
+
+
 # ---- errors from API.md --------------------------------------------------------------
 
 def test_non_scalar_backward_without_gradient():
