@@ -12,3 +12,8 @@ class DeviceError(RuntimeError, ValueError):
 
 class ShapeMismatchError(RuntimeError, ValueError):
     """Two shapes that must agree do not (a gradient and its tensor, a target and its input)."""
+
+
+class EmptyReductionError(IndexError, RuntimeError):
+    """A max, min, argmax or argmin over a dimension of size 0: PyTorch raises IndexError
+    (RuntimeError for max() and min() over every dimension), Sorix RuntimeError."""

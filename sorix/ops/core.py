@@ -86,12 +86,22 @@ def result_dtype(a, b):
     da, db = a.data.dtype, b.data.dtype
     if da == db:
         return da
-    category = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-    ca, cb = category[da.kind], category[db.kind]
+    ca, cb = _CATEGORY[da.kind], _CATEGORY[db.kind]
     if a.data.ndim == 0 and b.data.ndim > 0 and ca <= cb:
         return db
     if b.data.ndim == 0 and a.data.ndim > 0 and cb <= ca:
         return da
+    return promote_types(da, db)
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def promote_types(da, db):
+    """PyTorch's promotion of two dtypes (tensors of equal standing: no 0-d rule)."""
+    if da == db:
+        return da
+    ca, cb = _CATEGORY[da.kind], _CATEGORY[db.kind]
     # PyTorch: an integer or bool meeting a float gives that float (NumPy
     # would widen int64 + float32 to float64)
     if ca < 2 <= cb:

@@ -6,6 +6,7 @@ Every reduction takes an int or tuple axis (``axis=`` or ``dim=``) and
 import numpy as np
 
 from ..autograd.node import Node
+from ..errors import EmptyReductionError
 from ..kernels.backend import of
 from . import twin
 from .core import float_data, records, wrap, wrap_watched
@@ -101,10 +102,25 @@ class ExtremumNode(Node):
         return (F.binary("mul", hits, F.binary("div", grad, count)),)
 
 
+def _refuse_empty(name, x, axis, axes):
+    """A max, min, argmax or argmin over a dimension of size 0 has no value; reducing only
+    non-empty dimensions of an empty tensor is fine (the result is empty too), as in
+    PyTorch: zeros(2, 0, 3).max(dim=0) has shape (0, 3)."""
+    empty = [ax for ax in axes if x.shape[ax] == 0]
+    if not empty:
+        return
+    if axis is None:
+        raise EmptyReductionError(f"{name}() of an empty tensor of shape {tuple(x.shape)}: "
+                                  "there is no value to return; pass dim= to reduce only "
+                                  "dimensions of non-zero size")
+    raise EmptyReductionError(f"{name}(): dimension {empty[0]} of the tensor of shape "
+                              f"{tuple(x.shape)} has size 0, so there is no value to return; "
+                              "reduce only dimensions of non-zero size")
+
+
 def _extremum(kind, x, axis, keepdims):
     axes = normalize_axis(axis, x.ndim)
-    if x.numel() == 0 and axes:
-        raise RuntimeError(f"{kind}() of an empty tensor: there is no {kind}imum to return")
+    _refuse_empty(kind, x, axis, axes)
     B = of(x.data)
     out = (B.max if kind == "max" else B.min)(x.data, axes, keepdims)
     if records(x):
@@ -168,6 +184,7 @@ def std(x, axis=None, keepdims=False, correction=1):
 
 def arg_extremum(kind, x, axis, keepdims):
     """Indices (int64) of the max or min along ``axis`` (flattened when None)."""
+    _refuse_empty("arg" + kind, x, axis, normalize_axis(axis, x.ndim))
     B = of(x.data)
     return wrap((B.argmax if kind == "max" else B.argmin)(x.data, axis, keepdims))
 

@@ -73,9 +73,25 @@ class ExpandNode(Node):
         return (grad,)
 
 
+def _expanded_shape(x, shape):
+    """``shape`` with each -1 replaced by x's size in that dimension. A new leading
+    dimension has no size to keep, so -1 there is refused (as in PyTorch) rather than
+    wrapped around to one of x's trailing sizes."""
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise RuntimeError(f"cannot expand a tensor of shape {tuple(x.shape)} to {tuple(shape)}: "
+                           f"give at least {x.ndim} sizes, one for each existing dimension")
+    for i, n in enumerate(shape[:lead]):
+        if n == -1:
+            raise RuntimeError(f"cannot expand a tensor of shape {tuple(x.shape)} to "
+                               f"{tuple(shape)}: -1 (keep the size) is not allowed for the new "
+                               f"leading dimension {i}; give its size explicitly")
+    return tuple(shape[:lead]) + tuple(x.shape[i] if n == -1 else n
+                                       for i, n in enumerate(shape[lead:]))
+
+
 def expand(x, shape):
-    shape = tuple(x.shape[i - (len(shape) - x.ndim)] if n == -1 else n
-                  for i, n in enumerate(shape))
+    shape = _expanded_shape(x, shape)
     try:
         out = of(x.data).broadcast_to(x.data, shape)
     except ValueError:
@@ -92,7 +108,10 @@ def _plain_index(index):
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+        array = np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+        # NumPy makes ``[]`` a float array, which it refuses as an index; PyTorch reads it
+        # as an empty integer index (selecting nothing)
+        return array.astype(np.int64) if array.size == 0 else array
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     return index
@@ -190,14 +209,25 @@ class ConcatNode(Node):
         return tuple(out)
 
 
+def _promoted_dtype(tensors):
+    """PyTorch's promotion over all the inputs (cat([int64, float32]) is float32, where
+    NumPy would give float64)."""
+    dtype = tensors[0].data.dtype
+    for t in tensors[1:]:
+        dtype = core.promote_types(dtype, t.data.dtype)
+    return dtype
+
+
 def concat(tensors, axis, stacked):
     tensors = [core.constant(t) for t in tensors]
     if not tensors:
         raise ValueError("expected a non-empty sequence of tensors")
     ndim = tensors[0].ndim + (1 if stacked else 0)
     axis = axis_index(axis, ndim, of="the stacked result" if stacked else "a tensor")
-    arrays = [t.data for t in tensors]
     B = core.namespace(*tensors)
+    dtype = _promoted_dtype(tensors)
+    # each input in the promoted dtype (the engine casts each gradient back to its input's)
+    arrays = [t.data if t.data.dtype == dtype else B.astype(t.data, dtype) for t in tensors]
     try:
         out = B.stack(arrays, axis) if stacked else B.concatenate(arrays, axis)
     except ValueError as exc:
