@@ -169,6 +169,21 @@ def test_float32_stays_float32_and_integers_become_float32():
     assert ints.square().tolist() == [1, 4, 9]
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int16, np.uint8])
+@pytest.mark.parametrize("name", ["neg", "abs", "relu", "floor", "ceil", "round", "sign"])
+def test_exact_ops_keep_integers_as_torch_does(name, dtype):
+    """-x, |x|, max(x, 0) and the rounding ops are exact on integers: they keep the dtype
+    and every digit (through float32, 2**24 + 1 would lose its last one)."""
+    if name == "neg" and dtype == np.uint8:
+        pytest.skip("torch refuses neg on uint8 without wrapping; NumPy wraps")
+    big = {np.int64: 2**24 + 1, np.int32: 2**24 + 1, np.int16: 30001, np.uint8: 201}[dtype]
+    values = np.array([big, 3, 0, 7] if dtype == np.uint8 else [big, -3, 0, 7], dtype)
+    got = getattr(sorix.tensor(values), name)()
+    want = getattr(torch.from_numpy(values), name)()
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.data, want.numpy())
+
+
 def test_functions_on_plain_arrays_return_arrays():
     a = np.array([0.25, 1.0])
     np.testing.assert_allclose(sorix.log1p(a), np.log1p(a))

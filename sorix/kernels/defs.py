@@ -61,6 +61,9 @@ class Unary(NamedTuple):
     on_arrays: Optional[Callable] = None
     #: integer inputs keep their dtype: the result is this binary op of x with itself
     integers_as: Optional[str] = None
+    #: integer inputs give integers of their dtype, exactly (-x, |x|, max(x, 0), and the
+    #: rounding ops, which leave integers as they are), as in PyTorch
+    keeps_integers: bool = False
     #: its nn.functional entry also takes PyTorch's ``inplace=False``, and ignores it
     ignores_inplace: bool = False
 
@@ -355,7 +358,7 @@ _CLAMP_BOUNDS = (Param("min", None), Param("max", None))
 # gelu's nn.functional entry is written by hand: its ``approximate`` picks one of two ops.
 
 UNARY = {u.name: u for u in (
-    Unary("neg", neg, neg_d, np.negative, doc="-x.", method="neg"),
+    Unary("neg", neg, neg_d, np.negative, doc="-x.", method="neg", keeps_integers=True),
     Unary("exp", exp_f, exp_d, np.exp, doc="e^x.", method="exp", function="exp"),
     Unary("log", log_f, log_d, np.log, doc="The natural logarithm of x.", method="log",
           function="log"),
@@ -369,22 +372,22 @@ UNARY = {u.name: u for u in (
           function="tanh", functional="tanh"),
     Unary("sigmoid", sigmoid_f, sigmoid_d, doc="1 / (1 + exp(-x)).", method="sigmoid",
           function="sigmoid", functional="sigmoid", on_arrays=sigmoid_on_arrays),
-    Unary("relu", relu_f, relu_d, doc="max(x, 0).", method="relu", function="relu",
-          functional="relu", on_arrays=relu_on_arrays),
+    Unary("relu", relu_f, relu_d, relu_on_arrays, doc="max(x, 0).", method="relu",
+          function="relu", functional="relu", keeps_integers=True),
     Unary("leaky_relu", leaky_relu_f, leaky_relu_d, params=(Param("negative_slope", 0.01),),
           doc="x for x > 0, negative_slope * x otherwise.", method="leaky_relu",
           functional="leaky_relu"),
     Unary("abs", abs_f, abs_d, np.abs, doc="|x|.", method="abs absolute",
-          function="abs absolute"),
+          function="abs absolute", keeps_integers=True),
     Unary("clamp", clamp_f, clamp_d, params=_CLAMP_BOUNDS, doc="min(max(x, min), max)."),
     Unary("sign", sign_f, None, np.sign, doc="-1, 0 or 1: the sign of x.", method="sign",
           function="sign"),
     Unary("floor", floor_f, None, np.floor, doc="The largest integer <= x.", method="floor",
-          function="floor"),
+          function="floor", keeps_integers=True),
     Unary("ceil", ceil_f, None, np.ceil, doc="The smallest integer >= x.", method="ceil",
-          function="ceil"),
+          function="ceil", keeps_integers=True),
     Unary("round", round_f, None, np.rint, doc="x rounded to the nearest integer, halves to "
-          "even.", method="round", function="round", on_arrays=np.round),
+          "even.", method="round", function="round", on_arrays=np.round, keeps_integers=True),
     Unary("log1p", log1p_f, log1p_d, np.log1p, doc="log(1 + x), accurate for small |x|.",
           method="log1p", function="log1p"),
     Unary("expm1", expm1_f, expm1_d, np.expm1, doc="exp(x) - 1, accurate for small |x|.",

@@ -32,12 +32,16 @@ def unary(name, x, params=()):
     """``op(x, *params)`` as a tensor, recorded for backward; ``params`` are floats."""
     op = UNARY[name]
     data = x.data
+    integers = False
     if data.dtype.kind != "f":
         if op.integers_as is not None:  # (square: integers stay integers, as x * x)
             return binary(op.integers_as, x, x)
-        if op.derivative is not None:  # differentiable ops compute in floats
+        integers = op.keeps_integers and data.dtype.kind in "iu"
+        if op.derivative is not None and not integers:  # others compute in floats
             data = float_data(x)
     out = of(data).unary(name, data, params)
+    if integers and out.dtype != data.dtype:  # (np.rint of integers: integral floats)
+        out = of(out).astype(out, data.dtype)
     if records(x):
         if op.derivative is None:  # sign, floor ...: a zero gradient, as in PyTorch
             return wrap(out, ZeroGradNode((x,), name))
