@@ -11,7 +11,11 @@ actually read, or by ``divisor_override``.
 
 Max pooling records the flat position (row W + column) of each window's
 maximum in its plane, PyTorch's ``indices``; backward adds each output
-gradient to that position. A NaN in a window wins, as in PyTorch.
+gradient to that position. A NaN in a window wins, as in PyTorch. With
+dilation and padding a window can read no input at all (kernel 2, dilation
+2, padding 1 over a length-1 axis reads positions -1 and 1): its maximum is
+-inf, its position -1 (no input element), and backward sends its gradient
+nowhere.
 """
 import numpy as np
 
@@ -50,9 +54,9 @@ def scan(x, n, c, a0, b0, kh, kw, dil_h, dil_w):
     """(maximum, its flat position) of the window whose first row and column are ``a0``,
     ``b0`` (negative in the padding) in plane (n, c), reading only inside the plane: what
     :func:`max_pool` computes per window, for the windows the unrolled kernels below
-    cannot read unrolled."""
+    cannot read unrolled. A window that reads no input gives (-inf, -1)."""
     h, w = x.shape[2], x.shape[3]
-    best = x[n, c, 0, 0]
+    best = x.dtype.type(-np.inf)  # (in x's dtype: a float64 would widen the callers' maxima)
     where = -1
     for i in range(kh):
         a = a0 + i * dil_h
@@ -73,16 +77,18 @@ JIT_HELPERS = ("window", "pick", "scan")
 
 
 def max_pool(x, out, index, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
-    """out = the maximum of each window, index = its flat position in the plane.
+    """out = the maximum of each window, index = its flat position in the plane; -inf and
+    -1 for a window that reads no input (all padding, with dilation).
     (:func:`scan`'s loop, written out: calling it per window cost this kernel 15%.)"""
     n_count, c_count, h, w = x.shape
     oh_count, ow_count = out.shape[2], out.shape[3]
+    lowest = x.dtype.type(-np.inf)  # padding; the first tap read replaces it (where < 0)
     for t in prange(n_count * c_count):
         n = t // c_count
         c = t % c_count
         for p in range(oh_count):
             for q in range(ow_count):
-                best = x[n, c, 0, 0]
+                best = lowest
                 where = -1
                 for i in range(kh):
                     a = p * sh - ph + i * dil_h
@@ -141,7 +147,9 @@ def max_pool_unrolled(x, out, index, k, sh, sw, ph, pw):
 
 
 def max_pool_backward(g, index, gx):
-    """gx (planes flattened to (N, C, H W)) = each g added at its recorded position."""
+    """gx (planes flattened to (N, C, H W)) = each g added at its recorded position; a
+    window that read no input (position -1) sends its g nowhere (gx[..., -1] would
+    wrap around to the plane's last input)."""
     n_count, c_count, size = gx.shape
     oh_count, ow_count = g.shape[2], g.shape[3]
     for t in prange(n_count * c_count):
@@ -151,7 +159,9 @@ def max_pool_backward(g, index, gx):
             gx[n, c, k] = 0
         for p in range(oh_count):
             for q in range(ow_count):
-                gx[n, c, index[n, c, p, q]] += g[n, c, p, q]
+                at = index[n, c, p, q]
+                if at >= 0:
+                    gx[n, c, at] += g[n, c, p, q]
 
 
 def avg_pool(x, out, kh, kw, sh, sw, ph, pw, adaptive, include_pad, divisor):
@@ -231,7 +241,8 @@ def takes_unrolled(settings):
 
 
 def max_pool2d_backward(g, index, x_shape, settings=None):
-    """dx of max pooling: ``g`` added at ``index`` in each plane of a (N, C, H, W) zero array.
+    """dx of max pooling: ``g`` added at ``index`` in each plane of a (N, C, H, W) zero array
+    (index -1, a window in the padding: dropped).
     (``settings`` is for the GPU's version, which visits the windows around each input.)"""
     n, c, h, w = x_shape
     gx = np.empty((n, c, h * w), g.dtype)

@@ -195,10 +195,13 @@ def _max_pool_backward_on_tensors(grad, index, x_shape, settings):
     positions, a differentiable index scatter over the flattened input (positions made
     global: plane k starts at k H W)."""
     n, c, h, w = x_shape
+    size = n * c * h * w
     index = of(index).to_host(index)
     planes = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * (h * w)
-    flat = index_scatter(grad.reshape(-1), (n * c * h * w,), (index + planes).reshape(-1))
-    return flat.reshape(x_shape)
+    # a window that read no input (position -1) scatters into one spare slot, cut off after
+    positions = np.where(index < 0, size, index + planes).reshape(-1)
+    flat = index_scatter(grad.reshape(-1), (size + 1,), positions)
+    return flat[:size].reshape(x_shape)
 
 
 twin.provide(max_pool2d_backward=_max_pool_backward_on_tensors,

@@ -5,7 +5,9 @@ whose ``window`` function is compiled here as a device function). Forward
 kernels compute one output value per thread. Backward kernels compute one
 input value per thread by visiting the few output windows that can contain
 it, so windows that overlap need no atomics and sums come out in a fixed
-order.
+order. A window that reads no input (all padding, with dilation) gives -inf
+and position -1, as on the CPU; no input's position is -1, so backward
+sends its gradient nowhere.
 
 ``dims`` (a tuple of ints, passed by value) holds (N, C, H, W, OH, OW) then
 the pooling's ``settings`` as the CPU functions take them.
@@ -25,7 +27,7 @@ def max_pool_kernel(x, out, index, dims):
         p = (k // ow_count) % oh_count
         plane = k // (ow_count * oh_count)
         base = plane * h * w
-        best = x[base]
+        best = DTYPE(-np.inf)  # padding; the first tap read replaces it (where < 0)
         where = -1
         for i in range(kh):
             a = p * sh - ph + i * dil_h
@@ -60,7 +62,7 @@ def max_pool_backward_kernel(g, index, gx, dims):
         for p in range(FIRST(a, ph, (kh - 1) * dil_h + 1, sh), p_last + 1):
             for q in range(FIRST(b, pw, (kw - 1) * dil_w + 1, sw), q_last + 1):
                 m = (plane * oh_count + p) * ow_count + q
-                if index[m] == inside:
+                if index[m] == inside:  # (never for -1, a window that read no input)
                     acc += g[m]
         gx[k] = acc
 
