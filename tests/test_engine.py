@@ -224,6 +224,56 @@ def test_grad_returns_tuple_and_leaves_dot_grad_untouched():
     assert sorix.grad is sorix.autograd.grad
 
 
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "max_pool2d", "avg_pool2d",
+                                  "adaptive_avg_pool2d", "nll_loss", "abs"])
+def test_second_derivative_of_a_piecewise_linear_function_is_zero(name):
+    """Its create_graph gradient is constant in x; it still hangs from x (as in PyTorch), so
+    differentiating it again gives zeros instead of raising."""
+    torch = pytest.importorskip("torch")
+    F = sorix.nn.functional
+    target = np.array([1, 0])
+    calls = {
+        "relu": lambda f, x: f.relu(x), "leaky_relu": lambda f, x: f.leaky_relu(x, 0.1),
+        "max_pool2d": lambda f, x: f.max_pool2d(x, 2),
+        "avg_pool2d": lambda f, x: f.avg_pool2d(x, 2),
+        "adaptive_avg_pool2d": lambda f, x: f.adaptive_avg_pool2d(x, 1),
+        "nll_loss": lambda f, x: f.nll_loss(x.reshape(2, 8), target),
+        "abs": lambda f, x: x.abs(),
+    }
+    values = np.random.default_rng(5).standard_normal((2, 1, 2, 4))
+    weights = np.random.default_rng(6).standard_normal(values.shape)
+    results = []
+    for lib, f, wrap, grad in (
+            (sorix, F, lambda a: sorix.tensor(a, requires_grad=True), sorix.autograd.grad),
+            (torch, torch.nn.functional, lambda a: torch.tensor(a, requires_grad=True),
+             torch.autograd.grad)):
+        if lib is torch:
+            target = torch.tensor(target)
+        x = wrap(values)
+        (g,) = grad(calls[name](f, x).sum(), x, create_graph=True)
+        if lib is sorix:
+            assert g.requires_grad
+        elif not g.requires_grad:  # (PyTorch's adaptive pooling: a constant gradient)
+            results.append((g.detach().numpy(), np.zeros(values.shape)))
+            continue
+        (h,) = grad((g * (wrap(weights).detach())).sum(), x)
+        results.append(tuple(t.detach().numpy(force=True) if lib is torch  # (a ZeroTensor)
+                             else t.detach().numpy() for t in (g, h)))
+    (g, h), (tg, th) = results
+    np.testing.assert_allclose(g, tg, rtol=1e-12)
+    np.testing.assert_array_equal(h, th)
+    np.testing.assert_array_equal(h, 0)
+
+
+def test_create_graph_gradient_of_leaky_relu_keeps_float64_slope():
+    x = leaf64([-2.0, 3.0])
+    (first,) = sorix.autograd.grad((sorix.nn.functional.leaky_relu(x, 0.01) * 3).sum(), x)
+    (graphed,) = sorix.autograd.grad((sorix.nn.functional.leaky_relu(x, 0.01) * 3).sum(), x,
+                                     create_graph=True)
+    np.testing.assert_array_equal(graphed.data, first.data)
+    np.testing.assert_array_equal(first.data, [0.03, 3.0])
+
+
 def test_grad_with_grad_outputs():
     x = leaf64([1.0, 2.0, 3.0])
     y = x * x

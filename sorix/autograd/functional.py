@@ -1,6 +1,17 @@
 """``sorix.autograd.grad``: gradients of outputs with respect to chosen inputs."""
 from ..kernels.backend import of
 from .engine import run_backward, seed, unreached
+from .node import Node
+
+
+class ConstantGradNode(Node):
+    """A ``create_graph`` gradient that came out constant (the derivative of relu, of a
+    pooling, of a linear loss in its input) hangs from its input with a zero derivative,
+    as PyTorch's graph does: differentiating it again gives zeros, not an error."""
+    __slots__ = ()
+
+    def backward(self, grad, F, saved):
+        return (F.zeros_like(grad),)
 
 
 def _as_list(x):
@@ -46,7 +57,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "pass allow_unused=True to get None for it")
             result.append(None)
         elif create_graph:
-            result.append(g)
+            result.append(g if g.requires_grad else Tensor._wrap(g.data, ConstantGradNode((t,))))
         else:
             result.append(Tensor._wrap(g if g.dtype == t.data.dtype
                                         else of(g).astype(g, t.data.dtype)))

@@ -298,6 +298,11 @@ TENSOR_DERIVATIVES.update({name: (_bound(op.derivative_a), _bound(op.derivative_
 
 
 def _unary_grad(op, grad, x, y, params=()):
+    if params and x.data.dtype.kind == "f":
+        # the parameters as 0-d constants of x's dtype, as the kernels bind them: a branch
+        # of where() holding only Python floats would otherwise be float32 (leaky_relu's
+        # float64 slope 0.01 became float32(0.01))
+        params = tuple(constant(p, x.data.dtype, like=x.data) for p in params)
     return grad * TENSOR_DERIVATIVES[op](x, y, *params)
 
 
