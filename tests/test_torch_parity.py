@@ -720,3 +720,24 @@ def test_kinks_and_extremes_follow_torch(op, dtype):
 def test_pow_tensor_exponent_at_zero_base(dtype):
     check(lambda a, b: a ** b, lambda a, b: a ** b,
           [np.array([0.0, 4.0, 0.0, 2.0], dtype), np.array([2.0, 0.5, 0.0, 0.0], dtype)])
+
+
+OUT_OF_RANGE = [(dtype, scalar) for dtype in (np.uint8, np.int8, np.int16, np.int32)
+                for scalar in (-1, -3, 200, 300, 70000, -(2**40) - 5)
+                if not np.iinfo(dtype).min <= scalar <= np.iinfo(dtype).max]
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "radd", "rsub"])
+@pytest.mark.parametrize("dtype, scalar", OUT_OF_RANGE, ids=str)
+def test_integer_tensor_with_an_out_of_range_python_int_wraps_as_torch(dtype, scalar, op):
+    """A Python int outside the tensor's integer range is weak, so it takes the tensor's
+    dtype, wrapped around as a C cast does: as in PyTorch (NumPy refuses it)."""
+    info = np.iinfo(dtype)
+    values = np.array([0, 1, info.max, info.min], dtype)
+    calls = {"add": lambda t: t + scalar, "sub": lambda t: t - scalar,
+             "mul": lambda t: t * scalar, "radd": lambda t: scalar + t,
+             "rsub": lambda t: scalar - t}
+    got = calls[op](sorix.tensor(values))
+    want = calls[op](torch.from_numpy(values))
+    assert got.data.dtype == values.dtype
+    np.testing.assert_array_equal(got.data, want.numpy())

@@ -68,6 +68,20 @@ def array_on(B, value):
     return B.to_device(np.asarray(value))
 
 
+def _wrapped(scalar, dtype):
+    """A Python integer outside an integer dtype's range, wrapped into it as C casts do and
+    as PyTorch does (uint8 tensor + (-1) adds 255; NumPy refuses the conversion)."""
+    if dtype.kind in "iu" and isinstance(scalar, (int, np.integer)) and not isinstance(
+            scalar, bool):
+        info = np.iinfo(dtype)
+        if not info.min <= scalar <= info.max:
+            span = 1 << info.bits
+            scalar = int(scalar) % span
+            if scalar > info.max:
+                scalar -= span
+    return scalar
+
+
 def _scalar_dtype(tensor_dtype, scalar):
     """The result dtype of ``tensor op scalar``: Python scalars are weak."""
     kind = tensor_dtype.kind
@@ -131,7 +145,7 @@ def operands(a, b):
             dtype = result_dtype(a, b)
         else:
             dtype = _scalar_dtype(a.data.dtype, b)
-            b = Tensor._wrap(B.scalar_array(b, dtype))
+            b = Tensor._wrap(B.scalar_array(_wrapped(b, dtype), dtype))
     elif b_is:
         B = of(b.data)
         if _is_plain_array(a):
@@ -139,7 +153,7 @@ def operands(a, b):
             dtype = result_dtype(a, b)
         else:
             dtype = _scalar_dtype(b.data.dtype, a)
-            a = Tensor._wrap(B.scalar_array(a, dtype))
+            a = Tensor._wrap(B.scalar_array(_wrapped(a, dtype), dtype))
     else:
         raise TypeError("at least one operand must be a Tensor")
     ad = a.data if a.data.dtype == dtype else B.astype(a.data, dtype)
