@@ -95,8 +95,9 @@ class ReductionMethods:
 
     def mean(self, axis=None, keepdims=False, dim=None, keepdim=False, dtype=None, out=None):
         _no_out(out, "mean")
-        return _cast_result(_red.mean(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim)),
-                            dtype)
+        # dtype= casts the input first, as in PyTorch and NumPy: the sum runs in that dtype
+        return _cast_result(_red.mean(_cast_result(self, dtype), _axis_arg(axis, dim),
+                                      _keep_arg(keepdims, keepdim)), dtype)
 
     def max(self, axis=None, keepdims=False, dim=None, keepdim=False, out=None):
         _no_out(out, "max")
@@ -113,8 +114,8 @@ class ReductionMethods:
             correction = ddof
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        return _cast_result(_red.var(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim),
-                                     correction), dtype)
+        return _cast_result(_red.var(_cast_result(self, dtype), _axis_arg(axis, dim),
+                                     _keep_arg(keepdims, keepdim), correction), dtype)
 
     def std(self, axis=None, keepdims=False, dim=None, keepdim=False, correction=1,
             unbiased=None, dtype=None, out=None, ddof=None):
@@ -123,8 +124,8 @@ class ReductionMethods:
             correction = ddof
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        return _cast_result(_red.std(self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim),
-                                     correction), dtype)
+        return _cast_result(_red.std(_cast_result(self, dtype), _axis_arg(axis, dim),
+                                     _keep_arg(keepdims, keepdim), correction), dtype)
 
     def argmax(self, axis=None, keepdims=False, dim=None, keepdim=False):
         return _red.arg_extremum("max", self, _axis_arg(axis, dim), _keep_arg(keepdims, keepdim))

@@ -241,6 +241,21 @@ def test_sequential_edits_keep_positions_as_pytorch_does():
         nn.Sequential(nn.ReLU()).insert(3, nn.ReLU())
 
 
+def test_apply_visits_modules_in_pytorch_order():
+    torch = pytest.importorskip("torch")
+
+    def order(lib):
+        model = lib.Sequential(OrderedDict([
+            ("a", lib.Sequential(lib.Linear(2, 2), lib.Sequential(lib.Tanh(), lib.ReLU()))),
+            ("b", lib.ReLU()), ("c", lib.Linear(2, 1))]))
+        seen = []
+        assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+        return seen
+
+    assert order(nn) == order(torch.nn)
+    assert order(nn)[:4] == ["Linear", "Tanh", "ReLU", "Sequential"]
+
+
 def test_module_list():
     layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
     layers.append(nn.Linear(2, 3))

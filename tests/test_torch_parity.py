@@ -741,3 +741,15 @@ def test_integer_tensor_with_an_out_of_range_python_int_wraps_as_torch(dtype, sc
     want = calls[op](torch.from_numpy(values))
     assert got.data.dtype == values.dtype
     np.testing.assert_array_equal(got.data, want.numpy())
+
+
+@pytest.mark.parametrize("method", ["mean", "var", "std"])
+def test_reduction_dtype_casts_the_input_first(method):
+    """dtype=float64 on a float32 tensor sums in float64 (PyTorch casts the input; NumPy
+    accumulates in the dtype): casting the float32 result would keep float32's rounding."""
+    values = np.array([0.1, 0.1, 0.1, 1e8, 3.3, -7.25], np.float32)
+    got = getattr(sorix.tensor(values), method)(dtype=sorix.float64)
+    exact = values.astype(np.float64)
+    want = {"mean": exact.mean(), "var": exact.var(ddof=1), "std": exact.std(ddof=1)}[method]
+    assert got.dtype == sorix.float64
+    np.testing.assert_allclose(got.item(), want, rtol=1e-15)

@@ -398,9 +398,11 @@ class Module:
                 p.grad._version[0] += 1
 
     def apply(self, fn):
-        """Call ``fn`` on every descendant and then on this module; returns self."""
-        for module in reversed(list(self.modules())):
-            fn(module)
+        """Call ``fn`` on each child's tree in order (depth first, a child after its own
+        children), then on this module, as PyTorch orders it; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
         return self
 
     def to(self, *args, device=None, dtype=None):
