@@ -218,9 +218,11 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
         self.grad_fn._retained = weakref.ref(self)
 
     # ---- conversion ----------------------------------------------------------
-    def numpy(self):
+    def numpy(self, force=False):
         """The data as a NumPy array: the array itself on the CPU (also for a tensor that
-        requires grad, as in Sorix: like ``.detach().numpy()``), a host copy from a GPU."""
+        requires grad, as in Sorix: like ``.detach().numpy()``), a host copy from a GPU.
+        ``force`` (PyTorch's: detach and copy to the host) changes nothing: both happen
+        already."""
         return _of(self.data).to_host(self.data)
 
     def __array__(self, dtype=None, copy=None):

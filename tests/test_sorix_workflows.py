@@ -79,6 +79,7 @@ def test_numpy_of_a_tensor_that_requires_grad_is_its_data():
     assert isinstance(array, np.ndarray) and np.shares_memory(array, out.data)
     expected = np.ones((4, 3), np.float32) @ layer.W.data + layer.b.data
     np.testing.assert_allclose(array, expected, rtol=1e-6)
+    np.testing.assert_array_equal(out.numpy(force=True), array)  # PyTorch's keyword
 
 
 def test_sorix_axis_keywords():
