@@ -117,7 +117,7 @@ class _WatchedOutput:
 
     def __init__(self, tensor):
         self._version = tensor._version
-        self.shape = tuple(tensor.shape)
+        self.shape = tensor.data.shape  # (the array's: a tuple already, and quicker to read)
 
 
 #: The tensor twin of the array backends (:mod:`sorix.ops.twin` sets it on import:
