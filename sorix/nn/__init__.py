@@ -6,8 +6,8 @@ from .containers import ModuleList, Sequential
 from .conv import Conv1d, Conv2d
 from .layers import (BatchNorm1d, Dropout, Embedding, LeakyReLU, Linear, LogSoftmax, ReLU,
                      Sigmoid, Softmax, Tanh)
-from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
-                   NLLLoss, SmoothL1Loss)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                   MSELoss, NLLLoss, SmoothL1Loss)
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Parameter
@@ -26,6 +26,6 @@ __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            "Softplus", "ELU", "Softsign",
            # losses
            "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
-           "CrossEntropyLoss", "NLLLoss",
+           "CrossEntropyLoss", "NLLLoss", "KLDivLoss",
            # namespaces
            "init", "functional", "parallel", "utils"]

@@ -12,11 +12,13 @@ from ..autograd.grad_mode import no_grad
 from ..kernels.backend import common, of
 from ..ops import core
 from ..ops import elementwise as _ew
+from ..ops import embedding as _embedding
 from ..ops import surface as _surface
 from ..ops.core import constant, float_data
 from ..ops.cross_entropy import cross_entropy as _cross_entropy
 from ..ops.losses import as_tensor
 from ..ops.losses import binary_cross_entropy_with_logits as _bce_with_logits
+from ..ops.losses import kl_div as _kl_div
 from ..ops.losses import mse_loss as _mse_loss
 from ..ops.normalization import batch_norm_train
 from ..ops.nll_loss import nll_loss  # noqa: F401
@@ -92,8 +94,25 @@ def linear(input, weight, bias=None):
     return out if bias is None else out + bias
 
 
-def embedding(input, weight):
-    """Rows of ``weight`` (num_embeddings, dim) picked by integer indices of any shape."""
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer indices of any shape.
+
+    The options are PyTorch's (their code runs only when one is given):
+    ``padding_idx`` (negative counts from the end): that row gets no gradient,
+    however often it is read (its value is read as it is); ``max_norm``: each
+    row read whose ``norm_type``-norm exceeds ``max_norm`` is first scaled in
+    place in ``weight`` by max_norm / (norm + 1e-7), outside the graph;
+    ``scale_grad_by_freq``: each row's gradient is divided by the number of
+    times the batch reads it. ``sparse=True`` raises NotImplementedError:
+    gradients are dense.
+    """
+    plain = (padding_idx is None and max_norm is None and not scale_grad_by_freq
+             and not sparse)
+    if not plain:
+        weight = constant(weight)
+        padding_idx, max_norm, norm_type = _embedding.options(weight, padding_idx, max_norm,
+                                                              norm_type, sparse)
     index = input.data if isinstance(input, core.Tensor) else np.asarray(input)
     if core.is_device_array(index):
         # Where a lookup reads is worked out on the host (and its range checked), so
@@ -107,7 +126,14 @@ def embedding(input, weight):
         bad = index[(index < 0) | (index >= count)].reshape(-1)[0]
         raise IndexError(f"embedding index {int(bad)} is out of range: indices must be in "
                          f"[0, {count}) for {count} embeddings (negative indices do not wrap)")
-    return weight[index.astype(np.intp, copy=False)]
+    if plain:
+        return weight[index.astype(np.intp, copy=False)]
+    index = index.astype(np.intp, copy=False)
+    if max_norm is not None:
+        _embedding.renorm_(weight, index, max_norm, norm_type)
+    if padding_idx is None and not scale_grad_by_freq:
+        return weight[index]
+    return _embedding.lookup(weight, index, padding_idx, scale_grad_by_freq)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -188,16 +214,28 @@ def mse_loss(input, target, reduction="mean"):
     return _mse_loss(input, target, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """Stable max(x, 0) - x t + log(1 + exp(-|x|)); shapes must match exactly."""
-    return _bce_with_logits(input, target, reduction)
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    """Stable max(x, 0) - x t + log(1 + exp(-|x|)); shapes must match exactly. ``weight``
+    (broadcast to the input) rescales each element, ``pos_weight`` (broadcast along the
+    last, class, dim) the positive term, as PyTorch."""
+    return _bce_with_logits(input, target, weight, reduction, pos_weight)
 
 
 def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-100,
-                  one_hot=False):
+                  one_hot=False, label_smoothing=0.0):
     """Softmax cross-entropy of logits (N, C) against class indices (N,) or, with
-    ``one_hot=True`` (or float targets shaped like the input), probabilities (N, C)."""
-    return _cross_entropy(input, target, weight, reduction, ignore_index, one_hot)
+    ``one_hot=True`` (or float targets shaped like the input), probabilities (N, C).
+    ``label_smoothing`` in [0, 1] mixes the target with the uniform distribution."""
+    return _cross_entropy(input, target, weight, reduction, ignore_index, one_hot,
+                          label_smoothing)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Pointwise KL divergence of ``target`` from ``input`` (log-probabilities):
+    xlogy(t, t) - t x, or exp(t) (t - x) with ``log_target=True``; reductions 'mean'
+    (every element; warns, as PyTorch), 'batchmean' (the divergence), 'sum', 'none'."""
+    return _kl_div(input, target, reduction, log_target)
 
 
 # ---- convolution, pooling and reshaping ---------------------------------------------------

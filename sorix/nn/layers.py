@@ -7,6 +7,9 @@ Parameters are float32 tensors drawn from ``sorix.random.generator()``
 import numpy as np
 
 from .. import random as _random
+from ..autograd.grad_mode import no_grad
+from ..dtypes import numpy_dtype
+from ..ops import embedding as _options
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, check_device
@@ -232,21 +235,103 @@ class Embedding(Module):
     """A lookup table: integer indices of any shape -> rows of ``W`` (num_embeddings, dim).
 
     ``W`` starts from U(-a, a) with a = sqrt(1 / num_embeddings) (Sorix's
-    initialisation). Repeated indices accumulate their gradients.
+    initialisation), in ``dtype`` (float32, or float64), with the padding row
+    zero. Repeated indices accumulate their gradients.
+
+    The options are PyTorch's (see :func:`sorix.nn.functional.embedding`):
+    ``padding_idx`` (negative counts from the end): that row gets no gradient;
+    ``max_norm``/``norm_type``: rows read whose norm exceeds ``max_norm`` are
+    scaled down in place in ``W`` before the lookup; ``scale_grad_by_freq``:
+    each row's gradient is divided by its count in the batch. ``sparse=True``
+    raises NotImplementedError (gradients are dense). ``_weight`` gives the
+    initial ``W`` (shape (num_embeddings, embedding_dim), memory shared when it
+    already has the dtype and device; its padding row is kept as it is);
+    ``_freeze=True`` makes ``W`` not require grad (it stays a parameter).
     """
 
     _pytorch_layout_weights = ("W",)  # (rows, dim), as PyTorch's weight
+    # (class defaults: a module pickled before the options existed still runs)
+    padding_idx = None
+    max_norm = None
+    norm_type = 2.0
+    scale_grad_by_freq = False
+    sparse = False
 
-    def __init__(self, num_embeddings, embedding_dim, device="cpu"):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
+                 _freeze=False, device="cpu", dtype=None):
         super().__init__()
         self.num_embeddings = _count(num_embeddings, "num_embeddings", least=1)
         self.embedding_dim = _count(embedding_dim, "embedding_dim", least=1)
         self.device = check_device(device)
-        bound = np.float32(np.sqrt(1.0 / self.num_embeddings))
-        values = _random.generator().random((self.num_embeddings, self.embedding_dim),
-                                            dtype=np.float32)
-        values = values * (2 * bound) - bound
-        self.W = Tensor(values, requires_grad=True, device=device)
+        if sparse:
+            _options.refuse_sparse()
+        if padding_idx is not None:
+            padding_idx = _options.padding_row(padding_idx, self.num_embeddings)
+        _options.norm_options(max_norm, norm_type)  # (checks them)
+        self.padding_idx = padding_idx
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = bool(scale_grad_by_freq)
+        self.sparse = False
+        if dtype is not None:
+            dtype = numpy_dtype(dtype)
+        if _weight is None:
+            dtype = np.dtype(np.float32) if dtype is None else dtype
+            self._check_dtype(dtype)
+            self.W = Tensor(self._initial_values(dtype), requires_grad=True, device=device)
+        else:
+            weight = _weight if isinstance(_weight, Tensor) else Tensor(_weight)
+            if dtype is None:  # a float32 or float64 weight keeps its dtype
+                found = weight.data.dtype
+                dtype = found if found in (np.float32, np.float64) else np.dtype(np.float32)
+            self._check_dtype(dtype)
+            weight = Tensor(weight, dtype=dtype, device=device)
+            expected = (self.num_embeddings, self.embedding_dim)
+            if tuple(weight.shape) != expected:
+                raise ValueError(f"Shape of weight does not match num_embeddings and "
+                                 f"embedding_dim: got {tuple(weight.shape)}, expected {expected}")
+            self.W = Tensor(weight.data, requires_grad=True)
+        if _freeze:
+            self.W.requires_grad = False  # (registered above: it stays a parameter)
+
+    @staticmethod
+    def _check_dtype(dtype):
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"embedding weights must be float32 or float64, got {dtype}")
+
+    def _initial_values(self, dtype):
+        """Sorix's U(-a, a), a = sqrt(1 / num_embeddings), with the padding row zero."""
+        shape = (self.num_embeddings, self.embedding_dim)
+        if dtype == np.float32:
+            bound = np.float32(np.sqrt(1.0 / self.num_embeddings))
+            values = _random.generator().random(shape, dtype=np.float32)
+            values = values * (2 * bound) - bound
+        else:
+            bound = np.sqrt(1.0 / self.num_embeddings)
+            values = _random.generator().random(shape, dtype=np.float64) * (2 * bound) - bound
+        if self.padding_idx is not None:
+            values[self.padding_idx] = 0
+        return values
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+        """An Embedding whose ``W`` is ``embeddings`` (2-D; memory shared with a float32 or
+        float64 tensor or array, on its device); ``freeze=True``: W does not require grad."""
+        weight = embeddings if isinstance(embeddings, Tensor) else Tensor(embeddings)
+        if weight.ndim != 2:
+            raise ValueError(f"Embeddings parameter is expected to be 2-dimensional, got shape "
+                             f"{tuple(weight.shape)}")
+        rows, cols = weight.shape
+        return cls(rows, cols, padding_idx=padding_idx, max_norm=max_norm,
+                   norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse,
+                   _weight=weight, _freeze=freeze, device=weight.device)
+
+    def reset_parameters(self):
+        """Draw ``W`` again (in place) from Sorix's U(-a, a), with the padding row zero."""
+        with no_grad():
+            self.W[...] = Tensor(self._initial_values(self.W.data.dtype))
 
     @property
     def weight(self):
@@ -254,7 +339,17 @@ class Embedding(Module):
         return self.W
 
     def forward(self, indices):
-        return F.embedding(indices, self.W)
+        return F.embedding(indices, self.W, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        return s

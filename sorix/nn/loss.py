@@ -5,7 +5,8 @@ Predictions and targets of different shapes are an error, never a silent
 broadcast (an (N,) target against (N, 1) predictions would otherwise
 compare every prediction with every target).
 """
-from ..ops.losses import check_reduction
+from ..ops.cross_entropy import check_label_smoothing
+from ..ops.losses import check_kl_reduction, check_reduction
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -30,10 +31,29 @@ class MSELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy on logits, in the stable form
     max(x, 0) - x y + log(1 + exp(-|x|)); 'mean' averages over every element,
-    so an (N, C) multi-label target gets gradient (sigmoid(x) - y) / (N C)."""
+    so an (N, C) multi-label target gets gradient (sigmoid(x) - y) / (N C).
+
+    ``weight`` (broadcast to the input's shape) rescales each element;
+    ``pos_weight`` (broadcast along the last, class, dim: one per class) rescales
+    the positive term: w [(1 - y) x + (1 + (pos_weight - 1) y) log(1 + exp(-x))].
+    (A string as the first argument is the reduction, as Sorix's positional form.)
+    """
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        if isinstance(weight, str):  # Sorix's positional reduction
+            if reduction != "mean":
+                raise TypeError(f"BCEWithLogitsLoss: weight must be a tensor, got {weight!r} "
+                                f"(the reduction is {reduction!r})")
+            weight, reduction = None, weight
+        super().__init__(reduction)
+        for name, value in (("weight", weight), ("pos_weight", pos_weight)):
+            if value is not None and not isinstance(value, Tensor):
+                value = Tensor(value)
+            self.register_buffer(name, value)
 
     def forward(self, y_pred, y_true):
-        return F.binary_cross_entropy_with_logits(y_pred, y_true, self.reduction)
+        return F.binary_cross_entropy_with_logits(y_pred, y_true, self.weight, self.reduction,
+                                                  self.pos_weight)
 
 
 class CrossEntropyLoss(_Loss):
@@ -43,23 +63,27 @@ class CrossEntropyLoss(_Loss):
     code holds labels) or, with ``one_hot=True``, probability rows (N, C).
     ``weight`` (C,) rescales classes; 'mean' is then the weighted mean
     sum_i w[y_i] loss_i / sum_i w[y_i], as PyTorch. Targets equal to
-    ``ignore_index`` are skipped.
+    ``ignore_index`` are skipped. ``label_smoothing`` e in [0, 1] mixes the target
+    with the uniform distribution: (1 - e) loss + e / C sum_c w_c (-log softmax(x)_c).
     """
 
-    def __init__(self, weight=None, one_hot=False, reduction="mean", ignore_index=-100):
+    def __init__(self, weight=None, one_hot=False, reduction="mean", ignore_index=-100,
+                 label_smoothing=0.0):
         super().__init__(reduction)
         self.one_hot = bool(one_hot)
         self.ignore_index = int(ignore_index)
+        self.label_smoothing = check_label_smoothing(label_smoothing)
         if weight is not None and not isinstance(weight, Tensor):
             weight = Tensor(weight)
         self.register_buffer("weight", weight)
 
     def forward(self, y_pred, y_true):
         return F.cross_entropy(y_pred, y_true, self.weight, self.reduction, self.ignore_index,
-                               self.one_hot)
+                               self.one_hot, self.label_smoothing)
 
     def extra_repr(self):
-        parts = [super().extra_repr()] + (["one_hot=True"] if self.one_hot else [])
+        parts = [super().extra_repr()] + (["one_hot=True"] if self.one_hot else []) + \
+            ([f"label_smoothing={self.label_smoothing}"] if self.label_smoothing else [])
         return ", ".join(p for p in parts if p)
 
 
@@ -133,3 +157,22 @@ class BCELoss(_Loss):
 
     def forward(self, y_pred, y_true):
         return F.binary_cross_entropy(y_pred, y_true, self.weight, self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """Pointwise KL divergence, input holding log-probabilities (as PyTorch):
+    t (log t - x) (0 where t = 0), or exp(t) (t - x) with ``log_target=True``.
+    ``reduction``: 'mean' (over every element; warns, as PyTorch), 'batchmean' (the sum
+    over the batch size: the divergence), 'sum' or 'none'."""
+
+    def __init__(self, reduction="mean", log_target=False):
+        Module.__init__(self)
+        self.reduction = check_kl_reduction(reduction)
+        self.log_target = bool(log_target)
+
+    def forward(self, y_pred, y_true):
+        return F.kl_div(y_pred, y_true, self.reduction, self.log_target)
+
+    def extra_repr(self):
+        parts = [super().extra_repr()] + (["log_target=True"] if self.log_target else [])
+        return ", ".join(p for p in parts if p)

@@ -20,8 +20,19 @@ Inputs (N, C, d1, ...) treat every position as a row, as PyTorch does: on the
 CPU with class indices, the kernels read the logits in place, over blocks of
 positions (:mod:`sorix.kernels.softmax_across`); otherwise the class axis is
 moved last first.
+
+``label_smoothing`` = e (PyTorch's formula, composed of tensor ops around the
+fused loss, so the default e = 0 runs the fused op alone): with class indices
+
+    loss = (1 - e) CE + e / C smooth,   smooth_i = -sum_c w_c log softmax(x_i)_c
+
+with ignored rows' smooth_i = 0 and each term reduced as CE is ('mean' divides
+by sum_i w_{t_i} over the rows counted); with probabilities the target becomes
+(1 - e) T + e / C (with ``one_hot=True`` and weights, the mean still divides by
+the labels' weight sum_ic w_c T_ic, so one-hot rows give the class-index loss).
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -32,7 +43,7 @@ from ..kernels import softmax_across as KA
 from ..kernels.variants import run
 from . import composite, core
 from .core import constant, float_data, records, wrap
-from .elementwise import cast
+from .elementwise import cast, where
 from .losses import as_tensor, check_reduction
 from .softmax import log_softmax, softmax
 
@@ -164,9 +175,12 @@ class CrossEntropyNode(Node):
 
 
 def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-100,
-                  one_hot=False):
+                  one_hot=False, label_smoothing=0.0):
     """Softmax cross-entropy of logits ``input`` against class indices or probabilities."""
     check_reduction(reduction)
+    if label_smoothing != 0.0:
+        return _smoothed(input, target, weight, reduction, ignore_index, one_hot,
+                         label_smoothing)
     input = as_tensor(input)
     target = as_tensor(target, like=input.data)
     if input.ndim == 0:
@@ -251,20 +265,87 @@ def cross_entropy(input, target, weight=None, reduction="mean", ignore_index=-10
     return result
 
 
-def _label_weighted_mean(input, target, weight, ignore_index):
+def _label_weighted_mean(input, target, weight, ignore_index, labels=None):
     """The mean of weighted one-hot (label) rows: the summed loss over the rows' total
-    weight sum_ic w_c T_ic, composed of differentiable ops (the total depends on T)."""
+    weight sum_ic w_c T_ic, composed of differentiable ops (the total depends on T).
+    ``labels``: the rows T of that total when ``target`` is not them (smoothed labels)."""
     total = cross_entropy(input, target, weight, "sum", ignore_index, one_hot=True)
     dtype = total.data.dtype
     w = as_tensor(weight, like=input.data)
     w = (w if w.data.dtype == dtype else cast(w, dtype)).detach()  # class weights: constants
-    t = _rows(target)
+    t = _rows(target if labels is None else labels)
     t = t if t.data.dtype == dtype else cast(t, dtype)
     classes = t.shape[-1]
     if w.data.size != classes:
         raise ValueError(f"cross_entropy: weight has {w.data.size} entries but the input has "
                          f"{classes} classes")
     return total / (t * w.reshape((1, classes))).sum()
+
+
+def check_label_smoothing(value):
+    """``value`` as a float in [0, 1] (PyTorch's range), else a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError("cross_entropy: label_smoothing must be a number between 0.0 and 1.0, "
+                        f"got {type(value).__name__} {value!r}")
+    if not 0.0 <= value <= 1.0:  # (NaN fails too)
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "
+                         f"{value!r}")
+    return float(value)
+
+
+def _smoothed(input, target, weight, reduction, ignore_index, one_hot, label_smoothing):
+    """Cross-entropy with label smoothing (see the module doc), around the fused loss."""
+    eps = check_label_smoothing(label_smoothing)
+    input = as_tensor(input)
+    target = as_tensor(target, like=input.data)
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: the input needs a class dimension, got a 0-d tensor")
+    classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    probs = bool(one_hot) or (target.data.dtype.kind == "f"
+                              and target.data.shape == input.data.shape)
+    if probs:  # smooth the target distribution itself
+        dtype = float_data(input).dtype
+        labels = target if target.data.dtype == dtype else cast(target, dtype)
+        smoothed = labels * (1.0 - eps) + eps / classes
+        if one_hot and weight is not None and reduction == "mean":
+            return _label_weighted_mean(input, smoothed, weight, ignore_index, labels)
+        return cross_entropy(input, smoothed, weight, reduction, ignore_index, one_hot)
+    # class indices: (1 - e) CE + e / C smooth, each reduced alike
+    loss = cross_entropy(input, target, weight, reduction, ignore_index)  # checks the targets
+    dtype = loss.data.dtype
+    x = input if input.data.dtype == dtype else cast(input, dtype)
+    axis = 0 if x.ndim == 1 else 1
+    log_p = log_softmax(x, axis)
+    index = target.data
+    if not isinstance(index, np.ndarray):
+        index = core.namespace(target).to_host(index)
+    index = np.asarray(index).astype(np.int64).reshape(_row_shape(x))
+    kept = index != ignore_index
+    w = None
+    if weight is not None:  # class weights are constants (as in the fused op)
+        w = np.asarray(core.namespace(weight).to_host(weight.data)
+                       if isinstance(weight, core.Tensor) else weight, dtype=np.float64)
+        w = w.reshape(-1)
+        per_class = (classes,) + (1,) * (x.ndim - 2) if x.ndim > 1 else (classes,)
+        log_p = log_p * constant(w.astype(dtype).reshape(per_class), like=x.data)
+    smooth = -log_p.sum(axis=axis)
+    if not kept.all():
+        smooth = where(constant(kept, like=x.data), smooth, 0.0)
+    scale = eps / classes
+    if reduction == "none":
+        return loss * (1.0 - eps) + smooth * scale
+    total = smooth.sum()
+    if reduction == "mean":
+        counted = float(np.sum(w[np.where(kept, index, 0)] * kept)) if w is not None \
+            else float(np.count_nonzero(kept))
+        # nothing counted: the loss is NaN (as PyTorch's) and this term's gradient 0
+        total = total / counted if counted else total * 0.0 + float("nan")
+    return loss * (1.0 - eps) + total * scale
+
+
+def _row_shape(x):
+    """The shape of the per-row losses of logits ``x``: () for (C,), else (N, d...)."""
+    return () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
 
 
 def _on_device(input, target, x_rows, probs, weight, reduction, ignore_index):
