@@ -92,6 +92,30 @@ def leaf(array):
     return sorix.tensor(array, requires_grad=True)
 
 
+def against_torch(s_fn, t_fn, arrays, dtype, tol, grads=None, seed=1):
+    """Run ``s_fn`` (sorix) and ``t_fn`` (PyTorch) on ``arrays`` (floats become leaves, or
+    those ``grads`` marks), back-propagate one random upstream gradient through both, and
+    compare the output (value, shape, dtype) and each input's gradient to ``tol`` (keyword
+    arguments of assert_allclose). Returns sorix's output."""
+    torch = pytest.importorskip("torch")
+    grads = [a.dtype.kind == "f" for a in arrays] if grads is None else grads
+    xs = [leaf(a) if g else sorix.tensor(a) for a, g in zip(arrays, grads)]
+    ts = [torch.tensor(a, requires_grad=bool(g)) for a, g in zip(arrays, grads)]
+    out_s, out_t = s_fn(*xs), t_fn(*ts)
+    assert out_s.dtype == dtype, (out_s.dtype, dtype)
+    assert tuple(out_s.shape) == tuple(out_t.shape)
+    np.testing.assert_allclose(out_s.data, out_t.detach().numpy(), err_msg="forward", **tol)
+    upstream = np.asarray(np.random.default_rng(seed).standard_normal(tuple(out_t.shape)), dtype)
+    out_s.backward(upstream)
+    out_t.backward(torch.from_numpy(upstream.copy()))
+    for i, (x, t) in enumerate(zip(xs, ts)):
+        if t.grad is not None:
+            assert x.grad.dtype == dtype
+            np.testing.assert_allclose(x.grad.data, t.grad.numpy(),
+                                       err_msg=f"gradient of input {i}", **tol)
+    return out_s
+
+
 def leaf64(values, dtype=np.float64):
     """A float64 (or ``dtype``) tensor that requires grad."""
     return sorix.tensor(np.array(values, dtype=dtype), requires_grad=True)

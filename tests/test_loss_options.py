@@ -10,7 +10,7 @@ import sorix
 import sorix.nn as nn
 import sorix.nn.functional as F
 
-from conftest import DTYPES, leaf
+from conftest import DTYPES, against_torch, leaf
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -25,25 +25,9 @@ def close(actual, expected, dtype, what=""):
 
 
 def compare(s_fn, t_fn, arrays, dtype, grads=None, seed=1):
-    """Forward both libraries on ``arrays`` (floats become leaves when ``grads`` says so),
-    back-propagate one random upstream gradient, and compare the output (value, shape,
-    dtype) and each requested gradient. Returns sorix's output."""
-    grads = [a.dtype.kind == "f" for a in arrays] if grads is None else grads
-    xs = [leaf(a) if g else sorix.tensor(a) for a, g in zip(arrays, grads)]
-    ts = [torch.tensor(a, requires_grad=bool(g)) for a, g in zip(arrays, grads)]
-    out_s, out_t = s_fn(*xs), t_fn(*ts)
-    assert out_s.dtype == dtype, (out_s.dtype, dtype)
-    assert tuple(out_s.shape) == tuple(out_t.shape)
-    close(out_s.data, out_t.detach().numpy(), dtype, "forward")
-    upstream = np.asarray(np.random.default_rng(seed).standard_normal(tuple(out_t.shape)),
-                          dtype)
-    out_s.backward(upstream)
-    out_t.backward(torch.from_numpy(upstream.copy()))
-    for i, (x, t) in enumerate(zip(xs, ts)):
-        if t.grad is not None:
-            assert x.grad.dtype == dtype
-            close(x.grad.data, t.grad.numpy(), dtype, f"gradient of input {i}")
-    return out_s
+    """Compare sorix and PyTorch on ``arrays`` (floats are leaves unless ``grads`` says
+    otherwise): output and each requested gradient. Returns sorix's output."""
+    return against_torch(s_fn, t_fn, arrays, dtype, TOL[dtype], grads, seed)
 
 
 def second_order(s_fn, t_fn, arrays, wrt=0, then=0):

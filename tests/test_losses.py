@@ -8,7 +8,7 @@ import sorix.nn as nn
 from sorix import config
 from sorix.autograd import gradcheck
 
-from conftest import DTYPES, leaf
+from conftest import DTYPES, against_torch, leaf
 
 TOL = {np.float32: dict(rtol=2e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 REDUCTIONS = ["mean", "sum", "none"]
@@ -25,22 +25,8 @@ def probabilities(r, shape, dtype):
 
 
 def run_both(s_fn, t_fn, arrays, dtype, seed=1):
-    """Forward both libraries, back-propagate one random upstream gradient, compare
-    the output (value, shape, dtype) and every input's gradient."""
-    torch = pytest.importorskip("torch")
-    xs = [leaf(a) if a.dtype.kind == "f" else sorix.tensor(a) for a in arrays]
-    ts = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-    out_s, out_t = s_fn(*xs), t_fn(*ts)
-    assert out_s.dtype == dtype, (out_s.dtype, dtype)
-    assert tuple(out_s.shape) == tuple(out_t.shape)
-    close(out_s.data, out_t.detach().numpy(), dtype, "forward")
-    upstream = np.asarray(np.random.default_rng(seed).standard_normal(tuple(out_t.shape)), dtype)
-    out_s.backward(upstream)
-    out_t.backward(torch.from_numpy(upstream.copy()))
-    for i, (x, t) in enumerate(zip(xs, ts)):
-        if t.grad is not None:
-            assert x.grad.dtype == dtype
-            close(x.grad.data, t.grad.numpy(), dtype, f"gradient of input {i}")
+    """Compare sorix and PyTorch on ``arrays``: output and every input's gradient."""
+    return against_torch(s_fn, t_fn, arrays, dtype, TOL[dtype], seed=seed)
 
 
 # ---- PyTorch parity ---------------------------------------------------------------

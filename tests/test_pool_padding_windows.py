@@ -304,31 +304,18 @@ def test_create_graph_gradient_matches_the_first_order_one(case):
 # ---- against PyTorch's forward ---------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", TORCH_2D)
-def test_max_pool2d_forward_matches_torch(case, dtype):
+@pytest.mark.parametrize("dims, case", [(2, c) for c in TORCH_2D] + [(1, c) for c in TORCH_1D])
+def test_max_pool_forward_matches_torch(dims, case, dtype):
     torch = pytest.importorskip("torch")
     shape, k, s, p, d, ceil_mode = case
     x = distinct(shape, dtype, seed=6)
-    ours = F.max_pool2d(sorix.tensor(x), k, s, p, d, ceil_mode)
+    ours = getattr(F, f"max_pool{dims}d")(sorix.tensor(x), k, s, p, d, ceil_mode)
     with torch.no_grad():  # (forward only: torch's backward is broken for these windows)
-        theirs = torch.nn.functional.max_pool2d(torch.tensor(x), k, s, p, d, ceil_mode)
+        theirs = getattr(torch.nn.functional, f"max_pool{dims}d")(torch.tensor(x), k, s, p, d,
+                                                                  ceil_mode)
     assert tuple(ours.shape) == tuple(theirs.shape)
     np.testing.assert_array_equal(ours.data, theirs.numpy())
     assert np.all(ours.data == -np.inf)  # (under PyTorch's padding rule: every window)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", TORCH_1D)
-def test_max_pool1d_forward_matches_torch(case, dtype):
-    torch = pytest.importorskip("torch")
-    shape, k, s, p, d, ceil_mode = case
-    x = distinct(shape, dtype, seed=7)
-    ours = F.max_pool1d(sorix.tensor(x), k, s, p, d, ceil_mode)
-    with torch.no_grad():
-        theirs = torch.nn.functional.max_pool1d(torch.tensor(x), k, s, p, d, ceil_mode)
-    assert tuple(ours.shape) == tuple(theirs.shape)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
-    assert np.all(ours.data == -np.inf)
 
 
 # ---- on device='cuda' (the simulator) --------------------------------------------------------
