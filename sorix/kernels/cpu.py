@@ -225,6 +225,26 @@ def _kept(value, x, keepdims):
     return out.reshape((1,) * x.ndim) if keepdims else out
 
 
+def _wide_accumulator(x, axis, dtype):
+    """float64 where NumPy would add ``x``'s float16 or float32 values one after another in
+    their own dtype: over any axis but a contiguous last one (NumPy sums pairwise only
+    along that one), and always for float16. Else None (NumPy's own sum is accurate)."""
+    if x.dtype.char not in "ef" or (dtype is not None and np.dtype(dtype) != x.dtype):
+        return None
+    if x.dtype.char == "f" and x.flags.c_contiguous and x.ndim >= 1:
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+        if axes is not None and len(axes) == 1 and int(axes[0]) % x.ndim == x.ndim - 1:
+            return None
+        if axes is None or len({int(a) % x.ndim for a in axes}) == x.ndim:
+            return None  # (every axis of a contiguous array: one pairwise pass)
+    return np.float64
+
+
+def _narrowed(total, x):
+    with np.errstate(over="ignore"):  # a total beyond the dtype's range is inf, as it should be
+        return np.asarray(total.astype(x.dtype))
+
+
 def sum(x, axis=None, keepdims=False, dtype=None):
     found = _whole_float32_total(x, axis, dtype)
     if found is not None:
@@ -232,6 +252,9 @@ def sum(x, axis=None, keepdims=False, dtype=None):
     rows = _float32_row_totals(x, axis, dtype)
     if rows is not None:
         return _row_result(rows, x, keepdims)
+    wide = _wide_accumulator(x, axis, dtype)
+    if wide is not None:  # (a sum over 2e6 rows of float32 0.1 was 1.5% short)
+        return _narrowed(x.sum(axis=axis, keepdims=keepdims, dtype=wide), x)
     return np.asarray(x.sum(axis=axis, keepdims=keepdims, dtype=dtype))
 
 
@@ -242,6 +265,9 @@ def mean(x, axis=None, keepdims=False):
     rows = _float32_row_totals(x, axis, None)
     if rows is not None:
         return _row_result(rows, x, keepdims, 1.0 / x.shape[-1])
+    wide = _wide_accumulator(x, axis, None)
+    if wide is not None:
+        return _narrowed(x.mean(axis=axis, keepdims=keepdims, dtype=wide), x)
     return np.asarray(x.mean(axis=axis, keepdims=keepdims))
 
 
