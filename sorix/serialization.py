@@ -351,9 +351,11 @@ class _Reader:
         if array.dtype.kind not in "biufc":
             raise _bad(f"a tensor cannot hold {array.dtype}")
         cls = _tensor_class(node.get("class"))
-        t = cls._wrap(array)
+        # Tensor's own constructor, building the saved class (a Parameter's _wrap gives a
+        # plain Tensor, as results computed from parameters are)
+        t = Tensor._wrap.__func__(cls, array)
         if _field(node, "requires_grad", bool):
-            if array.dtype.kind not in "fc":
+            if array.dtype.kind not in "fciu":  # (what Tensor.requires_grad accepts)
                 raise _bad(f"a {array.dtype} tensor cannot require grad")
             t.requires_grad = True
         device = self.map_location if self.map_location is not None else _saved_device(node)
@@ -485,11 +487,14 @@ def load(f, weights_only=True, map_location=None):
 
 
 def _load_stream(fh, weights_only, map_location):
+    binary_hint = "load needs a file opened in binary mode ('rb')"
+    if isinstance(fh, io.TextIOBase):  # (before reading: decoding the archive would fail)
+        raise TypeError(binary_hint)
     start = fh.tell()
     head = fh.read(4)
     fh.seek(start)
     if not isinstance(head, bytes):
-        raise TypeError("load needs a file opened in binary mode ('rb')")
+        raise TypeError(binary_hint)
     if not head:
         raise _bad("the file is empty")
     if not head.startswith(b"PK"):

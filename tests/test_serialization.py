@@ -334,7 +334,7 @@ TENSOR_NODE = {"type": "tensor", "key": 0, "entry": "arrays/0.npy", "requires_gr
     (archive_meta(dict(TENSOR_NODE, shape=[2, 2])), GOOD_ARRAY, "meta.json says"),
     (archive_meta({"type": "tensor_ref", "key": 3}), {}, "not defined"),
     (archive_meta({"type": "tensor", "key": 0, "entry": "arrays/0.npy", "requires_grad": True}),
-     {"arrays/0.npy": npy_bytes(np.arange(4))}, "cannot require grad"),
+     {"arrays/0.npy": npy_bytes(np.array([True, False]))}, "cannot require grad"),
     (archive_meta(TENSOR_NODE), {"arrays/0.npy": b"\x93NUMPY garbage"}, "not a readable array"),
     (archive_meta(TENSOR_NODE), {"arrays/0.npy": npy_bytes(np.arange(4, dtype=np.float32))[:-3]},
      "truncated"),
@@ -400,3 +400,26 @@ def test_pathlib_round_trip_of_top_level_export():
     sorix.save({"x": sorix.tensor([1, 2, 3])}, buf)
     buf.seek(0)
     assert sorix.load(buf)["x"].data.dtype == np.int64
+
+
+def test_integer_tensors_that_require_grad_and_parameters_load_as_saved(tmp_path):
+    """Integer leaves may require grad (as in Sorix), and a Parameter stays a Parameter
+    (a frozen one is then still registered when assigned to a module)."""
+    ints = sorix.tensor([1, 2, 3], requires_grad=True)
+    frozen = sorix.nn.Parameter(sorix.tensor([0.5, 1.5]))
+    frozen.requires_grad = False
+    path = tmp_path / "state.sor"
+    save({"ints": ints, "frozen": frozen}, path)
+    for weights_only in (True, False):
+        got = load(path, weights_only=weights_only)
+        assert got["ints"].requires_grad and got["ints"].dtype == sorix.int64
+        np.testing.assert_array_equal(got["ints"].data, [1, 2, 3])
+        assert type(got["frozen"]) is sorix.nn.Parameter and not got["frozen"].requires_grad
+        np.testing.assert_array_equal(got["frozen"].data, [0.5, 1.5])
+
+
+def test_a_file_opened_in_text_mode_is_refused_clearly(tmp_path):
+    path = tmp_path / "state.sor"
+    save({"a": sorix.zeros(2)}, path)
+    with open(path) as text, pytest.raises(TypeError, match="binary mode"):
+        load(text)
