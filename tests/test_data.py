@@ -253,3 +253,24 @@ def test_training_loop_over_loader():
             with sorix.no_grad():
                 w.sub_(w.grad * 0.1)
     np.testing.assert_allclose(w.data.ravel(), [2.0, -3.0], atol=1e-3)
+
+
+def test_collate_of_mixed_python_numbers_gives_floats():
+    """The first sample's type alone would truncate [1, 2.5] to [1, 2]."""
+    got = default_collate([1, 2.5, 3])
+    assert got.dtype == sorix.float64
+    np.testing.assert_array_equal(got.data, [1.0, 2.5, 3.0])
+    assert default_collate([1, 2]).dtype == sorix.int64
+
+
+def test_dataset_of_a_dataframe_holds_its_rows():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})
+    labels = pd.Series([0, 1, 0])
+    ds = Dataset(frame, labels)
+    assert len(ds) == 3
+    x, y = ds[1]
+    np.testing.assert_array_equal(np.asarray(x), [2.0, 5.0])
+    assert int(y) == 1
+    xb, yb = next(iter(DataLoader(ds, batch_size=3)))
+    np.testing.assert_array_equal(np.asarray(xb.data), frame.to_numpy())

@@ -217,3 +217,20 @@ def test_register_safe_class_for_another_class(tmp_path, monkeypatch):
     np.testing.assert_array_equal(loaded.buffer, window.buffer)
     with pytest.raises(TypeError, match="expects a class"):
         serialization.register_safe_class(window)
+
+
+@pytest.mark.parametrize("columns", [[1.5, 2.5], "multiindex"])
+def test_encoder_with_float_or_multiindex_column_names_round_trips(columns, tmp_path):
+    pd = pytest.importorskip("pandas")
+    if columns == "multiindex":
+        columns = pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])
+    frame = pd.DataFrame([[1, "x"], [2, "y"], [1, "y"]], columns=columns)
+    encoder = OneHotEncoder().fit(frame)
+    path = tmp_path / "encoder.sor"
+    save(encoder, path)
+    np.testing.assert_array_equal(np.asarray(load(path).transform(frame)),
+                                  np.asarray(encoder.transform(frame)))
+    fresh = OneHotEncoder()
+    fresh.load_state_dict(encoder.state_dict())
+    np.testing.assert_array_equal(np.asarray(fresh.transform(frame)),
+                                  np.asarray(encoder.transform(frame)))

@@ -91,6 +91,15 @@ def _codes(categories, column, name):
     return index, known
 
 
+def _plain_name(name):
+    """Whether ``name`` is a column name a fitted state may hold: what pandas gives (str,
+    int, float, or a tuple of them for a MultiIndex), never an arbitrary object."""
+    if isinstance(name, tuple):
+        return bool(name) and all(_plain_name(part) for part in name)
+    return isinstance(name, (str, int, float, np.integer, np.floating)) \
+        and not isinstance(name, (bool, np.bool_))
+
+
 class OneHotEncoder:
     """One-hot encodes categorical columns. ``features`` maps each column name to its categories."""
 
@@ -196,8 +205,9 @@ class OneHotEncoder:
             raise TypeError(f"{owner}: 'features' must be a dict of column name -> categories")
         features = {}
         for name, categories in state["features"].items():
-            if not isinstance(name, (str, int)) or isinstance(name, bool):
-                raise TypeError(f"{owner}: column name {name!r} is not a str or int")
+            if not _plain_name(name):
+                raise TypeError(f"{owner}: column name {name!r} is not a str, int or float, "
+                                "or a tuple of them (a MultiIndex column)")
             cats = np.asarray(categories)
             cats = _plain_categories(cats, name) if cats.dtype.kind == "O" else cats.copy()
             if cats.ndim != 1 or cats.size == 0 or cats.dtype.kind not in "biufUS":

@@ -19,7 +19,7 @@ def _stack(arrays):
 def default_collate(batch):
     """Stack numbers, arrays and Tensors into Tensors, recursing into tuples, lists and dicts.
 
-    Python floats become float64 and ints int64, as in PyTorch; arrays and
+    Python floats become float64 and ints int64 (float64 for a mix), as in PyTorch; arrays and
     Tensors keep their dtype. Strings are returned as a list.
     """
     elem = batch[0]
@@ -31,10 +31,11 @@ def default_collate(batch):
         return _stack(batch)
     if isinstance(elem, bool):
         return Tensor._wrap(np.array(batch, dtype=np.bool_))
-    if isinstance(elem, int):
-        return Tensor._wrap(np.array(batch, dtype=np.int64))
-    if isinstance(elem, float):
-        return Tensor._wrap(np.array(batch, dtype=np.float64))
+    if isinstance(elem, (int, float)):
+        # float64 as soon as one sample is a float (torch.tensor([1, 2.5]) is a float
+        # tensor): the first sample's type alone would truncate [1, 2.5] to [1, 2]
+        floats = any(isinstance(v, float) for v in batch)
+        return Tensor._wrap(np.array(batch, dtype=np.float64 if floats else np.int64))
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, Mapping):

@@ -5,9 +5,13 @@ from ...tensor import Tensor
 
 
 def _as_column(values, name):
-    """Arrays and Tensors stay as they are; regular numeric lists become arrays with
+    """Arrays and Tensors stay as they are (a DataFrame becomes its array); regular
+    numeric lists become arrays with
     ``sorix.tensor``'s dtype rule (Python floats -> float32) so batches can be gathered
     by fancy indexing. Anything else (strings, ragged samples, objects) stays a list."""
+    if hasattr(values, "columns") and hasattr(values, "to_numpy"):
+        values = values.to_numpy()  # a pandas DataFrame: its rows, as an array (list() of
+        # a DataFrame gives its column names)
     if isinstance(values, (np.ndarray, Tensor)):
         if values.ndim == 0:
             raise TypeError(f"{name} must have a length: got a 0-d array")
