@@ -324,3 +324,18 @@ def test_report_labels_choose_and_order_the_rows():
     assert list(report)[:2] == ["2", "1"] and "0" not in report
     assert report["macro avg"]["support"] == 3
     assert report["accuracy"] == 0.75  # over every sample
+
+
+@pytest.mark.parametrize("missing", ["nan", "none", "pandas_na"])
+@pytest.mark.parametrize("where", ["y_true", "y_pred"])
+def test_missing_labels_are_refused_as_sklearn_does(missing, where):
+    """A NaN label would become a class of its own that no prediction matches."""
+    if missing == "nan":
+        bad, good = [0.0, 1.0, np.nan], [0.0, 1.0, 1.0]
+    else:
+        value = None if missing == "none" else pytest.importorskip("pandas").NA
+        bad, good = np.array(["a", "b", value], dtype=object), ["a", "b", "a"]
+    args = (bad, good) if where == "y_true" else (good, bad)
+    for metric in (accuracy_score, confusion_matrix, f1_score):
+        with pytest.raises(ValueError, match=f"{where} contains NaN or a missing value"):
+            metric(*args) if metric is not f1_score else metric(*args, average="macro")

@@ -39,7 +39,23 @@ def label_pair(y_true, y_pred):
         raise ValueError("y_true and y_pred must not be empty")
     y_true, y_pred = y_true.ravel(), y_pred.ravel()
     check_comparable(y_true, y_pred, "y_true and y_pred")
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if _has_missing(labels):  # (NaN would become a class of its own, never matched)
+            raise ValueError(f"Input {name} contains NaN or a missing value; drop or fill "
+                             "those samples first")
     return y_true, y_pred
+
+
+def _has_missing(labels):
+    """Whether ``labels`` hold a NaN (float arrays) or a None, NaN or pandas NA (object
+    arrays)."""
+    if labels.dtype.kind in "fc":
+        return bool(np.isnan(labels).any())
+    if labels.dtype.kind == "O":
+        for v in labels:
+            if v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NAType":
+                return True
+    return False
 
 
 def target_pair(y_true, y_pred):
