@@ -186,3 +186,26 @@ def test_sums_over_leading_axes_are_exact_sums_rounded(dtype, rows, axis):
     bias = sorix.zeros(3, 2, requires_grad=True, dtype=sorix.tensor(values).dtype)
     (sorix.tensor(values) * 0 + bias).backward(sorix.tensor(values))
     np.testing.assert_array_equal(bias.grad.data, values.astype(np.float64).sum(0).astype(dtype))
+
+
+@pytest.mark.parametrize("shape, axis", [((4096, 33), 0), ((300, 7, 5), (0, 1)),
+                                         ((20, 2048), 0), ((70_000, 3), 0)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_column_sums_over_leading_axes(shape, axis, keepdims, monkeypatch):
+    """Sums and means over the leading axes of a large float32 array (one pass of
+    grad_norm.column_sums): the exact float64 totals rounded once, serial and threaded
+    alike."""
+    values = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    exact = values.astype(np.float64).sum(axis=axis, keepdims=keepdims)
+    count = values.size // exact.size
+    results = []
+    for threshold in (10**12, 1):
+        monkeypatch.setattr(config, "PARALLEL_THRESHOLD", threshold)
+        monkeypatch.setattr(config, "LOAD_CHECK_INTERVAL", 0)
+        total = sorix.tensor(values).sum(axis=axis, keepdims=keepdims).data
+        mean = sorix.tensor(values).mean(axis=axis, keepdims=keepdims).data
+        assert total.dtype == mean.dtype == np.float32 and total.shape == exact.shape
+        np.testing.assert_array_equal(total, exact.astype(np.float32))
+        np.testing.assert_array_equal(mean, (exact / count).astype(np.float32))
+        results.append((total, mean))
+    np.testing.assert_array_equal(results[0][0], results[1][0])

@@ -1,7 +1,7 @@
 """Block reductions of flat arrays: the norms of gradients, for clipping, and the
-sum of every element of a large float32 tensor or of each of its rows along the last
-axis (``sum()`` and ``mean()``, see :func:`sorix.kernels.cpu.sum`). One pass over each
-array.
+sum of every element of a large float32 tensor, of each of its rows along the last
+axis, or of each column over its leading axes (``sum()`` and ``mean()``, see
+:func:`sorix.kernels.cpu.sum`). One pass over each array.
 
 ``norm_part(g, kind, p)`` reduces a flat contiguous array to one float64:
 
@@ -89,6 +89,35 @@ def norm_part(g, kind, p):
     for b in range(blocks):
         total += partial[b]
     return total
+
+
+#: Row blocks of :func:`column_sums`: fixed (not the thread count), so the result is too.
+COLUMN_BLOCKS = 64
+
+
+def column_sums(g, cols, partial, out, divisor):
+    """out[c] = the float64 sum of column c of ``g``, divided by ``divisor`` (1 for a sum,
+    the row count for a mean). ``g`` is a flat contiguous array of rows of ``cols``
+    values: a sum over the leading axes (a bias's gradient over the batch), where NumPy
+    adds the rows one after another in float32. Each of the ``partial.shape[0]`` equal
+    blocks of rows is summed into its row of ``partial``, then the blocks are added in
+    order: the same result on any number of threads."""
+    blocks = partial.shape[0]
+    rows = g.size // cols
+    per = (rows + blocks - 1) // blocks
+    for b in prange(blocks):
+        for c in range(cols):
+            partial[b, c] = 0.0
+        stop = min(rows, (b + 1) * per)
+        for r in range(b * per, stop):
+            base = r * cols
+            for c in range(cols):
+                partial[b, c] += g[np.uint64(base + c)]
+    for c in range(cols):
+        total = 0.0
+        for b in range(blocks):
+            total += partial[b, c]
+        out[c] = total / divisor
 
 
 def row_sums(g, cols, out):
