@@ -22,6 +22,7 @@ from . import softmax as _softmax
 from . import softmax_across as _softmax_across
 from . import grad_norm as _blocks
 from . import variants as _variants
+from .axes import axis_tuple
 
 #: The device this namespace's arrays live on.
 DEVICE = "cpu"
@@ -181,65 +182,66 @@ def where(condition, a, b):
 
 # (the array methods: np.sum & co. add a Python-level wrapper per call)
 
-def _whole_float32_total(x, axis, dtype):
-    """The float64 total of every element of ``x`` (one threaded pass of
-    :func:`sorix.kernels.grad_norm.norm_part`), or None
-    where NumPy sums instead: not a contiguous float32 array of at least
-    ``config.TOTAL_KERNEL_MIN`` elements reduced over every axis to its own dtype."""
-    if x.dtype != np.float32 or (dtype is not None and np.dtype(dtype) != x.dtype) \
-            or x.size < config.TOTAL_KERNEL_MIN or not x.flags.c_contiguous:
+#: Rows from which a sum over the leading axes runs :func:`grad_norm.column_sums`.
+COLUMN_KERNEL_MIN_ROWS = 16
+
+# How :func:`sum` and :func:`mean` add (see :func:`_plan`).
+_WHOLE, _ROWS, _COLUMNS, _WIDE = "whole", "rows", "columns", "wide"
+
+
+def _plan(x, axis, dtype):
+    """How to add ``x`` over ``axis`` (reduced to its own dtype, or ``dtype``):
+
+    - for a contiguous float32 array of at least ``config.TOTAL_KERNEL_MIN`` elements, one
+      pass of a kernel of :mod:`sorix.kernels.grad_norm` that adds in float64 over fixed
+      blocks and rounds once: ``_WHOLE`` (every axis), ``_ROWS`` (the last axis alone) or
+      ``_COLUMNS`` (the first k axes, over ``COLUMN_KERNEL_MIN_ROWS`` rows or more);
+    - ``_WIDE``: NumPy's sum with a float64 accumulator, where NumPy would add float16 or
+      float32 values one after another in their own dtype (over any axes but every axis
+      or the last one of a contiguous array: it sums pairwise only along those);
+    - None: NumPy's own sum (other dtypes, or a pairwise float32 pass)."""
+    if x.dtype.char not in "ef" or (dtype is not None and np.dtype(dtype) != x.dtype):
         return None
-    if axis is not None:
-        axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-        if len({int(a) % x.ndim for a in axes}) != x.ndim:
-            return None
+    if x.dtype.char == "e" or not x.flags.c_contiguous:
+        return _WIDE
+    axes = axis_tuple(axis, x.ndim)
+    every = len(axes) == x.ndim
+    last = axes == (x.ndim - 1,)
+    if x.size >= config.TOTAL_KERNEL_MIN:
+        if every:
+            return _WHOLE
+        if last:
+            return _ROWS
+        if axes == tuple(range(len(axes))) \
+                and math.prod(x.shape[:len(axes)]) >= COLUMN_KERNEL_MIN_ROWS:
+            return _COLUMNS
+    return None if every or last else _WIDE
+
+
+def _whole_total(x):
+    """The float64 total of every element of ``x`` (one threaded pass of
+    :func:`sorix.kernels.grad_norm.norm_part`)."""
     return _variants.run(_blocks.norm_part, x.size, x.reshape(-1), _blocks.SUM, 0.0)
 
 
-def _float32_row_totals(x, axis, dtype):
+def _row_totals(x):
     """The float64 sums along the last axis of ``x`` (one threaded pass of
-    :func:`sorix.kernels.grad_norm.row_sums`), shaped as the reduction without kept
-    axes, or None where NumPy sums instead: not a contiguous float32 array of at least
-    ``config.TOTAL_KERNEL_MIN`` elements reduced over its last axis alone to its own
-    dtype."""
-    if x.dtype != np.float32 or (dtype is not None and np.dtype(dtype) != x.dtype) \
-            or x.size < config.TOTAL_KERNEL_MIN or not x.flags.c_contiguous or x.ndim < 2:
-        return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-    if axes is None or len(axes) != 1 or int(axes[0]) % x.ndim != x.ndim - 1:
-        return None
+    :func:`sorix.kernels.grad_norm.row_sums`), shaped as the reduction without kept axes."""
     out = np.empty(x.shape[:-1], np.float64)
     _variants.run(_blocks.row_sums, x.size, x.reshape(-1), x.shape[-1], out.reshape(-1))
     return out
 
 
-#: Rows from which a sum over the leading axes runs :func:`grad_norm.column_sums`.
-COLUMN_KERNEL_MIN_ROWS = 16
-
-
-def _float32_column_totals(x, axis, dtype, keepdims, mean=False):
-    """The sums (or means) of ``x`` over its leading axes, each added in float64 and
-    rounded once (one pass of :func:`sorix.kernels.grad_norm.column_sums`), or None where
-    another path sums: not a contiguous float32 array of at least
-    ``config.TOTAL_KERNEL_MIN`` elements and ``COLUMN_KERNEL_MIN_ROWS`` rows reduced over
-    its first k axes (0 < k < ndim) to its own dtype."""
-    if x.dtype != np.float32 or (dtype is not None and np.dtype(dtype) != x.dtype) \
-            or x.size < config.TOTAL_KERNEL_MIN or not x.flags.c_contiguous or x.ndim < 2:
-        return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-    if axes is None:
-        return None
-    lead = sorted({int(a) % x.ndim for a in axes})
-    if lead != list(range(len(lead))) or len(lead) == x.ndim:
-        return None
-    kept = x.shape[len(lead):]
+def _column_totals(x, axis, keepdims, mean=False):
+    """The sums (or means) of ``x`` over its leading ``axis``, each added in float64 and
+    rounded once (one pass of :func:`sorix.kernels.grad_norm.column_sums`)."""
+    lead = len(axis_tuple(axis, x.ndim))
+    kept = x.shape[lead:]
     cols = math.prod(kept)
     rows = x.size // cols
-    if rows < COLUMN_KERNEL_MIN_ROWS:
-        return None
     # blocks of at least 16 rows, so the float64 partials stay small beside the data
     blocks = rows // 16 if rows // 16 < _blocks.COLUMN_BLOCKS else _blocks.COLUMN_BLOCKS
-    out = np.empty((1,) * len(lead) + kept if keepdims else kept, np.float32)
+    out = np.empty((1,) * lead + kept if keepdims else kept, np.float32)
     with np.errstate(over="ignore"):  # a total beyond float32's range is inf, as it should be
         _variants.run(_blocks.column_sums, x.size, x.reshape(-1), cols,
                       np.empty((blocks, cols), np.float64), out.reshape(-1),
@@ -259,55 +261,34 @@ def _kept(value, x, keepdims):
     return out.reshape((1,) * x.ndim) if keepdims else out
 
 
-def _wide_accumulator(x, axis, dtype):
-    """float64 where NumPy would add ``x``'s float16 or float32 values one after another in
-    their own dtype: over any axis but a contiguous last one (NumPy sums pairwise only
-    along that one), and always for float16. Else None (NumPy's own sum is accurate)."""
-    if x.dtype.char not in "ef" or (dtype is not None and np.dtype(dtype) != x.dtype):
-        return None
-    if x.dtype.char == "f" and x.flags.c_contiguous and x.ndim >= 1:
-        axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-        if axes is not None and len(axes) == 1 and int(axes[0]) % x.ndim == x.ndim - 1:
-            return None
-        if axes is None or len({int(a) % x.ndim for a in axes}) == x.ndim:
-            return None  # (every axis of a contiguous array: one pairwise pass)
-    return np.float64
-
-
 def _narrowed(total, x):
     with np.errstate(over="ignore"):  # a total beyond the dtype's range is inf, as it should be
         return np.asarray(total.astype(x.dtype))
 
 
 def sum(x, axis=None, keepdims=False, dtype=None):
-    found = _whole_float32_total(x, axis, dtype)
-    if found is not None:
-        return _kept(found, x, keepdims)
-    rows = _float32_row_totals(x, axis, dtype)
-    if rows is not None:
-        return _row_result(rows, x, keepdims)
-    columns = _float32_column_totals(x, axis, dtype, keepdims)
-    if columns is not None:
-        return columns
-    wide = _wide_accumulator(x, axis, dtype)
-    if wide is not None:  # (a sum over 2e6 rows of float32 0.1 was 1.5% short)
-        return _narrowed(x.sum(axis=axis, keepdims=keepdims, dtype=wide), x)
+    plan = _plan(x, axis, dtype)
+    if plan is _WHOLE:
+        return _kept(_whole_total(x), x, keepdims)
+    if plan is _ROWS:
+        return _row_result(_row_totals(x), x, keepdims)
+    if plan is _COLUMNS:
+        return _column_totals(x, axis, keepdims)
+    if plan is _WIDE:  # (a sum over 2e6 rows of float32 0.1 was 1.5% short in float32)
+        return _narrowed(x.sum(axis=axis, keepdims=keepdims, dtype=np.float64), x)
     return np.asarray(x.sum(axis=axis, keepdims=keepdims, dtype=dtype))
 
 
 def mean(x, axis=None, keepdims=False):
-    found = _whole_float32_total(x, axis, None)
-    if found is not None:
-        return _kept(found / x.size, x, keepdims)
-    rows = _float32_row_totals(x, axis, None)
-    if rows is not None:
-        return _row_result(rows, x, keepdims, 1.0 / x.shape[-1])
-    columns = _float32_column_totals(x, axis, None, keepdims, mean=True)
-    if columns is not None:
-        return columns
-    wide = _wide_accumulator(x, axis, None)
-    if wide is not None:
-        return _narrowed(x.mean(axis=axis, keepdims=keepdims, dtype=wide), x)
+    plan = _plan(x, axis, None)
+    if plan is _WHOLE:
+        return _kept(_whole_total(x) / x.size, x, keepdims)
+    if plan is _ROWS:
+        return _row_result(_row_totals(x), x, keepdims, 1.0 / x.shape[-1])
+    if plan is _COLUMNS:
+        return _column_totals(x, axis, keepdims, mean=True)
+    if plan is _WIDE:
+        return _narrowed(x.mean(axis=axis, keepdims=keepdims, dtype=np.float64), x)
     return np.asarray(x.mean(axis=axis, keepdims=keepdims))
 
 
