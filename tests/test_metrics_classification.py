@@ -339,3 +339,15 @@ def test_missing_labels_are_refused_as_sklearn_does(missing, where):
     for metric in (accuracy_score, confusion_matrix, f1_score):
         with pytest.raises(ValueError, match=f"{where} contains NaN or a missing value"):
             metric(*args) if metric is not f1_score else metric(*args, average="macro")
+
+
+def test_missing_labels_are_found_without_pandas_too(monkeypatch):
+    """Object labels are checked by pandas.isna when pandas is loaded, else one by one."""
+    import sys
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    labels = np.array(["a", "b", None], dtype=object)
+    with pytest.raises(ValueError, match="y_true contains NaN or a missing value"):
+        accuracy_score(labels, ["a", "b", "a"])
+    with pytest.raises(ValueError, match="y_pred contains NaN or a missing value"):
+        accuracy_score(["a", "b", "a"], np.array(["a", float("nan"), "b"], dtype=object))
+    assert accuracy_score(np.array(["a", "b"], dtype=object), ["a", "a"]) == 0.5

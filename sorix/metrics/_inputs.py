@@ -3,6 +3,8 @@
 pandas is never imported: ``np.asarray`` already reads a Series, and a Tensor
 hands over its data (a host copy for a GPU tensor) through ``__array__``.
 """
+import sys
+
 import numpy as np
 
 _NUMERIC_KINDS = "biuf"
@@ -52,9 +54,10 @@ def _has_missing(labels):
     if labels.dtype.kind in "fc":
         return bool(np.isnan(labels).any())
     if labels.dtype.kind == "O":
-        for v in labels:
-            if v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NAType":
-                return True
+        pandas = sys.modules.get("pandas")  # (loaded wherever a pandas NA can be present)
+        if pandas is not None:
+            return bool(pandas.isna(labels).any())  # one vectorised pass
+        return any(v is None or (isinstance(v, float) and v != v) for v in labels)
     return False
 
 
