@@ -39,6 +39,9 @@ class BCEWithLogitsLoss(_Loss):
     (A string as the first argument is the reduction, as Sorix's positional form.)
     """
 
+    # (class defaults: a loss pickled before these options existed still runs)
+    weight = pos_weight = None
+
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
         if isinstance(weight, str):  # Sorix's positional reduction
             if reduction != "mean":
@@ -66,6 +69,8 @@ class CrossEntropyLoss(_Loss):
     ``ignore_index`` are skipped. ``label_smoothing`` e in [0, 1] mixes the target
     with the uniform distribution: (1 - e) loss + e / C sum_c w_c (-log softmax(x)_c).
     """
+
+    label_smoothing = 0.0  # (a class default, as for BCEWithLogitsLoss's options)
 
     def __init__(self, weight=None, one_hot=False, reduction="mean", ignore_index=-100,
                  label_smoothing=0.0):
