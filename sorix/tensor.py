@@ -453,6 +453,18 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
     def __rpow__(self, other):
         return _ew.binary("pow", other, self)
 
+    def __mod__(self, other):
+        return _ew.binary("remainder", self, other)
+
+    def __rmod__(self, other):
+        return _ew.binary("remainder", other, self)
+
+    def __floordiv__(self, other):
+        return _ew.binary("floor_divide", self, other)
+
+    def __rfloordiv__(self, other):
+        return _ew.binary("floor_divide", other, self)
+
     def __matmul__(self, other):
         return _matmul(self, other)
 

@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+import naive_maths
+
 
 def _ignore():
     return np.errstate(all="ignore")
@@ -371,6 +373,25 @@ UNARY_PARAMS = {"leaky_relu": (0.1,), "clamp": (-0.75, 1.25), "softplus": (1.5, 
 #: The ops defined on x > 0 only (finite, real values): tests draw their inputs there.
 POSITIVE_DOMAIN = {"log", "sqrt", "log1p"}
 
+# The maths and activations beside the core ops (tests/naive_maths.py), in the same tables.
+UNARY.update(naive_maths.UNARY)
+UNARY_PARAMS.update(naive_maths.UNARY_PARAMS)
+POSITIVE_DOMAIN |= naive_maths.POSITIVE
+
+
+def into_domain(name, x):
+    """``x`` (drawn anywhere) moved where the unary op ``name`` is finite and real:
+    |x| for the ops of positive numbers, into (-1, 1) for asin, acos and atanh, above
+    1 for acosh; as it is for the others."""
+    x = np.asarray(x)
+    if name in POSITIVE_DOMAIN:
+        return np.abs(x)
+    if name in naive_maths.UNIT:
+        return (x / (1 + np.abs(x))).astype(x.dtype)
+    if name in naive_maths.ABOVE_ONE:
+        return (1 + np.abs(x)).astype(x.dtype)
+    return x
+
 
 def unary_params(name):
     """The parameters the tests pass to the unary op ``name`` (none for most)."""
@@ -478,6 +499,7 @@ BINARY = {
     "maximum": (maximum, maximum_da, maximum_db),
     "minimum": (minimum, minimum_da, minimum_db),
 }
+BINARY.update(naive_maths.BINARY)
 
 
 # ---- optimizers (PyTorch's update formulas, one step) ---------------------------

@@ -1,6 +1,9 @@
 """Neural-network building blocks: modules, layers, losses, initialisers."""
 from . import functional, init, parallel, utils
-from .activation import ELU, GELU, SiLU, Softplus, Softsign
+from .activation import (CELU, ELU, GELU, GLU, SELU, LogSigmoid, Mish, SiLU, Softplus, Softsign,
+                         Tanhshrink)
+from .activation_piecewise import (Hardshrink, Hardsigmoid, Hardswish, Hardtanh, PReLU, ReLU6,
+                                   Softshrink, Threshold)
 from .batchnorm import BatchNorm2d
 from .containers import ModuleList, Sequential
 from .conv import Conv1d, Conv2d
@@ -23,7 +26,9 @@ __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            "Unflatten", "Identity",
            # activations
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GELU", "SiLU",
-           "Softplus", "ELU", "Softsign",
+           "Softplus", "ELU", "Softsign", "Mish", "SELU", "CELU", "LogSigmoid", "Tanhshrink",
+           "GLU", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "Softshrink", "Hardshrink",
+           "Threshold", "PReLU",
            # losses
            "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
            "CrossEntropyLoss", "NLLLoss", "KLDivLoss",

@@ -1,8 +1,10 @@
-"""Smooth activations as modules: GELU, SiLU, Softplus, ELU and Softsign.
+"""Smooth activations as modules: GELU, SiLU, Softplus, ELU, Softsign, Mish, SELU, CELU,
+LogSigmoid, Tanhshrink and GLU.
 
-Each calls its function in :mod:`sorix.nn.functional`, one elementwise op of
-:mod:`sorix.kernels.defs` (one kernel pass forward, one fused pass backward,
-any order of derivative), in the stable forms written there. ``inplace=`` is
+Each calls its function in :mod:`sorix.nn.functional`: one elementwise op of
+:mod:`sorix.kernels.defs` (one kernel pass forward, one fused pass backward, any
+order of derivative, in the stable forms written there), or a few of them for SELU,
+CELU, LogSigmoid, Tanhshrink and GLU. ``inplace=`` is
 accepted for PyTorch code and ignored: the result is always a new tensor.
 """
 from ..ops.surface import number as _number
@@ -73,3 +75,67 @@ class Softsign(Module):
 
     def forward(self, x):
         return F.softsign(x)
+
+
+class Mish(Module):
+    """x tanh(softplus(x))."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return F.mish(x)
+
+
+class SELU(Module):
+    """scale * elu(x, alpha), with SELU's fixed constants."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return F.selu(x)
+
+
+class CELU(Module):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = _number(alpha, "alpha")
+        if self.alpha == 0.0:
+            raise ValueError("CELU: alpha must be non-zero (x is divided by it)")
+
+    def forward(self, x):
+        return F.celu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x))."""
+
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, x):
+        return F.tanhshrink(x)
+
+
+class GLU(Module):
+    """a * sigmoid(b), a and b the two halves of the input along ``dim``."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = int(dim)
+
+    def forward(self, x):
+        return F.glu(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"

@@ -28,7 +28,8 @@ from .normalization import layer_norm  # noqa: F401
 
 
 # The elementwise activations (relu, leaky_relu, sigmoid, tanh, softplus, silu, elu,
-# softsign) are made from the op table: each op's ``functional`` names in
+# softsign, hardtanh, hardsigmoid, hardswish, softshrink, hardshrink, threshold, logsigmoid,
+# mish) are made from the op table: each op's ``functional`` names in
 # sorix.kernels.defs, with its parameters' names and defaults and its formula.
 globals().update(_surface.functional(__name__))
 
@@ -243,3 +244,5 @@ from ..ops.conv import conv1d, conv2d  # noqa: E402,F401
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402,F401
 from ..ops.pooling1d import adaptive_avg_pool1d, avg_pool1d, max_pool1d  # noqa: E402,F401
 from .shape import flatten, unflatten  # noqa: E402,F401
+from .functional_activations import (celu, glu, prelu, relu6, selu,  # noqa: E402,F401
+                                   tanhshrink)

@@ -59,7 +59,11 @@ def binary(name, a, b):
     else:
         a, b, ad, bd, B = operands(a, b)
     if ad.dtype.kind != "f":
-        integers = BINARY[name].integers
+        op = BINARY[name]
+        if op.integer_division and bd.dtype.kind != "f" and _any_zero(B, bd):
+            raise ZeroDivisionError(f"{name}: integer division by zero (a divisor is 0); "
+                                    "divide floats to get inf or NaN there")
+        integers = op.integers
         if integers != INTEGERS and (integers == FLOATS or bd.dtype.kind == "f"
                                      or _any_negative(B, bd)):
             ad, bd = B.astype(ad, np.float32), B.astype(bd, np.float32)
@@ -102,6 +106,11 @@ def _loads_argument(fn, position):
                 value == name or (isinstance(value, tuple) and name in value)):
             return True
     return False
+
+
+def _any_zero(B, data):
+    """Whether an integer divisor array holds a 0 (read back from a GPU)."""
+    return bool(B.to_host(B.any(B.compare("eq", data, 0))))
 
 
 def _any_negative(B, data):

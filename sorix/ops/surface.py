@@ -106,6 +106,8 @@ def _with_params(op, first, inplace, as_tensor):
     (``inplace``, PyTorch's, is taken and ignored)."""
     args = [first] + [p.name for p in op.params]
     defaults = [p.default for p in op.params]
+    while defaults and defaults[0] is None:  # (leading parameters without a default)
+        defaults.pop(0)
     if inplace:
         args.append("inplace")
         defaults.append(False)
