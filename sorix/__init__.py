@@ -14,11 +14,13 @@ from .dtypes import (DType, bool_, float16, float32, float64, int8, int16, int32
 from .factories import (arange, as_tensor, diag, empty, empty_like, eye, from_numpy, full,
                         full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint,
                         randn, randn_like, randperm, zeros, zeros_like)
-from .functions import (argmax, argmin, cat, chunk, clamp, clip, concat, concatenate,
-                        flatten, gather, is_tensor, log_softmax, matmul, mean, numel, permute,
-                        repeat, reshape, softmax, split, squeeze, stack, sum, t, transpose,
-                        unbind, unsqueeze, where)
+from .functions import (all, any, argmax, argmin, cat, chunk, clamp, clip, clone, concat,
+                        concatenate, detach, dot, flatten, gather, is_tensor, log_softmax,
+                        masked_fill, matmul, max, mean, min, numel, permute, repeat, reshape,
+                        softmax, split, squeeze, stack, std, sum, swapaxes, swapdims, t,
+                        transpose, unbind, unsqueeze, var, where)
 from .functions import ELEMENTWISE as _ELEMENTWISE
+from .functions import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
 from .random import manual_seed, seed
 from .tensor import Size, Tensor
 from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)
@@ -26,6 +28,10 @@ from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in S
 # The elementwise maths (exp, add, relu, square ...): every op of the table in
 # sorix.kernels.defs that names a ``function``.
 globals().update(_ELEMENTWISE)
+# The comparison, sorting, scan, selection and scatter functions (eq, sort, cumsum, tril,
+# scatter_add ...): the Tensor methods that the mixins sorix.tensor_logic, tensor_ordering,
+# tensor_selection and tensor_scatter list.
+globals().update(_METHOD_FUNCTIONS)
 
 float = float32  # noqa: A001  (PyTorch's aliases)
 double = float64

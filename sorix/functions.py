@@ -7,12 +7,18 @@ makes them from the op table, :mod:`sorix.kernels.defs`, whose NumPy
 references serve the arrays. ``argmax``/``argmin`` keep Sorix's defaults
 (``axis=1, keepdims=True``).
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from .ops import elementwise as _ew
 from .ops import shape as _shape
 from .ops import surface as _surface
 from .kernels.cpu import softmax as _softmax_array
+from . import tensor_logic as _tensor_logic
+from . import tensor_ordering as _tensor_ordering
+from . import tensor_scatter as _tensor_scatter
+from . import tensor_selection as _tensor_selection
 from .tensor import Tensor
 
 
@@ -51,12 +57,20 @@ def stack(tensors, dim=0, *, out=None):
 
 # ---- shape: tensor methods on tensors; on arrays (Sorix), the same op's NumPy result --
 
+def _as_arrays(out):
+    """A method's result for a caller that passed a plain array: tensors as their arrays."""
+    if isinstance(out, Tensor):
+        return out.data
+    if isinstance(out, tuple):
+        return tuple(o.data if isinstance(o, Tensor) else o for o in out)
+    return out  # (a Python bool or number)
+
+
 def _shape_function(method, doc):
     def fn(input, *args, **kwargs):
         if isinstance(input, Tensor):
             return getattr(input, method)(*args, **kwargs)
-        out = getattr(Tensor(np.asarray(input)), method)(*args, **kwargs)
-        return tuple(o.data for o in out) if isinstance(out, tuple) else out.data
+        return _as_arrays(getattr(Tensor(np.asarray(input)), method)(*args, **kwargs))
     fn.__name__ = fn.__qualname__ = method
     fn.__doc__ = doc
     return fn
@@ -146,6 +160,75 @@ def argmin(X, axis=1, dim=None, keepdims=True):
     if isinstance(X, Tensor):
         return X.argmin(axis, keepdims)
     return np.argmin(X, axis=axis, keepdims=keepdims)
+
+
+class ValuesIndices(NamedTuple):
+    """What ``sorix.max(input, dim)`` and ``sorix.min(input, dim)`` give, as PyTorch's do."""
+    values: Tensor
+    indices: Tensor
+
+
+def _extremum(kind, input, dim, keepdim, out):
+    """PyTorch's three forms: the whole tensor's extremum; ``(values, indices)`` along
+    ``dim``, whose gradient goes to the returned index alone; or, given a tensor as
+    ``dim``, the elementwise maximum/minimum."""
+    _no_out(out, kind)
+    if isinstance(dim, Tensor):
+        return getattr(_tensor(input), kind + "imum")(dim)
+    x = _tensor(input)
+    if dim is None:
+        found = getattr(x, kind)()
+    else:
+        indices = getattr(x, "arg" + kind)(dim=dim, keepdim=True)
+        values = x.gather(dim, indices)
+        if not keepdim:
+            values, indices = values.squeeze(dim), indices.squeeze(dim)
+        found = ValuesIndices(values, indices)
+    return found if isinstance(input, Tensor) else _as_arrays(found)
+
+
+def max(input, dim=None, keepdim=False, *, out=None):
+    """max(input) -> the largest element; max(input, dim, keepdim=False) -> (values,
+    indices) along ``dim`` (NaN counts as largest); max(input, other) -> maximum."""
+    return _extremum("max", input, dim, keepdim, out)
+
+
+def min(input, dim=None, keepdim=False, *, out=None):
+    """min(input) -> the smallest element; min(input, dim, keepdim=False) -> (values,
+    indices) along ``dim`` (NaN counts as smallest); min(input, other) -> minimum."""
+    return _extremum("min", input, dim, keepdim, out)
+
+
+# (tensor methods as functions: differentiable on tensors, NumPy's answer on arrays)
+var = _shape_function("var", "var(input, dim=None, *, correction=1, keepdim=False): the "
+                      "variance, with Bessel's correction by default.")
+std = _shape_function("std", "std(input, dim=None, *, correction=1, keepdim=False): the "
+                      "standard deviation, with Bessel's correction by default.")
+all = _shape_function("all", "all(input, dim=None, keepdim=False): whether every element is "
+                      "nonzero.")
+any = _shape_function("any", "any(input, dim=None, keepdim=False): whether some element is "
+                      "nonzero.")
+clone = _shape_function("clone", "clone(input): a copy, differentiable.")
+detach = _shape_function("detach", "detach(input): the same values, outside the graph.")
+masked_fill = _shape_function("masked_fill", "masked_fill(input, mask, value): value where "
+                              "mask is True.")
+swapaxes = swapdims = _shape_function("swapaxes", "swapaxes(input, axis0, axis1): swap two "
+                                      "dimensions.")
+dot = _shape_function("dot", "dot(input, other): the dot product of two 1-D tensors.")
+
+
+def _method_functions(*modules):
+    """``{name: sorix.<name>}`` for the methods each mixin module lists in its
+    ``FUNCTIONS``, documented as the method is."""
+    out = {}
+    for module in modules:
+        for name in module.FUNCTIONS:
+            out[name] = _shape_function(name, getattr(Tensor, name).__doc__)
+    return out
+
+
+METHOD_FUNCTIONS = _method_functions(_tensor_logic, _tensor_ordering, _tensor_selection,
+                                     _tensor_scatter)
 
 
 def numel(input):

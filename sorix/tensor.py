@@ -26,6 +26,10 @@ from .ops.transfer import move_array as _move_array, to_device as _to_device
 from .repr import format_tensor
 from .tensor_internals import SorixInternals
 from .tensor_methods import ConversionMethods, MathMethods, ReductionMethods, ShapeMethods
+from .tensor_logic import ComparisonMethods
+from .tensor_ordering import OrderingMethods
+from .tensor_scatter import ScatterMethods
+from .tensor_selection import SelectionMethods
 
 _ndarray = np.ndarray
 _DEVICES = {"cpu": CPU, "cuda:0": _device("cuda:0")}
@@ -75,7 +79,8 @@ def _to_array(data, dtype):
     return arr
 
 
-class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, SorixInternals):
+class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, ComparisonMethods,
+             OrderingMethods, SelectionMethods, ScatterMethods, SorixInternals):
     """A multi-dimensional array that records the operations applied to it."""
 
     __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_version", "__weakref__")
@@ -578,7 +583,7 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Sor
     def contiguous(self):
         if _of(self.data).is_c_contiguous(self.data):
             return self
-        return _ew.unary_copy(self)
+        return _ew.contiguous_copy(self)
 
     def __getitem__(self, index):
         return _shape.getitem(self, index)

@@ -244,5 +244,7 @@ from ..ops.conv import conv1d, conv2d  # noqa: E402,F401
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402,F401
 from ..ops.pooling1d import adaptive_avg_pool1d, avg_pool1d, max_pool1d  # noqa: E402,F401
 from .shape import flatten, unflatten  # noqa: E402,F401
+from ..ops.padding import one_hot, pad  # noqa: E402,F401
+from ..ops.similarity import cosine_similarity, normalize, pairwise_distance  # noqa: E402,F401
 from .functional_activations import (celu, glu, prelu, relu6, selu,  # noqa: E402,F401
                                    tanhshrink)

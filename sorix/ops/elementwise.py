@@ -159,7 +159,16 @@ def cast(x, dtype):
 
 
 def unary_copy(x):
+    """A differentiable copy in x's memory layout (``clone``: PyTorch keeps the strides)."""
     return cast(x, x.data.dtype)
+
+
+def contiguous_copy(x):
+    """A differentiable C-contiguous copy (``contiguous``: whatever x's layout)."""
+    out = of(x.data).copy(x.data)
+    if records(x) and out.dtype.kind in "fc":
+        return wrap(out, CastNode(x))
+    return wrap(out)
 
 
 # ---- nodes ----------------------------------------------------------------

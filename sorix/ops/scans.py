@@ -1,0 +1,369 @@
+"""Scans and products (cumsum, cumprod, prod, diff), and the reductions made of existing
+ops (logsumexp, norm, amax, amin, nansum, nanmean, count_nonzero).
+
+cumsum, cumprod and prod have nodes of their own; each backward rule is written
+with tensor ops (run unrecorded on the arrays for a first-order backward, recorded
+under ``create_graph=True``), so every order of derivative comes from the same rule.
+Their forward runs NumPy: on a CUDA tensor the data is copied to the host and the
+result back (there are no scan kernels on the device yet). The other ops here are
+compositions of differentiable ops and need no rule.
+"""
+import numbers
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..autograd.node import Node
+from ..kernels import cpu as _cpu
+from ..kernels.backend import of
+from . import core, twin
+from . import elementwise as _ew
+from . import reduce as _red
+from . import shape as _shape
+from .core import records, wrap, wrap_watched
+from .ordering import flip, host_values, one_axis, take_along
+from .reduce import normalize_axis
+
+_INT64 = np.dtype(np.int64)
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+def _on_host(fn, data):
+    """``fn`` of ``data``'s values, as an array where ``data`` is (a CUDA array makes a
+    round trip through the host)."""
+    B = of(data)
+    if B is _cpu:
+        return np.asarray(fn(data))
+    return B.to_device(np.array(fn(B.to_host(data)), order="C"))  # (0-d stays 0-d)
+
+
+def _scan(fn, a, axis):
+    """A NumPy scan along ``axis``; a 0-d array is scanned as one element."""
+    return fn(a.reshape(1), 0).reshape(()) if a.ndim == 0 else fn(a, axis)
+
+
+def _accumulating(x, dtype):
+    """x in the dtype a sum or product runs in: ``dtype`` when given (x is cast first, as
+    in PyTorch), int64 for integers and bools, x's own float dtype otherwise."""
+    if dtype is None and x.data.dtype.kind in "biu":
+        dtype = _INT64
+    if dtype is None or x.data.dtype == dtype:
+        return x
+    return _ew.cast(x, np.dtype(dtype))
+
+
+def _ones(shape, like):
+    return core.constant(np.ones(shape, like.dtype), like=like)
+
+
+def _mask(array, like):
+    """A host bool array as an array on the device of ``like`` (a condition for where)."""
+    return core.constant(array, like=like).data
+
+
+class _TensorRuleNode(Node):
+    """A node whose backward ``_formula(grad, *saved)`` is written with tensor ops: run
+    unrecorded on the saved arrays for a first-order backward, recorded on the graph's
+    tensors under ``create_graph=True``."""
+    __slots__ = ()
+
+    def backward(self, grad, F, saved):
+        if F is not twin:
+            return twin.on_arrays(self._formula, grad, saved or ())
+        return self._formula(grad, *(saved or ()))
+
+
+# ---- cumsum ----------------------------------------------------------------------------------
+
+class CumsumNode(_TensorRuleNode):
+    """out_j = sum of x_i for i <= j: each x_i gets the gradients of out_i, out_i+1 ..."""
+    __slots__ = ("axis",)
+
+    def __init__(self, x, axis):
+        super().__init__((x,))
+        self.axis = axis
+
+    def graph_saved(self):
+        return ()  # the rule reads no values
+
+    def _formula(self, grad):
+        return (reverse_cumsum(grad, self.axis),)
+
+
+def cumsum(x, dim, dtype=None):
+    """Running sums along ``dim``; integers and bools sum as int64."""
+    axis = one_axis(dim, x.ndim, "cumsum")
+    x = _accumulating(x, dtype)
+    out = _on_host(lambda a: _scan(np.cumsum, a, axis), x.data)
+    if records(x):
+        return wrap(out, CumsumNode(x, axis))
+    return wrap(out)
+
+
+def reverse_cumsum(x, axis):
+    """Sums from each position to the end of ``axis``."""
+    return flip(cumsum(flip(x, axis), axis), axis)
+
+
+# ---- cumprod ---------------------------------------------------------------------------------
+
+class CumprodNode(_TensorRuleNode):
+    __slots__ = ("axis",)
+
+    def __init__(self, x, out, axis):
+        super().__init__((x,), (x.data, out), (x,))
+        self.axis = axis
+
+    def graph_saved(self):
+        x = self.inputs[0]
+        return x, cumprod(x, self.axis)
+
+    def _formula(self, grad, x, out):
+        return (cumprod_grad(grad, x, out, self.axis),)
+
+
+def cumprod(x, dim, dtype=None):
+    """Running products along ``dim``; integers and bools multiply as int64."""
+    axis = one_axis(dim, x.ndim, "cumprod")
+    x = _accumulating(x, dtype)
+    out = _on_host(lambda a: _scan(np.cumprod, a, axis), x.data)
+    if records(x):
+        return wrap_watched(out, CumprodNode(x, out, axis))
+    return wrap(out)
+
+
+def cumprod_grad(grad, x, out, axis):
+    """d (sum of grad * cumprod(x)) / dx, exact where x holds zeros, and written so that
+    its own derivative is exact there too.
+
+    d out_j / d x_i is the product of x_0..x_j without x_i (j >= i). Without zeros that
+    is out_j / x_i. In a row whose first zero is at z: before z the division still holds
+    (the later terms are 0 on both sides). From z on, let x' be x with x_z set to 1: at z
+    the gradient is the cumprod gradient of x' there, and after z it is x_z (= 0) times
+    the cumprod gradient of x' there, a zero whose derivative in x_z is not zero."""
+    if x.ndim == 0:
+        return grad  # cumprod of one element is the element
+    zero = host_values(x) == 0
+    if not zero.any():
+        return reverse_cumsum(grad * out, axis) / x
+    seen = np.cumsum(zero, axis=axis)
+    before = _mask(seen == 0, x.data)  # the positions before their row's first zero
+    first = _mask(zero & (seen == 1), x.data)  # each row's first zero
+    after = _mask((seen >= 1) & ~(zero & (seen == 1)), x.data)
+    up_to_zero = reverse_cumsum(grad * out, axis) / _ew.where(before, x, 1.0)
+    skipped = _ew.where(first, 1.0, x)  # x' (its later zeros are handled by the recursion)
+    from_zero = cumprod_grad(grad, skipped, cumprod(skipped, axis), axis)
+    # x_z along each row, at every position after it
+    first_zero = take_along(x, axis, np.argmax(zero, axis=axis, keepdims=True))
+    after_zero = _ew.where(after, first_zero, 1.0)
+    return _ew.where(before, up_to_zero, from_zero * after_zero)
+
+
+# ---- prod ---------------------------------------------------------------------------------
+
+class ProdNode(_TensorRuleNode):
+    __slots__ = ("axes", "keepdims")
+
+    def __init__(self, x, out, axes, keepdims):
+        super().__init__((x,), (x.data, out), (x,))
+        self.axes, self.keepdims = axes, keepdims
+
+    def graph_saved(self):
+        x = self.inputs[0]
+        return x, prod(x, self.axes, self.keepdims)
+
+    def _formula(self, grad, x, out):
+        kept = _red._kept_shape(tuple(x.shape), self.axes)
+        grad = grad.reshape(kept)
+        if not (host_values(x) == 0).any():
+            return (grad * out.reshape(kept) / x,)
+        return (grad * product_of_others(x, self.axes),)
+
+
+def prod(x, dim=None, keepdim=False, dtype=None):
+    """The product over ``dim`` (every dimension when None); integers and bools multiply as
+    int64."""
+    x = _accumulating(x, dtype)
+    axes = normalize_axis(dim, x.ndim)
+    out = _on_host(lambda a: np.prod(a, axis=axes, keepdims=keepdim), x.data)
+    if records(x):
+        return wrap_watched(out, ProdNode(x, out, axes, keepdim))
+    return wrap(out)
+
+
+def product_of_others(x, axes):
+    """For each element, the product of the other elements it is reduced with over
+    ``axes``: the products of those before it times those after it (two running products,
+    no division, so zeros are exact)."""
+    rest = [d for d in range(x.ndim) if d not in axes]
+    order = tuple(rest) + tuple(axes)
+    moved = _shape.permute(x, order)
+    lead = tuple(moved.shape[:len(rest)])
+    rows = moved.reshape(lead + (-1,))
+    one = _ones(lead + (1,), x.data)
+    before = cumprod(_shape.concat([one, rows[..., :-1]], -1, False), -1)
+    after = flip(cumprod(flip(_shape.concat([rows[..., 1:], one], -1, False), -1), -1), -1)
+    others = (before * after).reshape(tuple(moved.shape))
+    return _shape.permute(others, tuple(int(i) for i in np.argsort(order)))
+
+
+# ---- diff ---------------------------------------------------------------------------------
+
+def diff(x, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim`` (bools: whether neighbours differ)."""
+    if x.ndim == 0:
+        raise RuntimeError("diff: expected a tensor of at least one dimension, got a 0-d "
+                           "tensor; reshape it to (1,) first")
+    if int(n) < 0:
+        raise RuntimeError(f"diff: n must be non-negative, got {n}")
+    axis = one_axis(dim, x.ndim, "diff")
+    parts = [p for p in (prepend, x, append) if p is not None]
+    out = _shape.concat(parts, axis, False) if len(parts) > 1 else x
+    head = (slice(None),) * axis
+    for _ in range(int(n)):
+        later, earlier = out[head + (slice(1, None),)], out[head + (slice(None, -1),)]
+        out = later != earlier if out.data.dtype == np.bool_ else later - earlier
+    return out.clone() if out is x else out
+
+
+# ---- reductions made of other ops ---------------------------------------------------------
+
+def _all_dims(dim):
+    """dim=None and dim=() (or []) both reduce every dimension."""
+    return dim is None or (not isinstance(dim, numbers.Integral) and len(dim) == 0)
+
+
+def _reduced_shape(shape, axes, keepdim):
+    if keepdim:
+        return _red._kept_shape(shape, axes)
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def logsumexp(x, dim=None, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, computed stably; its gradient is softmax(x)."""
+    if x.data.dtype.kind != "f":
+        x = _ew.cast(x, np.float32)  # integers give floats, as in PyTorch
+    axes = normalize_axis(None if _all_dims(dim) else dim, x.ndim)
+    shape = tuple(x.shape)
+    kept = _red._kept_shape(shape, axes)
+    B = of(x.data)
+    # Shift by the (constant) maximum so that exp cannot overflow; an infinite or NaN
+    # maximum (a row of -inf, an empty row) shifts by 0, so that -inf rows give -inf.
+    if x.data.size == 0:
+        shift = wrap(B.zeros(kept, x.data.dtype))
+    else:
+        shift = wrap(B.max(x.data, axes, True))
+    shift = _ew.where((shift - shift) == 0, shift, 0.0)
+    total = _red.sum(_ew.unary("exp", x - shift), axes, True)
+    out = _ew.unary("log", total) + shift
+    return out if keepdim else out.reshape(_reduced_shape(shape, axes, False))
+
+
+class RootNode(Node):
+    """out = s ** (1/p) for s >= 0, with d out / d s = out / (p s) taken as 0 where s is 0:
+    a norm's gradient at an all-zero input is 0, not NaN (PyTorch's rule)."""
+    __slots__ = ("p",)
+
+    def __init__(self, s, out, p):
+        super().__init__((s,), (s.data, out), (s,))
+        self.p = p
+
+    def _masks(self):
+        """(1 where s is 0, else 0; its complement), in s's dtype: constants in every mode."""
+        s = self.saved[0] if self.saved is not None else self.inputs[0].data
+        B = of(s)
+        zero = B.compare("eq", s, 0)
+        return B.astype(zero, s.dtype), B.astype(B.invert(zero), s.dtype)
+
+    def backward(self, grad, F, saved):
+        s, out = saved
+        zero, keep = self._masks()
+        # grad * out / (p (s + zero)) * keep: s replaced by 1 where it is 0, and the
+        # result zeroed there, so every derivative stays finite
+        scale = F.binary("mul", F.binary("add", s, zero), F.scalar_array(self.p, grad.dtype))
+        return (F.binary("mul", F.binary("div", F.binary("mul", grad, out), scale), keep),)
+
+    def graph_saved(self):
+        s = self.inputs[0]
+        return s, root(s, self.p)
+
+
+def root(s, p):
+    """The p-th root of a non-negative tensor, with a finite gradient at 0."""
+    with no_grad():
+        out = _ew.unary("sqrt", s) if p == 2 else _ew.binary("pow", s, 1.0 / p)
+    if records(s):
+        return wrap_watched(out.data, RootNode(s, out.data, p))
+    return out
+
+
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+    """The vector p-norm over ``dim`` (every dimension when None): p = 'fro' or 2, 1,
+    inf, -inf, 0 (the count of non-zero elements) or any other number."""
+    if dtype is not None:
+        x = _ew.cast(x, np.dtype(dtype)) if x.data.dtype != dtype else x
+    if x.data.dtype.kind != "f":
+        raise RuntimeError(f"norm: expected a floating point tensor, got {x.data.dtype}; "
+                           "convert it first (x.float()) or pass dtype=sorix.float32")
+    if isinstance(p, str):
+        if p != "fro":
+            raise NotImplementedError(f"norm: p={p!r} (a matrix norm) is not supported; "
+                                      "use p='fro', or a number for a vector norm")
+        p = 2
+    p = float(p)
+    axes = normalize_axis(None if _all_dims(dim) else dim, x.ndim)
+    if p == 2:
+        return root(_red.sum(x * x, axes, keepdim), 2)
+    size = _ew.unary("abs", x)
+    if p == 1:
+        return _red.sum(size, axes, keepdim)
+    if p in (np.inf, -np.inf):
+        kind = "max" if p > 0 else "min"
+        if x.data.size == 0:
+            raise RuntimeError(f"norm: the {'-' if p < 0 else ''}inf norm of an empty tensor "
+                               "has no value (there is no element to take the "
+                               f"{kind}imum of)")
+        return _red.max(size, axes, keepdim) if p > 0 else _red.min(size, axes, keepdim)
+    if p == 0:
+        # sign() has a zero gradient: the count is a constant, as PyTorch's is
+        return _red.sum(_ew.unary("abs", _ew.unary("sign", x)), axes, keepdim)
+    return root(_red.sum(size ** p, axes, keepdim), p)
+
+
+def amax(x, dim=(), keepdim=False):
+    """The maximum over ``dim`` (every dimension for ``()``); ties share the gradient."""
+    return _red.max(x, None if _all_dims(dim) else dim, keepdim)
+
+
+def amin(x, dim=(), keepdim=False):
+    """The minimum over ``dim`` (every dimension for ``()``); ties share the gradient."""
+    return _red.min(x, None if _all_dims(dim) else dim, keepdim)
+
+
+def nansum(x, dim=None, keepdim=False, dtype=None):
+    """The sum over ``dim``, NaN counted as 0 (which gets no gradient)."""
+    if dtype is not None:
+        x = _accumulating(x, np.dtype(dtype))
+    axes = normalize_axis(None if _all_dims(dim) else dim, x.ndim)
+    if x.data.dtype.kind == "f":
+        x = _ew.where(x != x, 0.0, x)  # (NaN is the one value unequal to itself)
+    return _red.sum(x, axes, keepdim)
+
+
+def nanmean(x, dim=None, keepdim=False, dtype=None):
+    """The mean over ``dim`` of the elements that are not NaN."""
+    if dtype is not None:
+        x = _accumulating(x, np.dtype(dtype))
+    if x.data.dtype.kind != "f":
+        raise RuntimeError(f"nanmean: expected a floating point tensor, got {x.data.dtype} "
+                           "(integers hold no NaN: use mean(), or pass dtype=sorix.float32)")
+    axes = normalize_axis(None if _all_dims(dim) else dim, x.ndim)
+    present = _ew.cast(x == x, x.data.dtype)
+    return nansum(x, axes, keepdim) / _red.sum(present, axes, keepdim)
+
+
+def count_nonzero(x, dim=None):
+    """The number (int64) of non-zero elements over ``dim`` (every dimension when None)."""
+    axes = normalize_axis(None if _all_dims(dim) else dim, x.ndim)
+    return _red.sum(x.detach() != 0, axes, False)
