@@ -92,6 +92,21 @@ def check_supported(np_dtype):
     return np_dtype
 
 
+def check_numeric(np_dtype):
+    """Refuse, at construction, data that is not numbers: text (``str``, ``bytes``),
+    Python objects, datetimes and records. No op has rules for them (``1 + t`` would
+    concatenate text, ``t.mean()`` parse it, and mixing with a float tensor fails deep
+    inside), so a tensor of them would fail later or give wrong answers silently."""
+    check_supported(np_dtype)
+    if np_dtype.kind not in "biuf":
+        what = {"U": "text", "S": "bytes", "O": "Python objects (text, None, ...)"}.get(
+            np_dtype.kind, f"{np_dtype} values")
+        raise TypeError(f"tensors hold numbers, got {what} (dtype {np_dtype}); encode text "
+                        "columns first (e.g. with sorix.preprocessing.OneHotEncoder) or "
+                        "convert numbers stored as text with astype(float)")
+    return np_dtype
+
+
 def numpy_dtype(spec):
     """The NumPy dtype for anything :func:`as_dtype` accepts (None stays None)."""
     return None if spec is None else as_dtype(spec).dtype

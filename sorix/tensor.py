@@ -64,18 +64,44 @@ def _to_array(data, dtype):
         arr = data.data
     elif isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)  # NumPy arrays and scalars keep their dtype
+        if arr.dtype == np.object_:
+            # an object array that holds only numbers (a pandas frame mixing int and bool
+            # columns) is read like the list it holds; text or None in it is refused
+            arr = _from_list(arr.tolist(), dtype)
     elif _core.is_device_array(data):
         arr = _of(data).as_device(data)
     else:
-        arr = np.array(data)
-        if arr.dtype == np.float64 and dtype is None:
-            arr = arr.astype(np.float32)
-        elif arr.dtype == np.object_:
-            raise TypeError(f"cannot make a tensor from {type(data).__name__} holding "
-                            "mixed or ragged values; give numbers or equal-length lists")
-    _dtypes.check_supported(arr.dtype)
+        arr = _from_list(data, dtype)
+    _dtypes.check_numeric(arr.dtype)
     if dtype is not None and arr.dtype != dtype:
+        # an existing array's values wrap like a C cast, as torch's .to() does
         arr = _of(arr).astype(arr, dtype)
+        _dtypes.check_numeric(arr.dtype)  # dtype=str is not a tensor dtype either
+    return arr
+
+
+def _from_list(data, dtype):
+    """A list or Python scalar as an array: floats become float32 unless ``dtype`` is
+    given. With an integer ``dtype``, values outside its range raise OverflowError, as
+    NumPy and PyTorch do (a plain cast would turn 300 into 44 in uint8)."""
+    try:
+        arr = np.array(data)
+    except ValueError:  # NumPy refuses ragged nested lists
+        raise ValueError(f"cannot make a tensor from {type(data).__name__} holding ragged "
+                         "values; give numbers or equal-length lists") from None
+    _dtypes.check_numeric(arr.dtype)  # text, None or other objects
+    if dtype is None:
+        return arr.astype(np.float32) if arr.dtype == np.float64 else arr
+    if dtype.kind in "iu" and arr.dtype.kind in "iuf" and arr.size:
+        info = np.iinfo(dtype)
+        low, high = arr.min(), arr.max()
+        if arr.dtype.kind == "f":  # the cast drops the fraction: 255.5 fits uint8
+            low, high = np.trunc(low), np.trunc(high)
+        if not (info.min <= low and high <= info.max):  # (NaN fails both: no int holds it)
+            bad = high if info.min <= low else low
+            raise OverflowError(f"value {bad} is out of range for {dtype} ({info.min} to "
+                                f"{info.max}); give values in range or a wider dtype such "
+                                "as int64")
     return arr
 
 

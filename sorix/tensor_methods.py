@@ -141,7 +141,21 @@ class ShapeMethods:
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = shape[0]
-        return _shape.reshape(self, tuple(int(s) for s in shape))
+        sizes = []
+        for s in shape:
+            # ints only (as PyTorch): int() would truncate 2.7 to 2 and let x.reshape(n / 2, 2)
+            # work silently; NumPy would read -2 as -1
+            try:
+                size = type(s).__index__(s)
+            except (AttributeError, TypeError):
+                raise TypeError(f"reshape sizes must be integers, got {s!r} "
+                                f"({type(s).__name__}); use // for integer division, e.g. "
+                                "x.reshape(n // 2, 2)") from None
+            if size < -1:
+                raise RuntimeError(f"invalid shape dimension {size}: sizes must be "
+                                   "non-negative, or -1 for one size inferred from the others")
+            sizes.append(size)
+        return _shape.reshape(self, tuple(sizes))
 
     def view(self, *shape):
         return self.reshape(*shape)

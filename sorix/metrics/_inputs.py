@@ -45,7 +45,39 @@ def label_pair(y_true, y_pred):
         if _has_missing(labels):  # (NaN would become a class of its own, never matched)
             raise ValueError(f"Input {name} contains NaN or a missing value; drop or fill "
                              "those samples first")
+    _check_not_continuous(y_true, y_pred)
     return y_true, y_pred
+
+
+def _continuous_value(labels):
+    """A value of float ``labels`` that is not a whole number (a probability, a score),
+    or None. Whole floats (0.0, 1.0) are labels, as in scikit-learn."""
+    if labels.dtype.kind != "f":
+        return None
+    fractional = labels != np.floor(labels)  # (inf - inf is NaN: not whole either)
+    fractional |= ~np.isfinite(labels)
+    return labels[np.argmax(fractional)] if fractional.any() else None
+
+
+def _check_not_continuous(y_true, y_pred):
+    """Refuse probabilities or scores where class labels are expected: each distinct
+    value would count as a class of its own, and the metric would be wrong silently.
+    The message starts as scikit-learn's does."""
+    found = {name: _continuous_value(labels)
+             for name, labels in (("y_true", y_true), ("y_pred", y_pred))}
+    if found["y_true"] is None and found["y_pred"] is None:
+        return
+    kinds = [("continuous" if found[name] is not None
+              else "binary" if len(np.unique(labels)) <= 2 else "multiclass")
+             for name, labels in (("y_true", y_true), ("y_pred", y_pred))]
+    if kinds == ["continuous", "continuous"]:
+        start = "Classification metrics can't handle continuous targets"
+    else:
+        start = f"Classification metrics can't handle a mix of {kinds[0]} and {kinds[1]} targets"
+    name = "y_pred" if found["y_pred"] is not None else "y_true"
+    raise ValueError(f"{start}: {name} holds continuous values (e.g. {found[name]:g}), such as "
+                     "probabilities, where class labels are expected; threshold them first, "
+                     "e.g. (y_prob >= 0.5).astype(int), or take argmax(axis=1) of class scores")
 
 
 def _has_missing(labels):

@@ -17,6 +17,7 @@ layers (:func:`mark_pytorch_layout`) and get PyTorch's fans,
 ``kaiming_normal_(conv.weight, mode="fan_out")`` scales as it does in PyTorch.
 """
 import math
+import warnings
 import weakref
 
 import numpy as np
@@ -30,6 +31,15 @@ def _check(tensor):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"expected a Tensor, got {type(tensor).__name__}")
     return tensor
+
+
+def _is_empty(tensor):
+    """Whether ``tensor`` has no elements; then there is nothing to draw (and its fans
+    may be 0, which the fan-based scales would divide by), so warn as PyTorch does."""
+    if _check(tensor).data.size:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+    return True
 
 
 def _write(tensor, values):
@@ -51,6 +61,9 @@ def _draw_dtype(tensor):
 def uniform_(tensor, a=0.0, b=1.0):
     """Fill with U(a, b)."""
     _check(tensor)
+    if a > b:  # (the draw would silently come from [b, a))
+        raise ValueError(f"uniform_ expects to return a [from, to) range, but found "
+                         f"from={a} > to={b}; pass a <= b")
     dtype = _draw_dtype(tensor)
     values = _random.generator().random(tensor.data.shape, dtype=dtype)
     values *= dtype(b - a)
@@ -146,6 +159,8 @@ _calculate_correct_fan = _fan  # PyTorch's spelling
 
 def xavier_uniform_(tensor, gain=1.0):
     """U(-a, a) with a = gain sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
+    if _is_empty(tensor):
+        return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(_check(tensor))
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
@@ -153,12 +168,16 @@ def xavier_uniform_(tensor, gain=1.0):
 
 def xavier_normal_(tensor, gain=1.0):
     """N(0, std^2) with std = gain sqrt(2 / (fan_in + fan_out))."""
+    if _is_empty(tensor):
+        return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(_check(tensor))
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """U(-b, b) with b = gain sqrt(3 / fan) (He et al., 2015); ``a`` is leaky_relu's slope."""
+    if _is_empty(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(_check(tensor), mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
@@ -166,5 +185,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std^2) with std = gain / sqrt(fan)."""
+    if _is_empty(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(_check(tensor), mode))
     return normal_(tensor, 0.0, std)

@@ -21,6 +21,7 @@ names of parameters and buffers are recorded when they are assigned.
 import types
 import warnings
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -41,6 +42,16 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         if not self.missing_keys and not self.unexpected_keys:
             return "<All keys matched successfully>"
         return super().__repr__()
+
+
+def _checkpoint_array(value):
+    """``value`` (a list or number from a checkpoint) as a NumPy array of numbers, or None
+    when it holds anything else (text, None, ragged lists)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):  # ragged lists
+        return None
+    return array if array.dtype.kind in "biuf" else None
 
 
 class _ParameterList(list):
@@ -311,7 +322,14 @@ class Module:
         skipped with a warning that names them (Sorix's default); with
         ``strict=True`` they are an error too (PyTorch's default). Returns
         ``(missing_keys, unexpected_keys)``.
+
+        Values may also be lists or numbers (a checkpoint kept as JSON, or made
+        with ``.tolist()``): they are converted with ``np.asarray`` and checked
+        like arrays. One that still cannot be used (wrong shape, not numbers) is
+        skipped with a warning, or with ``strict=True`` is an error.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -320,23 +338,33 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
+            converted = False
             if isinstance(value, Tensor):
                 source = value.data
             elif isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
                 source = value
             else:
-                skipped.append(key)
-                continue
+                source, converted = _checkpoint_array(value), True
+                if source is None:
+                    problem = (f"cannot load {key}: its value is a {type(value).__name__}, "
+                               "not a tensor, an array or a list of numbers.")
+                    (errors if strict else skipped).append(problem)
+                    continue
             source = move_array(source, target.device)  # a checkpoint loads onto any device
             if source.shape != target.data.shape:
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{tuple(source.shape)} from checkpoint, the shape in current "
-                              f"model is {tuple(target.data.shape)}.")
+                problem = (f"size mismatch for {key}: copying a param with shape "
+                           f"{tuple(source.shape)} from checkpoint, the shape in current "
+                           f"model is {tuple(target.data.shape)}.")
             elif not np.can_cast(source.dtype, target.data.dtype, casting="same_kind"):
-                errors.append(f"dtype mismatch for {key}: cannot copy {source.dtype} values "
-                              f"into a {target.data.dtype} tensor.")
+                problem = (f"dtype mismatch for {key}: cannot copy {source.dtype} values "
+                           f"into a {target.data.dtype} tensor.")
             else:
                 copies.append((target, source))
+                continue
+            # A tensor or array that does not fit is always an error (as in PyTorch); a
+            # converted list or number only under strict=True (Sorix ignored such values
+            # with a warning, and strict=False keeps that).
+            (skipped if converted and not strict else errors).append(problem)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "
@@ -353,9 +381,8 @@ class Module:
         if unexpected:
             problems.append("unexpected key(s), ignored: " + ", ".join(unexpected))
         if skipped:
-            problems.append("key(s) whose value is not a tensor or array, ignored: "
-                            + ", ".join(skipped))
-        if problems:
+            problems.append("value(s) ignored: " + " ".join(skipped))
+        if problems:  # only reached with strict=False: under strict each one raised above
             warnings.warn(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)
                           + " (pass strict=True to make this an error)", UserWarning,
                           stacklevel=2)

@@ -70,12 +70,15 @@ class Optimizer:
             raise TypeError("params must be an ordered iterable, not a set: its order changes "
                             "between runs and would break state_dict loading")
         params = list(params)
-        for p in params:
+        for i, p in enumerate(params):
             if not isinstance(p, core.Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor; optimize the leaves it was "
                                  "computed from")
+            # Refused here, not at step(): a late refusal would come after other
+            # parameters had already been updated.
+            _check_dtype(p, f"parameter {i} of parameter group {len(self.param_groups)}")
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in existing for p in params) or len({id(p) for p in params}) != len(params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -124,6 +127,7 @@ class Optimizer:
                 for group in self.param_groups:
                     flat_buffers.scatter(group)
             return loss
+        self._check_before_step()
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
@@ -135,18 +139,28 @@ class Optimizer:
                     self._apply(p, state, group)
         return loss
 
+    def _check_before_step(self):
+        """Check every parameter that will be updated before updating any, so a bad one
+        (its dtype changed by ``model.half()`` after the optimizer was built, a gradient
+        of the wrong shape or device) never leaves the model half-stepped."""
+        for g, group in enumerate(self.param_groups):
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                _check_dtype(p, f"parameter {i} of parameter group {g}")
+                data, grad = p.data, p.grad.data
+                if of(grad) is not of(data):
+                    raise mixed_devices(of(data).DEVICE, of(grad).DEVICE)
+                if grad.shape != data.shape:
+                    raise RuntimeError(f"gradient of shape {tuple(grad.shape)} does not match "
+                                       f"its parameter of shape {tuple(data.shape)} "
+                                       f"(parameter {i} of parameter group {g})")
+
     def _apply(self, p, state, group):
+        # dtype, device and gradient shape were checked by _check_before_step
         data = p.data
-        if data.dtype not in _FLOATS:
-            raise TypeError(f"optimizers update float32 and float64 parameters, not {p.dtype}; "
-                            "convert the parameter with .float() before building the optimizer")
         grad = p.grad.data
         B = of(data)
-        if of(grad) is not B:
-            raise mixed_devices(B.DEVICE, of(grad).DEVICE)
-        if grad.shape != data.shape:
-            raise RuntimeError(f"gradient of shape {tuple(grad.shape)} does not match its "
-                               f"parameter of shape {tuple(data.shape)}")
         in_place = B.is_c_contiguous(data)
         flat = B.flat(data)  # a view of a contiguous parameter, else a copy
         g = B.flat(grad, data.dtype)
@@ -267,6 +281,13 @@ class Optimizer:
                 lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _check_dtype(p, where):
+    if p.data.dtype not in _FLOATS:
+        raise TypeError(f"optimizers update float32 and float64 parameters, but {where} is "
+                        f"{p.dtype}; convert it with .float() (or .double()) before "
+                        "building the optimizer")
 
 
 def _is_array(value):

@@ -28,15 +28,19 @@ class ScipyBridge:
         params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
         if not params:
             raise ValueError("ScipyBridge got an empty parameter list")
+        # every check first: a failed call must leave frozen parameters frozen
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"ScipyBridge optimizes Tensors, got {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError("ScipyBridge can only optimize leaf tensors")
+        if not callable(loss_fn):
+            hint = (" (got a Tensor: pass a function that computes the loss, e.g. "
+                    "lambda: criterion(model(X), y))") if isinstance(loss_fn, Tensor) else ""
+            raise TypeError("loss_fn must be a callable taking no arguments" + hint)
+        for p in params:
             if not p.requires_grad:
                 p.requires_grad = True  # as Sorix does: the bridge needs their gradients
-        if not callable(loss_fn):
-            raise TypeError("loss_fn must be a callable taking no arguments")
         self.params = params
         self.loss_fn = loss_fn
         self.shapes = [tuple(p.data.shape) for p in params]

@@ -12,6 +12,8 @@ def _as_column(values, name):
     if hasattr(values, "columns") and hasattr(values, "to_numpy"):
         values = values.to_numpy()  # a pandas DataFrame: its rows, as an array (list() of
         # a DataFrame gives its column names)
+        if values.dtype == np.object_:  # mixed column types (int and bool ...): numbers
+            values = _numbers_if_possible(values)  # if that is all they hold
     if isinstance(values, (np.ndarray, Tensor)):
         if values.ndim == 0:
             raise TypeError(f"{name} must have a length: got a 0-d array")
@@ -29,6 +31,26 @@ def _as_column(values, name):
     if array.dtype == np.float64 and not any(isinstance(v, np.ndarray) for v in values):
         array = array.astype(np.float32)
     return array
+
+
+def _numbers_if_possible(values):
+    """An object array that holds only numbers, as a numeric array (floats as float32, the
+    rule for lists); one holding text or None is returned as it is."""
+    try:
+        array = np.array(values.tolist())
+    except ValueError:
+        return values
+    if array.dtype.kind not in "biuf":
+        return values
+    return array.astype(np.float32) if array.dtype == np.float64 else array
+
+
+def _batch(column, indices):
+    """The rows ``indices`` of a column: a Tensor of numbers, or, for text or objects
+    (string labels, a text feature), a NumPy array. Tensors hold numbers only; the
+    text is handed over as it is, as default_collate hands over a list of strings."""
+    rows = np.asarray(column.data if isinstance(column, Tensor) else column)[indices]
+    return Tensor._wrap(rows) if rows.dtype.kind in "biufc" else rows
 
 
 def _copy_of(rows):
@@ -114,8 +136,7 @@ class Dataset:
         columns = [self.X] if self.y is None else [self.X, self.y]
         if not all(isinstance(c, (np.ndarray, Tensor)) for c in columns):
             return None
-        batch = [Tensor._wrap(np.asarray(c.data if isinstance(c, Tensor) else c)[indices])
-                 for c in columns]
+        batch = [_batch(c, indices) for c in columns]
         return batch[0] if self.y is None else tuple(batch)
 
     def __repr__(self):
