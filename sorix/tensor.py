@@ -355,6 +355,12 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Com
         this leaf's ``.grad``; returns a handle whose ``remove()`` unregisters it."""
         return _hooks.register_post_accumulate_grad_hook(self, hook)
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient in each backward pass (and
+        ``autograd.grad``) before it is used; a tensor it returns replaces the gradient.
+        Returns a handle whose ``remove()`` unregisters it."""
+        return _hooks.register_hook(self, hook)
+
     # ---- in-place ------------------------------------------------------------
     def _check_inplace(self, source=None):
         """Refuse an in-place change the graph would not see, before anything is written:
@@ -450,6 +456,8 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, ConversionMethods, Com
         B = _of(self.data)
         if B is _cpu:
             _shape.check_host_index(index)
+        if type(index) is tuple:  # PyTorch's order of integers and advanced indices
+            index, value = _shape.setitem_parts(self.data, index, value)
         B.assign(self.data, index, value)
         self._version[0] += 1
 

@@ -65,10 +65,11 @@ class Accumulate:
 
     def __init__(self, roots, create_graph):
         self.create_graph = create_graph
-        # the leaves with post-accumulate hooks, when any hook is registered
+        # the leaves with post-accumulate or gradient hooks, when any such hook is registered
         self.hooked = hooks.HookedLeaves(
             [r for r in roots if r.grad_fn is None],
-            {r.grad_fn for r in roots if r.grad_fn is not None}) if hooks.registry else None
+            {r.grad_fn for r in roots if r.grad_fn is not None}) \
+            if hooks.registry or hooks.leaf_hooks else None
 
     def result(self):
         return None
@@ -80,10 +81,14 @@ class Accumulate:
 
     def at_leaf(self, leaf, grad, fresh=False, edges=1):
         """``grad`` (None: nothing) reached ``leaf`` along ``edges`` edges."""
+        hooked = self.hooked
+        if hooked is not None:  # (a leaf with gradient hooks: its summed gradient, at the end)
+            grad, held = hooked.gather(leaf, grad, fresh, edges, add)
+            fresh = fresh and not held
         if grad is not None:
             accumulate_leaf(leaf, grad, self.create_graph, fresh)
-        if self.hooked is not None:
-            self.hooked.arrived(leaf, edges, received=grad is not None)
+        if hooked is not None:
+            hooked.arrived(leaf, edges, received=grad is not None)
 
 
 class Capture:
@@ -107,6 +112,14 @@ class Capture:
         return self.node_slots
 
     def result(self):
+        if hooks.leaf_hooks:  # a leaf target's gradient hooks see its whole gradient, once
+            for key, slots in self.leaf_slots.items():
+                entry = hooks.leaf_hooks.get(key)
+                grad = self.captured[slots[0]]
+                if entry is not None and grad is not None:
+                    grad = hooks.apply_grad_hooks(entry[1], grad)
+                    for i in slots:
+                        self.captured[i] = grad
         return self.captured
 
     def at_node(self, node, grad):

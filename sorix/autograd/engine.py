@@ -184,6 +184,7 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
     fusion_from = config.FUSION_THRESHOLD  # (0 or less: fusion off)
     # (bound once: the loop below runs per node, and tiny graphs are mostly this loop)
     taken, hand_out, every_node = owners.taken, owners.hand_out, targets is not None
+    node_hooks = hooks.node_hooks if hooks.node_hooks else None  # (register_hook)
     previous_mode = _state.enabled
     _state.enabled = bool(create_graph)
     try:
@@ -196,6 +197,11 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
                         pass_on(tensor, None, False)
                 continue
             taken(grad)
+            if node_hooks is not None and node in node_hooks:
+                # the made tensor's gradient hooks (register_hook), before retain_grad and
+                # autograd.grad see it; the result may be the caller's: never kept as is
+                grad = hooks.apply_grad_hooks(node_hooks[node][1], grad)
+                owners[id(grad)] = 1
             if every_node or node._retained is not None:
                 sink.at_node(node, grad)
             if not create_graph and type(grad) is _ndarray and 0 < fusion_from <= grad.size:

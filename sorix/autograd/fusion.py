@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import config
 from ..kernels import fused
+from . import hooks
 
 _ndarray = np.ndarray
 
@@ -31,6 +32,8 @@ def _spec(node, shape, dtype):
     offer = getattr(node, "fusion", None)
     if offer is None or node._freed or node._retained is not None:
         return None
+    if hooks.node_hooks and node in hooks.node_hooks:
+        return None  # its tensor's gradient hooks must see (and may replace) its gradient
     for tensor, version in node._versions:
         if tensor._version[0] != version:
             return None  # its own backward raises the error

@@ -14,13 +14,22 @@ Data-parallel training uses both: a parameter's final gradient starts its
 share of the gradient exchange while the rest of backward runs, and a
 callback waits for the exchange to finish.
 
+``register_hook(tensor, hook)`` (the Tensor method of that name) calls
+``hook(grad)`` with the gradient of ``tensor`` once per backward pass, before
+it is used: a computed tensor's before it goes into the node that made the
+tensor (and before ``retain_grad`` keeps it), a leaf's (the sum of all its
+contributions in the pass) before it is added into ``.grad`` or returned by
+``autograd.grad``. A returned tensor replaces the gradient, for the next hook
+too, as in PyTorch.
+
 The engine pays for this only when a hook is registered: with none, one
-truth test of :data:`registry` per backward.
+truth test of :data:`registry` (and of the gradient hooks' tables) per backward.
 """
 import itertools
 import threading
 import weakref
 
+from ..kernels.backend import of
 from .node import edges
 
 #: id(leaf) -> (weak reference to the leaf, {handle id: hook}). Hooks are held
@@ -28,22 +37,37 @@ from .node import edges
 registry = {}
 _handle_ids = itertools.count()
 
+#: Gradient hooks (:func:`register_hook`). A leaf's: id(leaf) -> (weak reference to the
+#: leaf, {handle id: hook}), as in :data:`registry`. A computed tensor's gradient is the
+#: output gradient of the node that made it, so its hooks are held by that node, for as
+#: long as the graph lives (as PyTorch holds them on grad_fn): node -> (None, {...}).
+leaf_hooks = {}
+node_hooks = weakref.WeakKeyDictionary()
+_tensor_type = None  # the Tensor class, to hand hooks tensors (this layer sits below it)
+
 
 class RemovableHandle:
     """Returned by a hook registration; ``remove()`` unregisters the hook (idempotent)."""
 
-    __slots__ = ("_key", "_id")
+    __slots__ = ("_key", "_id", "_table")
 
-    def __init__(self, key, handle_id):
+    def __init__(self, key, handle_id, table=None):
         self._key, self._id = key, handle_id
+        self._table = registry if table is None else table
 
     def remove(self):
-        entry = registry.get(self._key)
+        key = self._key
+        if isinstance(key, weakref.ref):  # a node (the handle does not keep the graph alive)
+            key = key()
+            if key is None:
+                return
+        table = self._table
+        entry = table.get(key)
         if entry is None:
             return
         entry[1].pop(self._id, None)
         if not entry[1]:
-            del registry[self._key]
+            del table[key]
 
     def __enter__(self):
         return self
@@ -53,10 +77,79 @@ class RemovableHandle:
         return False
 
 
-def _forget(key, ref):
-    entry = registry.get(key)
+def _forget(key, ref, table=registry):
+    entry = table.get(key)
     if entry is not None and entry[0] is ref:
-        del registry[key]
+        del table[key]
+
+
+def _leaf_entry(table, tensor):
+    """``tensor``'s entry in ``table`` (id(leaf) -> (weak reference, hooks)), made if new."""
+    key = id(tensor)
+    entry = table.get(key)
+    if entry is None or entry[0]() is not tensor:
+        ref = weakref.ref(tensor, lambda r, key=key: _forget(key, r, table))
+        entry = table[key] = (ref, {})
+    return key, entry
+
+
+def register_hook(tensor, hook):
+    """Call ``hook(grad)`` with ``tensor``'s gradient in each backward pass, before it is
+    used; a tensor it returns replaces the gradient. Returns a removable handle."""
+    global _tensor_type
+    if not callable(hook):
+        raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+    if not tensor.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    _tensor_type = type(tensor)
+    node = tensor.grad_fn
+    if node is None:
+        key, entry = _leaf_entry(leaf_hooks, tensor)
+        table = leaf_hooks
+    else:
+        entry = node_hooks.get(node)
+        if entry is None:
+            entry = node_hooks[node] = (None, {})
+        key, table = weakref.ref(node), node_hooks
+    handle_id = next(_handle_ids)
+    entry[1][handle_id] = hook
+    return RemovableHandle(key, handle_id, table)
+
+
+def leaf_grad_hooks(leaf):
+    """The gradient hooks of ``leaf`` ({handle id: hook}), or None."""
+    entry = leaf_hooks.get(id(leaf))
+    return entry[1] if entry is not None and entry[0]() is leaf else None
+
+
+def apply_grad_hooks(hooks, grad):
+    """``grad`` (an array, or a tensor under create_graph) after ``hooks``, in registration
+    order. Each hook gets the gradient as a tensor and may return a tensor to replace it.
+    First-order hooks get a copy, so that a hook changing it in place (as PyTorch allows)
+    changes this gradient alone and never an array the graph shares (or a read-only
+    broadcast view); the result is the caller's to keep, not a fresh array."""
+    graph = hasattr(grad, "grad_fn")
+    for hook in list(hooks.values()):
+        given = grad if graph else _tensor_type._wrap(of(grad).copy(grad, grad.dtype))
+        result = hook(given)
+        if result is None:
+            grad = given if graph else given.data
+            continue
+        name = getattr(hook, "__name__", type(hook).__name__)
+        if not hasattr(result, "grad_fn"):
+            raise TypeError(f"hook '{name}' returned a {type(result).__name__}; a gradient "
+                            "hook returns a tensor or None")
+        data, before = result.data, grad.data if graph else grad
+        if tuple(data.shape) != tuple(before.shape):
+            raise RuntimeError(f"hook '{name}' has changed the size of value (was "
+                               f"{tuple(before.shape)}, got {tuple(data.shape)})")
+        if data.dtype != before.dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was "
+                               f"{before.dtype}, got {data.dtype})")
+        if of(data) is not of(before):
+            raise RuntimeError(f"hook '{name}' has changed the device of value")
+        grad = result if graph else data
+    return grad
 
 
 def register_post_accumulate_grad_hook(tensor, hook):
@@ -93,7 +186,9 @@ class HookedLeaves:
     ``arrived(leaf, edges, received)`` is told of every edge into a leaf,
     including those that carried no gradient (an input whose rule returned
     None); when the count reaches zero and the leaf received a gradient in
-    this pass, its hooks run.
+    this pass, its post-accumulate hooks run. A leaf with gradient hooks
+    has its contributions held and summed by ``gather`` until the last one
+    arrived: its hooks see its whole gradient of the pass, once, as in PyTorch.
     """
 
     __slots__ = ("remaining",)
@@ -118,14 +213,34 @@ class HookedLeaves:
             if entry[1]:
                 run_post_accumulate_hooks(leaf)
 
+    def gather(self, leaf, grad, fresh, edges, add):
+        """``(gradient to deliver now, held)`` for ``grad`` (None: nothing) reaching ``leaf``
+        along ``edges`` edges, before :meth:`arrived` counts them. A leaf with gradient hooks
+        gets None (held: True) until its last edge, then the sum through its hooks (held;
+        not fresh: a hook's result may be the caller's); any other leaf its ``grad``."""
+        entry = self.remaining.get(id(leaf))
+        if entry is None or entry[2] is None:
+            return grad, False
+        if grad is not None:
+            if entry[3] is not None:
+                entry[3] = add(entry[3], grad)
+            else:  # (an array another leaf may keep and add into later: copied unless fresh)
+                entry[3] = grad if fresh or hasattr(grad, "grad_fn") else of(grad).copy(
+                    grad, grad.dtype)
+        if entry[0] > edges:
+            return None, True
+        total, entry[3] = entry[3], None
+        return (None if total is None else apply_grad_hooks(entry[2], total)), True
+
 
 def _count(remaining, leaf):
     key = id(leaf)
-    if key not in registry:
+    if key not in registry and key not in leaf_hooks:
         return
     entry = remaining.get(key)
     if entry is None:
-        remaining[key] = [1, False]
+        # [edges left, received a gradient, gradient hooks or None, held sum or None]
+        remaining[key] = [1, False, leaf_grad_hooks(leaf), None]
     else:
         entry[0] += 1
 

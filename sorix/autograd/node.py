@@ -49,6 +49,9 @@ class Node:
         elif len(watch) == 2:
             a, b = watch
             self._versions = ((a, a._version[0]), (b, b._version[0]))
+        elif len(watch) == 1:  # (an index tensor, a where condition, a unary op's input)
+            a, = watch
+            self._versions = ((a, a._version[0]),)
         else:
             self._versions = tuple([(t, t._version[0]) for t in watch])
         self._freed = False

@@ -8,6 +8,7 @@ import numpy as np
 from ..autograd.grad_mode import _state
 from ..kernels.axes import axis_tuple
 from ..kernels.backend import common, mixed_devices, of
+from ..kernels.entries import FLOATS, INTEGERS
 
 Tensor = None  # the tensor class, registered by sorix.tensor
 
@@ -68,18 +69,62 @@ def array_on(B, value):
     return B.to_device(np.asarray(value))
 
 
+_LIMITS = {}  # integer dtype -> (min, max, bits): np.iinfo costs microseconds per call
+
+
+def _limits(dtype):
+    found = _LIMITS.get(dtype)
+    if found is None:
+        info = np.iinfo(dtype)
+        found = _LIMITS[dtype] = (int(info.min), int(info.max), info.bits)
+    return found
+
+
 def _wrapped(scalar, dtype):
     """A Python integer outside an integer dtype's range, wrapped into it as C casts do and
     as PyTorch does (uint8 tensor + (-1) adds 255; NumPy refuses the conversion)."""
     if dtype.kind in "iu" and isinstance(scalar, (int, np.integer)) and not isinstance(
             scalar, bool):
-        info = np.iinfo(dtype)
-        if not info.min <= scalar <= info.max:
-            span = 1 << info.bits
+        low, high, bits = _limits(dtype)
+        if not low <= scalar <= high:
+            span = 1 << bits
             scalar = int(scalar) % span
-            if scalar > info.max:
+            if scalar > high:
                 scalar -= span
     return scalar
+
+
+def _in_range(scalar, dtype):
+    """Whether a Python integer ``scalar`` fits ``dtype`` (always, for a non-integer dtype)."""
+    if dtype.kind not in "iu" or not isinstance(scalar, (int, np.integer)) or isinstance(
+            scalar, bool):
+        return True
+    low, high, _ = _limits(dtype)
+    return low <= scalar <= high
+
+
+def _kept_value(scalar, dtype, integers, exponent, tensor_data, B):
+    """``(scalar, dtype)`` for a Python integer that does not fit the integer ``dtype`` of
+    the tensor it meets, in an op whose integer result is not integers (``integers``:
+    ``Binary.integers``). Such an op computes in floats, so wrapping the scalar first (as
+    :func:`_wrapped` does for + - *, like PyTorch) would change its value: int16 / 32768
+    flipped sign and uint8 / 256 gave inf. It stays a (float) number instead; None keeps
+    the wrap where the result is integers after all.
+
+    pow follows Sorix's own rule for integer powers (a negative exponent gives floats, where
+    PyTorch refuses it): uint8 ** -1 is 1/x as for int64, not x ** 255. A positive exponent
+    out of range raises, as in PyTorch, rather than wrap into another exponent. A base out
+    of range wraps (integer powers, as in PyTorch) unless some exponent is negative."""
+    if integers == FLOATS:
+        return float(scalar), _FLOAT_DEFAULT
+    if exponent:  # FLOATS_UNLESS_NATURAL: tensor ** scalar
+        if scalar < 0:
+            return float(scalar), _FLOAT_DEFAULT
+        raise RuntimeError(f"exponent {scalar} cannot be converted to {dtype} without overflow "
+                           "(as in PyTorch); convert the tensor to a wider dtype first")
+    if tensor_data.dtype.kind == "i" and B.to_host(B.any(B.compare("lt", tensor_data, 0))):
+        return float(scalar), _FLOAT_DEFAULT  # scalar ** tensor with negative exponents
+    return None
 
 
 def _scalar_dtype(tensor_dtype, scalar):
@@ -129,10 +174,12 @@ def _is_plain_array(value):
     return isinstance(value, (np.ndarray, list, tuple)) or is_device_array(value)
 
 
-def operands(a, b):
+def operands(a, b, integers=INTEGERS):
     """Two operands as tensors of one dtype on one device, plus that dtype's arrays and
     their namespace. Python scalars are weak (they take the tensor's dtype) and are made
-    on the tensor's device; lists and arrays are copied there."""
+    on the tensor's device; lists and arrays are copied there. ``integers`` is the op's
+    ``Binary.integers``: for an op computing integers in floats, an integer scalar keeps
+    its value (:func:`_kept_value`) instead of wrapping into the tensor's dtype."""
     a_is = isinstance(a, Tensor)
     b_is = isinstance(b, Tensor)
     if a_is and b_is:
@@ -145,6 +192,8 @@ def operands(a, b):
             dtype = result_dtype(a, b)
         else:
             dtype = _scalar_dtype(a.data.dtype, b)
+            if integers != INTEGERS and not _in_range(b, dtype):
+                b, dtype = _kept_value(b, dtype, integers, True, a.data, B)
             b = Tensor._wrap(B.scalar_array(_wrapped(b, dtype), dtype))
     elif b_is:
         B = of(b.data)
@@ -153,6 +202,8 @@ def operands(a, b):
             dtype = result_dtype(a, b)
         else:
             dtype = _scalar_dtype(b.data.dtype, a)
+            if integers != INTEGERS and not _in_range(a, dtype):
+                a, dtype = _kept_value(a, dtype, integers, False, b.data, B) or (a, dtype)
             a = Tensor._wrap(B.scalar_array(_wrapped(a, dtype), dtype))
     else:
         raise TypeError("at least one operand must be a Tensor")

@@ -45,7 +45,9 @@ def unary(name, x, params=()):
     if records(x):
         if op.derivative is None:  # sign, floor ...: a zero gradient, as in PyTorch
             return wrap(out, ZeroGradNode((x,), name))
-        node = UnaryNode((x,), (data, out), (x,), name, params)
+        # x is guarded only when the derivative reads it: exp, sigmoid, tanh ... read their
+        # output alone, so changing x in place after them is harmless, as in PyTorch
+        node = UnaryNode((x,), (data, out), (x,) if _reads_input(op) else (), name, params)
         return wrap_watched(out, node) if _reads_output(op) else wrap(out, node)
     return wrap(out)
 
@@ -57,7 +59,8 @@ def binary(name, a, b):
         ad, bd = a.data, b.data  # the common case, without promotion
         B = _cpu if type(ad) is _ndarray and type(bd) is _ndarray else common(ad, bd)
     else:
-        a, b, ad, bd, B = operands(a, b)
+        # (the op's integer rule: a scalar of true division or pow keeps its value)
+        a, b, ad, bd, B = operands(a, b, BINARY[name].integers)
     if ad.dtype.kind != "f":
         op = BINARY[name]
         if op.integer_division and bd.dtype.kind != "f" and _any_zero(B, bd):
@@ -78,6 +81,16 @@ def binary(name, a, b):
 
 
 _output_readers = {}  # op name -> whether a derivative reads the op's output
+_input_readers = {}  # unary op name -> whether its derivative reads its input x
+
+
+def _reads_input(op):
+    """Whether unary ``op``'s derivative reads its input ``x`` (the derivative's first
+    argument): only then must an in-place change to x make backward raise."""
+    found = _input_readers.get(op.name)
+    if found is None:
+        found = _input_readers[op.name] = _loads_argument(op.derivative, 0)
+    return found
 
 
 def _reads_output(op):
@@ -135,7 +148,10 @@ def where(condition, x, y):
         cond = B.astype(cond, np.bool_)
     out = B.where(cond, xd, yd)
     if records(x, y):
-        return wrap(out, WhereNode((x, y), cond))
+        # backward reads the condition: a condition tensor used as is is guarded against
+        # an in-place change before backward, as in PyTorch (a cast copy needs no guard)
+        watch = (condition,) if isinstance(condition, Tensor) and cond is condition.data else ()
+        return wrap(out, WhereNode((x, y), cond, watch))
     return wrap(out)
 
 
@@ -174,12 +190,14 @@ def contiguous_copy(x):
 # ---- nodes ----------------------------------------------------------------
 
 class UnaryNode(Node):
-    __slots__ = ("op", "params")
+    __slots__ = ("op", "params", "input_version")
 
     def __init__(self, inputs, saved, watch, op, params):
         super().__init__(inputs, saved, watch)
         self.op = op
         self.params = params
+        # x unwatched (its derivative reads y alone): x's version now, for graph_saved
+        self.input_version = None if watch else inputs[0]._version[0]
 
     @property
     def name(self):
@@ -191,6 +209,14 @@ class UnaryNode(Node):
 
     def graph_saved(self):
         x = self.inputs[0]
+        if self.input_version is not None and x._version[0] != self.input_version:
+            # y is recomputed from x here (a tensor of the graph): from a changed x it would
+            # be another y, so an unwatched x changed in place cannot serve create_graph
+            raise RuntimeError(
+                f"a tensor of shape {tuple(x.shape)} that {self.name} recomputes its output "
+                f"from for a create_graph backward was modified by an in-place operation "
+                f"(version {x._version[0]}, expected {self.input_version}). Use an "
+                "out-of-place operation or clone() the tensor before changing it.")
         return x, unary(self.op, x, self.params)
 
     def fusion(self):

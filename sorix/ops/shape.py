@@ -102,11 +102,18 @@ def expand(x, shape):
     return _view(out, x, None)
 
 
+def _is_host_int(data):
+    """A 0-d integer host array: as an index it is a Python int (PyTorch selects with it)."""
+    return type(data) is np.ndarray and data.ndim == 0 and data.dtype.kind in "iu"
+
+
 def _plain_index(index):
-    """Tensors inside an index become arrays; lists become int or bool arrays."""
+    """Tensors inside an index become arrays (a 0-d integer one on the host a Python int, so
+    that no backward reads the tensor later); lists become int or bool arrays."""
     Tensor = core.Tensor
     if isinstance(index, Tensor):
-        return index.data
+        data = index.data
+        return int(data) if _is_host_int(data) else data
     if isinstance(index, list):
         array = np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
         # NumPy makes ``[]`` a float array, which it refuses as an index; PyTorch reads it
@@ -117,14 +124,151 @@ def _plain_index(index):
     return index
 
 
-class IndexNode(Node):
-    __slots__ = ("shape", "index")
+def _index_tensors(index):
+    """The tensors of an index that its arrays alias (all but 0-d host integers): backward
+    reads them, so an in-place change after the forward must make it raise, as in PyTorch.
+    (A plain NumPy index array is not guarded: PyTorch does not guard those either.)"""
+    Tensor = core.Tensor
+    if isinstance(index, Tensor):
+        return () if _is_host_int(index.data) else (index,)
+    found = ()
+    if type(index) is tuple:
+        for p in index:
+            if isinstance(p, Tensor) and not _is_host_int(p.data):
+                found += (p,)
+    return found
 
-    def __init__(self, x, index):
-        super().__init__((x,))
+
+def _is_int(p):
+    """An index part PyTorch applies as an integer (a basic, select index): a Python or NumPy
+    integer or a 0-d integer array (not a bool, which NumPy and PyTorch read as a mask)."""
+    if type(p) is int or isinstance(p, np.integer):
+        return True
+    return type(p) is not bool and getattr(p, "ndim", None) == 0 and p.dtype.kind in "iu"
+
+
+def _consumes(p):
+    """How many of the indexed array's dimensions an index part (not ...) uses up."""
+    if p is None or isinstance(p, (bool, np.bool_)):
+        return 0
+    dtype = getattr(p, "dtype", None)
+    return p.ndim if dtype is not None and dtype.kind == "b" else 1  # a mask: its ndim
+
+
+_BASIC_TYPES = frozenset((int, slice, type(None), type(Ellipsis)))
+
+
+def torch_order(index, shape):
+    """PyTorch's meaning of a tuple index, in NumPy's terms: ``(numpy_index, drop, rank)``,
+    where NumPy's result of ``numpy_index`` with its axes ``drop`` removed (each of size 1)
+    is PyTorch's result, of ``rank`` dimensions; None when NumPy already agrees.
+
+    NumPy counts an integer as an advanced index, so when integers and advanced indices
+    (arrays, lists, masks) are apart, separated by a slice, None or ..., the broadcast
+    dimensions go first: x[0, :, [1, 0]] has shape (2, n). PyTorch applies integers first,
+    as basic indices; only the advanced indices then decide where those dimensions go
+    (shape (n, 2)). Integers touching the block of advanced indices (x[0, [1, 0], :],
+    x[:, [1, 0], 0, [2, 3]]) give the same result under both rules and stay; any other
+    becomes the slice i:i+1, whose dimension is dropped afterwards."""
+    for p in index:  # (the common case first: ints and slices alone, nothing to do)
+        if type(p) not in _BASIC_TYPES:
+            break
+    else:
+        return None
+    advanced, ints = [], []  # their positions
+    for k, p in enumerate(index):
+        kind = type(p)
+        if kind is int:
+            ints.append(k)
+        elif kind not in _BASIC_TYPES:
+            if kind is np.ndarray and p.ndim:  # (the usual advanced index, tested quickly)
+                advanced.append(k)
+            else:
+                (ints if _is_int(p) else advanced).append(k)
+    if not advanced or not ints:
+        return None
+    lo, hi = advanced[0], advanced[-1]
+    while lo - 1 in ints:
+        lo -= 1
+    while hi + 1 in ints:
+        hi += 1
+    if lo <= ints[0] and ints[-1] <= hi:
+        return None  # every integer touches the block (x[idx, 0], x[0, idx]): NumPy agrees
+    ellipses = sum(p is Ellipsis for p in index)
+    spare = len(shape) - sum(_consumes(p) for p in index if p is not Ellipsis)
+    if ellipses > 1 or spare < 0:
+        return None  # NumPy's own error follows
+    parts = []  # the index NumPy gets
+    kept = []  # per result dimension outside the broadcast block, in order: False for those
+    #            of the integers turned into slices (PyTorch's result has none)
+    block_at = None  # how many of those dimensions come before the block
+    broadcast = 0  # dimensions of the broadcast block
+    dim = 0
+    for k, p in enumerate(index):
+        if lo <= k <= hi and (k in advanced or k in ints):  # the advanced block
+            if block_at is None:
+                block_at = len(kept)
+            if k in advanced:  # a mask gives one dimension (its True positions), arrays theirs
+                dtype = getattr(p, "dtype", None)
+                mask = isinstance(p, bool) or (dtype is not None and dtype.kind == "b")
+                broadcast = max(broadcast, 1 if mask else getattr(p, "ndim", None) or np.ndim(p))
+            parts.append(p)
+            dim += _consumes(p)
+        elif k in ints:
+            n = shape[dim]
+            i = int(p if isinstance(p, (int, np.integer, np.ndarray)) else of(p).to_host(p))
+            if not -n <= i < n:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {n}")
+            parts.append(slice(i, i + 1 if i != -1 else None))
+            kept.append(False)
+            dim += 1
+        else:
+            width = spare if p is Ellipsis else (0 if p is None else 1)
+            parts.append(p)
+            kept.extend([True] * (width + (p is None)))
+            dim += width
+    # NumPy puts the block in place when its indices are adjacent, else first
+    adjacent = all(k in advanced or k in ints for k in range(lo, hi + 1))
+    at = block_at if adjacent else 0
+    drop = [j if j < at else j + broadcast for j, keep in enumerate(kept) if not keep]
+    return tuple(parts), drop, broadcast + len(kept) - len(drop)
+
+
+def setitem_parts(data, index, value):
+    """``(index, value)`` for ``B.assign(data, index, value)`` meaning what PyTorch's
+    ``tensor[index] = value`` means (see :func:`torch_order`): the value gets size-1
+    dimensions where NumPy's region has the dimensions of the integers PyTorch selects."""
+    plan = torch_order(index, data.shape) if type(index) is tuple else None
+    if plan is None:
+        return index, value
+    index, drop, rank = plan
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value)
+    if getattr(value, "ndim", 0) == 0:
+        return index, value  # a number fills any region
+    shape = tuple(value.shape)
+    while len(shape) > rank and shape[0] == 1:  # PyTorch drops leading size-1 dimensions
+        shape = shape[1:]
+    if len(shape) <= rank:
+        shape = (1,) * (rank - len(shape)) + shape
+        for j in drop:
+            shape = shape[:j] + (1,) + shape[j:]
+        value = of(value).reshape(value, shape) if not isinstance(value, np.ndarray) \
+            else value.reshape(shape)
+    return index, value
+
+
+class IndexNode(Node):
+    __slots__ = ("shape", "index", "expanded")
+
+    def __init__(self, x, index, watch=(), expanded=None):
+        super().__init__((x,), None, watch)
         self.shape, self.index = x.data.shape, index
+        self.expanded = expanded  # NumPy's result shape, when PyTorch's dropped axes of it
 
     def backward(self, grad, F, saved):
+        if self.expanded is not None:
+            grad = F.reshape(grad, self.expanded)
         # zeros with grad added at the index: repeated indices add up, not overwrite
         return (F.scatter_add(self.shape, self.index, grad),)
 
@@ -151,6 +295,7 @@ def _host_masks(index):
 
 
 def getitem(x, index):
+    given = index
     index = _plain_index(index)
     B = of(x.data)
     if B is _cpu:
@@ -159,12 +304,20 @@ def getitem(x, index):
         # A device bool mask's True count is the result's shape, so it is read back
         # once here, not again by backward; integer index arrays stay on the device.
         index = _host_masks(index)
+    plan = torch_order(index, x.data.shape) if type(index) is tuple else None
     try:
-        out = B.take(x.data, index)
+        if plan is None:
+            out = B.take(x.data, index)
+        else:  # PyTorch's order of integers and advanced indices (see torch_order)
+            index, drop, _ = plan
+            out = B.take(x.data, index)
+            expanded = out.shape
+            out = B.reshape(out, tuple([n for j, n in enumerate(expanded) if j not in drop]))
     except IndexError as exc:
         raise IndexError(f"{exc} (tensor of shape {tuple(x.shape)})") from None
     if records(x):
-        return _view(out, x, IndexNode(x, index))
+        node = IndexNode(x, index, _index_tensors(given), None if plan is None else expanded)
+        return _view(out, x, node)
     return _view(out, x, None)
 
 
@@ -266,7 +419,9 @@ def gather(input, dim, index):
         raise IndexError(f"gather: index {int(idx[bad].flat[0])} is out of range for dimension "
                          f"{dim} of size {size} (valid indices: 0 to {size - 1})")
     grid = list(np.indices(idx.shape, sparse=True))
-    grid[dim] = idx
+    # the index tensor itself when its array is used as is: getitem then guards it against
+    # an in-place change before backward (a copy from the device needs no guard)
+    grid[dim] = index if isinstance(index, Tensor) and index.data is idx else idx
     return x[tuple(grid)]
 
 
