@@ -51,6 +51,23 @@ def _keep_arg(keepdims, keepdim):
     return bool(keepdims or keepdim)
 
 
+def _integral(bound):
+    return bound is None or isinstance(bound, (int, np.integer))
+
+
+def _integer_clamp(x, low, high):
+    """An integer tensor clamped by integer bounds, in its dtype and exactly, as in PyTorch
+    (the clamp kernel computes in float32, which rounds integers beyond 2^24); bounds
+    beyond the dtype's range are brought into it first, so that none wraps."""
+    info = np.iinfo(x.data.dtype)
+    out = x
+    if low is not None:
+        out = out.maximum(int(np.clip(low, info.min, info.max)))
+    if high is not None:
+        out = out.minimum(int(np.clip(high, info.min, info.max)))
+    return out
+
+
 class MathMethods:
     """``matmul``, ``clamp``, ``softmax`` ..., and the elementwise ops' methods (``add``,
     ``exp``, ``relu`` ...), added below from their entries in :mod:`sorix.kernels.defs`."""
@@ -66,6 +83,9 @@ class MathMethods:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp needs at least one of min and max")
+        if self.data.dtype.kind in "iu" and not self.requires_grad \
+                and _integral(min) and _integral(max):
+            return _integer_clamp(self, min, max)
         low = -np.inf if min is None else float(min)
         high = np.inf if max is None else float(max)
         return _ew.unary("clamp", self, (low, high))

@@ -323,3 +323,16 @@ def test_contiguous_gives_c_order_and_clone_keeps_the_layout():
     c.sum().backward()
     assert x.grad.tolist() == [[1.0] * 3] * 2
     assert not x.t().clone().data.flags.c_contiguous  # (PyTorch's clone keeps strides)
+
+
+def test_clamp_keeps_integers_exact_as_torch():
+    values = [16777217, -5, 3, 2 ** 40]
+    got = sorix.tensor(values).clamp(0, 2 ** 40 - 1)
+    assert got.dtype == sorix.int64
+    assert got.tolist() == torch.tensor(values).clamp(0, 2 ** 40 - 1).tolist()
+    u = sorix.tensor([1, 200, 255], dtype=sorix.uint8)
+    assert u.clamp(max=100).dtype == sorix.uint8 and u.clamp(max=100).tolist() == [1, 100, 100]
+    assert u.clamp(-5, 300).tolist() == [1, 200, 255]  # (bounds beyond uint8 do not wrap)
+    assert sorix.clamp(u, 2, 7).tolist() == [2, 7, 7]
+    # a float bound gives floats, as PyTorch's promotion does
+    assert u.clamp(0.5, 2.5).tolist() == [1.0, 2.5, 2.5]
