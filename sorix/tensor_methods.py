@@ -17,6 +17,7 @@ from .kernels.backend import of as _of
 from .ops import core as _core
 from .ops import elementwise as _ew
 from .ops import reduce as _red
+from .ops import selection as _selection
 from .ops import shape as _shape
 from .ops import surface as _surface
 from .ops.linalg import matmul as _matmul
@@ -306,9 +307,8 @@ class ShapeMethods:
         return _shape.gather(self, dim, index)
 
     def masked_fill(self, mask, value):
-        if not isinstance(value, _core.Tensor) and self.data.dtype.kind == "f":
-            value = float(value)
-        return _ew.where(mask, value, self)
+        # value in this tensor's dtype (PyTorch's rule; masked_fill_ shares it)
+        return _ew.where(mask, _selection.fill_value(self, value), self)
 
 
 class ConversionMethods:

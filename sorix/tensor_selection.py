@@ -210,19 +210,11 @@ class SelectionMethods:
 
     def clamp_min(self, min):
         """clamp_min(input, min): max(input, min)."""
-        if self._integer_bound(min):  # (clamp computes in floats; PyTorch keeps integers)
-            return _ew.binary("maximum", self, min)
         return self.clamp(min=min)
 
     def clamp_max(self, max):
         """clamp_max(input, max): min(input, max)."""
-        if self._integer_bound(max):
-            return _ew.binary("minimum", self, max)
         return self.clamp(max=max)
-
-    def _integer_bound(self, bound):
-        return self.data.dtype.kind in "iu" and isinstance(bound, (int, np.integer)) \
-            and not isinstance(bound, bool)
 
     def nelement(self):
         """The number of elements (numel's alias)."""

@@ -105,8 +105,10 @@ def _zero(a, b):
 
 
 BINARY = {
-    "atan2": (_binary_forward(np.arctan2), _broadcast(lambda a, b: b / (a * a + b * b)),
-              _broadcast(lambda a, b: -a / (a * a + b * b))),
+    # (0 at the origin, PyTorch's value)
+    "atan2": (_binary_forward(np.arctan2),
+              _broadcast(lambda a, b: np.where(a * a + b * b == 0, 0.0, b / (a * a + b * b))),
+              _broadcast(lambda a, b: np.where(a * a + b * b == 0, 0.0, -a / (a * a + b * b)))),
     # (their d/db steps where a / b crosses an integer: the quotient is rounded in the
     # operands' dtype, as the op computes it, not in float64)
     "remainder": (_binary_forward(np.remainder), _broadcast(lambda a, b: np.ones_like(a)),

@@ -336,3 +336,34 @@ def test_clamp_keeps_integers_exact_as_torch():
     assert sorix.clamp(u, 2, 7).tolist() == [2, 7, 7]
     # a float bound gives floats, as PyTorch's promotion does
     assert u.clamp(0.5, 2.5).tolist() == [1.0, 2.5, 2.5]
+
+
+def test_review_findings_match_torch():
+    # setitem with the list first, an int apart from it and unnamed trailing dimensions
+    x, t = sorix.zeros(3, 4, 5, 2), torch.zeros(3, 4, 5, 2)
+    value = np.arange(16.0, dtype=np.float32).reshape(2, 4, 2)
+    x[[0, 1], :, 0] = sorix.tensor(value)
+    t[[0, 1], :, 0] = torch.tensor(value)
+    np.testing.assert_array_equal(x.data, t.numpy())
+    # clamp_min/clamp_max on integers saturate as clamp does, never wrap
+    u = sorix.tensor([1, 2, 200], dtype=sorix.uint8)
+    assert u.clamp_min(300).tolist() == u.clamp(min=300).tolist() == [255, 255, 255]
+    assert u.clamp_max(100).tolist() == [1, 2, 100] and u.clamp_max(100).dtype == sorix.uint8
+    # atan2's gradient at the origin is 0, as PyTorch's
+    a, b = sorix.tensor([0.0, 1.0], requires_grad=True), sorix.tensor([0.0, 1.0],
+                                                                      requires_grad=True)
+    ta, tb = torch.tensor([0.0, 1.0], requires_grad=True), torch.tensor([0.0, 1.0],
+                                                                        requires_grad=True)
+    sorix.atan2(a, b).sum().backward()
+    torch.atan2(ta, tb).sum().backward()
+    assert a.grad.tolist() == ta.grad.tolist() and b.grad.tolist() == tb.grad.tolist()
+    # norm: NaN counts as nonzero for p=0; the inf norm of an empty tensor along a
+    # non-empty dimension is empty, not an error
+    v = [np.nan, 0.0, 2.0]
+    assert sorix.tensor(v).norm(0).item() == torch.tensor(v).norm(0).item() == 2.0
+    assert tuple(sorix.zeros(0, 3).norm(float("inf"), dim=1).shape) == (0,)
+    # masked_fill puts the value in the tensor's dtype, as masked_fill_ does
+    mask = sorix.tensor([True, False])
+    got = sorix.tensor([1, 2]).masked_fill(mask, 7.5)
+    assert got.dtype == sorix.int64 and got.tolist() == [7, 2]
+    assert got.tolist() == sorix.tensor([1, 2]).masked_fill_(mask, 7.5).tolist()

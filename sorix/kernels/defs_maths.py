@@ -145,11 +145,14 @@ def atan2_f(a, b):
 
 
 def atan2_da(a, b, y):
-    return b / (a * a + b * b)
+    # 0 at the origin, where atan2 has no derivative (PyTorch's value), not 0 / 0
+    r2 = a * a + b * b
+    return where(r2 == 0.0, 0.0, b / where(r2 == 0.0, 1.0, r2))
 
 
 def atan2_db(a, b, y):
-    return -a / (a * a + b * b)
+    r2 = a * a + b * b
+    return where(r2 == 0.0, 0.0, -a / where(r2 == 0.0, 1.0, r2))
 
 
 def remainder_f(a, b):

@@ -319,15 +319,14 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 1:
         return _red.sum(size, axes, keepdim)
     if p in (np.inf, -np.inf):
-        kind = "max" if p > 0 else "min"
-        if x.data.size == 0:
-            raise RuntimeError(f"norm: the {'-' if p < 0 else ''}inf norm of an empty tensor "
-                               "has no value (there is no element to take the "
-                               f"{kind}imum of)")
+        # (an empty reduced dimension raises there, naming it; other empty tensors are fine)
         return _red.max(size, axes, keepdim) if p > 0 else _red.min(size, axes, keepdim)
     if p == 0:
-        # sign() has a zero gradient: the count is a constant, as PyTorch's is
-        return _red.sum(_ew.unary("abs", _ew.unary("sign", x)), axes, keepdim)
+        # sign() has a zero gradient: the count is a constant, as PyTorch's is; NaN counts
+        # as nonzero (its sign is NaN)
+        counted = _ew.unary("abs", _ew.unary("sign", x))
+        nan = core.Tensor._wrap(of(x.data).compare("ne", x.data, x.data))
+        return _red.sum(_ew.where(nan, 1.0, counted), axes, keepdim)
     return root(_red.sum(size ** p, axes, keepdim), p)
 
 

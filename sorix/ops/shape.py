@@ -227,6 +227,7 @@ def torch_order(index, shape):
             parts.append(p)
             kept.extend([True] * (width + (p is None)))
             dim += width
+    kept.extend([True] * (len(shape) - dim))  # the trailing dimensions no part names
     # NumPy puts the block in place when its indices are adjacent, else first
     adjacent = all(k in advanced or k in ints for k in range(lo, hi + 1))
     at = block_at if adjacent else 0
