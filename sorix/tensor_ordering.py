@@ -8,6 +8,7 @@ spellings onto them. :data:`FUNCTIONS` names the methods that are also
 import numbers
 
 from . import dtypes as _dtypes
+from .ops import composed_reductions as _composed
 from .ops import ordering as _ordering
 from .ops import scans as _scans
 
@@ -126,40 +127,40 @@ class OrderingMethods:
     def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
         """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over dim, computed
         stably (all dimensions when dim is None)."""
-        return _scans.logsumexp(self, _dim(dim, axis, "logsumexp"), bool(keepdim or keepdims))
+        return _composed.logsumexp(self, _dim(dim, axis, "logsumexp"), bool(keepdim or keepdims))
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None, *, axis=None,
              keepdims=False):
         """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over
         dim (p: 'fro', 2, 1, inf, -inf, 0 or any number; all elements when dim is None)."""
-        return _scans.norm(self, p, _dim(dim, axis, "norm"), bool(keepdim or keepdims),
+        return _composed.norm(self, p, _dim(dim, axis, "norm"), bool(keepdim or keepdims),
                            _dtypes.numpy_dtype(dtype))
 
     def amax(self, dim=(), keepdim=False, *, axis=None, keepdims=False):
         """amax(input, dim=(), keepdim=False): the maximum over dim (all dimensions for ());
         tied maxima share the gradient equally."""
         dim = _dim(_unless_empty(dim), axis, "amax", ())
-        return _scans.amax(self, dim, bool(keepdim or keepdims))
+        return _composed.amax(self, dim, bool(keepdim or keepdims))
 
     def amin(self, dim=(), keepdim=False, *, axis=None, keepdims=False):
         """amin(input, dim=(), keepdim=False): the minimum over dim (all dimensions for ());
         tied minima share the gradient equally."""
         dim = _dim(_unless_empty(dim), axis, "amin", ())
-        return _scans.amin(self, dim, bool(keepdim or keepdims))
+        return _composed.amin(self, dim, bool(keepdim or keepdims))
 
     def nansum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=False):
         """nansum(input, dim=None, keepdim=False, dtype=None): the sum over dim with NaN
         counted as zero."""
-        return _scans.nansum(self, _dim(dim, axis, "nansum"), bool(keepdim or keepdims),
+        return _composed.nansum(self, _dim(dim, axis, "nansum"), bool(keepdim or keepdims),
                              _dtypes.numpy_dtype(dtype))
 
     def nanmean(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=False):
         """nanmean(input, dim=None, keepdim=False, dtype=None): the mean over dim of the
         elements that are not NaN (floating point input)."""
-        return _scans.nanmean(self, _dim(dim, axis, "nanmean"), bool(keepdim or keepdims),
+        return _composed.nanmean(self, _dim(dim, axis, "nanmean"), bool(keepdim or keepdims),
                               _dtypes.numpy_dtype(dtype))
 
     def count_nonzero(self, dim=None, *, axis=None):
         """count_nonzero(input, dim=None): the number (int64) of non-zero elements over dim
         (all elements when None)."""
-        return _scans.count_nonzero(self, _dim(dim, axis, "count_nonzero"))
+        return _composed.count_nonzero(self, _dim(dim, axis, "count_nonzero"))
