@@ -170,8 +170,20 @@ def test_similarity_errors():
         normalize(sorix.zeros(3))
     with pytest.raises(RuntimeError, match="do not broadcast"):
         cosine_similarity(sorix.zeros(2, 3), sorix.zeros(2, 4))
-    with pytest.raises(ValueError, match="positive or inf"):
-        normalize(sorix.zeros(2, 3), p=0)
+
+
+def test_norm_orders_zero_and_negative_as_torch():
+    # the norm is Tensor.norm's: p=0 counts the nonzero elements, negative p as torch
+    torch = pytest.importorskip("torch")
+    TF = torch.nn.functional
+    a = np.array([[1.0, -2.0, 0.0], [0.5, 3.0, -1.5]])
+    b = np.array([[0.0, 1.0, 0.0], [0.5, -1.0, 2.0]])
+    for p in (0, -1, 0.5, 3):
+        np.testing.assert_allclose(
+            pairwise_distance(sorix.tensor(a), sorix.tensor(b), p=p).data,
+            TF.pairwise_distance(torch.tensor(a), torch.tensor(b), p=p).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(normalize(sorix.tensor(a), p=0).data,
+                               TF.normalize(torch.tensor(a), p=0).numpy(), rtol=1e-12)
 
 
 def test_gradient_flows_through_normalize_into_a_leaf():

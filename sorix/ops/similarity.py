@@ -1,16 +1,14 @@
 """``normalize``, ``cosine_similarity`` and ``pairwise_distance``, as PyTorch's
 ``nn.functional`` has them, composed of differentiable ops.
 
-The p-norm here has PyTorch's gradient at a zero vector: 0, not the NaN that
-``sqrt`` at 0 would give (0 times an infinite derivative).
+Their p-norm is ``Tensor.norm``'s, which has PyTorch's gradient at a zero vector: 0, not
+the NaN that ``sqrt`` at 0 would give (0 times an infinite derivative).
 """
-import math
-
 import numpy as np
 
 from ..kernels.axes import axis_index
-from ..kernels.backend import of
 from . import core
+from .composed_reductions import norm as _norm
 from .elementwise import cast, where
 from .losses import as_tensor
 
@@ -27,22 +25,9 @@ def _promoted(a, b):
 
 
 def vector_norm(x, p, dim, keepdim):
-    """(sum |x|^p)^(1/p) along ``dim`` (max |x| for p=inf), with gradient 0 where it is 0."""
-    p = float(p)
-    if p == math.inf:
-        return x.abs().max(dim, keepdim)
-    if not p > 0:
-        raise ValueError(f"the norm order p must be positive or inf, got {p}")
-    if p == 1:
-        return x.abs().sum(dim, keepdim)  # (abs has derivative 0 at 0 already)
-    total = (x * x if p == 2 else x.abs() ** p).sum(dim, keepdim)
-    # the root of total + 1 where total is 0, times 0 there: every derivative stays finite
-    B = of(total.data)
-    zero = B.astype(B.compare("eq", total.data, 0), total.data.dtype)
-    nonzero = B.astype(B.compare("ne", total.data, 0), total.data.dtype)
-    shifted = total + core.constant(zero)
-    root = shifted.sqrt() if p == 2 else shifted ** (1.0 / p)
-    return root * core.constant(nonzero)
+    """The p-norm along ``dim``: :func:`sorix.ops.composed_reductions.norm`, whose gradient
+    is 0 where the norm is 0."""
+    return _norm(x, p, dim, keepdim)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
