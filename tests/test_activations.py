@@ -215,3 +215,19 @@ def test_module_reprs_and_no_parameters():
         assert list(m.parameters()) == [] and m.state_dict() == {}
     model = nn.Sequential(nn.Linear(3, 4), nn.SiLU(), nn.Linear(4, 1))
     assert model(sorix.randn(2, 3)).shape == (2, 1)
+
+
+@pytest.mark.parametrize("name, kwargs", [("elu", {}), ("elu", {"alpha": 2.0}),
+                                          ("selu", {}), ("celu", {"alpha": 0.5})])
+def test_second_derivative_at_and_around_the_kink_is_torchs(name, kwargs):
+    # at exactly 0 PyTorch takes the negative branch's first derivative and a zero second
+    x = np.array([0.0, -0.0, -1e-9, 1e-9, -2.0, 3.0, -800.0])
+    xs = sorix.tensor(x, requires_grad=True)
+    (gs,) = sorix.autograd.grad(getattr(F, name)(xs, **kwargs).sum(), xs, create_graph=True)
+    (hs,) = sorix.autograd.grad(gs.sum(), xs)
+    xt = torch.tensor(x, requires_grad=True)
+    (gt,) = torch.autograd.grad(getattr(torch.nn.functional, name)(xt, **kwargs).sum(), xt,
+                                create_graph=True)
+    (ht,) = torch.autograd.grad(gt.sum(), xt)
+    np.testing.assert_allclose(gs.data, gt.detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(hs.data, ht.numpy(), rtol=1e-14)

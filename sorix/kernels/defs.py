@@ -258,8 +258,10 @@ def elu_f(x, alpha):
 
 
 def elu_d(x, y, alpha):
-    # min(x, 0): exp of a large positive x would overflow in the branch not taken
-    return where(x <= 0.0, alpha * exp(minimum(x, 0.0)), 1.0)
+    # exp of min(x, 0): a large positive x would overflow in the branch not taken. Written
+    # as a where, not minimum, so that the second derivative at exactly 0 is PyTorch's 0
+    # (minimum's derivative splits a tie in half: 0.5 alpha)
+    return where(x <= 0.0, alpha * exp(where(x < 0.0, x, 0.0)), 1.0)
 
 
 def softsign_f(x):
