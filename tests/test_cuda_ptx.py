@@ -10,6 +10,7 @@ without the simulator (tests/cuda_compile_ptx.py). That needs NVVM
 It compiles ~300 kernels (about a minute of CPU), so it runs only when
 ``SORIX_TEST_PTX=1``; CI should set it.
 """
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -47,8 +48,12 @@ def test_every_launched_kernel_compiles_to_ptx():
                                 env=_env(False), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
                for _ in range(jobs)]
-    outputs = [w.communicate(json.dumps(launches[i::jobs])) + (w.returncode,)
-               for i, w in enumerate(workers)]
+    # one thread per worker: communicate() on each in turn would hold back the next
+    # worker's input until the one before had finished, compiling one share at a time
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        outputs = list(pool.map(
+            lambda i: workers[i].communicate(json.dumps(launches[i::jobs]))
+            + (workers[i].returncode,), range(jobs)))
     if any(code == 3 for *_, code in outputs):
         pytest.skip(json.loads(outputs[0][0])["skip"])
     failures, compiled = [], 0
