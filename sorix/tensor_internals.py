@@ -44,7 +44,7 @@ class SorixInternals:
         grads = node.apply(self._grad.data, False)
         for t, need, g in zip(node.inputs, node.needs, grads):
             if need and g is not None:
-                g = _engine.sum_to(g, t.data.shape)
+                g = _engine.sum_to(_engine.dense(g), t.data.shape)
                 _engine.accumulate_leaf(t, g if g.dtype == t.data.dtype
                                          else _of(g).astype(g, t.data.dtype), False)
 

@@ -13,6 +13,7 @@ The engine walks the graph; these decide what happens at its ends:
 """
 import numpy as np
 
+from ..kernels import cpu as _cpu
 from ..kernels.backend import of
 from . import hooks
 
@@ -23,11 +24,65 @@ def _is_tensor(g):
     return hasattr(g, "grad_fn")  # (this layer does not import Tensor: it sits below it)
 
 
+class IndexedGrad:
+    """A NumPy gradient that is zero but for ``values`` at ``index``: what an indexing
+    node's backward gives. Kept so while it waits among the pending gradients, the slices
+    of one tensor taken one at a time (a loop over time steps, unbind, chunk) sum into one
+    buffer at the cost of their own elements; expanding each to the whole tensor first
+    made such a loop quadratic in its length."""
+    __slots__ = ("shape", "index", "values")
+
+    def __init__(self, shape, index, values):
+        self.shape, self.index, self.values = shape, index, values
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    def dense(self):
+        return _cpu.scatter_add(self.shape, self.index, self.values)
+
+
+class _OwnedSum:
+    """A dense NumPy gradient sum that only this backward holds: later terms are added
+    into it in place."""
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def dense(self):
+        return self.array
+
+
+LAZY_GRADS = (IndexedGrad, _OwnedSum)
+
+
+def dense(g):
+    """``g`` as an array (an :class:`IndexedGrad` or a pending sum expanded: a new array)."""
+    return g.dense() if type(g) in LAZY_GRADS else g
+
+
 def add(a, b):
     """a + b for two gradients: arrays of one device, or tensors (create_graph)."""
+    if type(a) in LAZY_GRADS or type(b) in LAZY_GRADS:
+        return _add_in_place(a, b)
     if isinstance(a, _ndarray) or _is_tensor(a):
         return a + b
     return of(a).binary("add", a, b)
+
+
+def _add_in_place(a, b):
+    if type(a) is not _OwnedSum:
+        if type(b) is _OwnedSum:
+            a, b = b, a
+        else:  # start a sum of our own: a dense ``a`` may be shared, so it is copied
+            a = _OwnedSum(a.dense() if type(a) is IndexedGrad else a.copy())
+    if type(b) is IndexedGrad:
+        _cpu.add_at(a.array, b.index, b.values)
+    else:
+        np.add(a.array, dense(b), out=a.array)
+    return a
 
 
 def accumulate_leaf(leaf, grad, create_graph, fresh=False):

@@ -16,7 +16,7 @@ from .. import config
 from ..errors import ShapeMismatchError
 from ..kernels.backend import mixed_devices, of
 from . import fusion, hooks
-from .delivery import Accumulate, Capture, Ownership, accumulate_leaf, add
+from .delivery import LAZY_GRADS, Accumulate, Capture, Ownership, accumulate_leaf, add, dense
 from .grad_mode import _state
 from .node import edges
 
@@ -172,6 +172,8 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
         pending gradient, or to the sink when it is a leaf."""
         child = tensor.grad_fn
         if child is None:
+            if type(g) in LAZY_GRADS:  # (expanded into a new array: the leaf may keep it)
+                g, fresh = g.dense(), True
             sink.at_leaf(tensor, g, fresh, count)
             return
         if g is not None:
@@ -196,6 +198,8 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
                     if need:
                         pass_on(tensor, None, False)
                 continue
+            if type(grad) in LAZY_GRADS:
+                grad = grad.dense()
             taken(grad)
             if node_hooks is not None and node in node_hooks:
                 # the made tensor's gradient hooks (register_hook), before retain_grad and
@@ -226,7 +230,7 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, targets):
                     if g is not None:
                         data = tensor.data
                         if g.shape != data.shape or g.dtype != data.dtype:
-                            g = _conform(g, data)
+                            g = _conform(dense(g), data)
                     pass_on(tensor, g, g is not None and hand_out(g))
     finally:
         _state.enabled = previous_mode

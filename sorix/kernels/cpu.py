@@ -388,10 +388,14 @@ def take(x, index):
 
 def scatter_add(shape, index, g):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
-    out = np.zeros(shape, g.dtype)
+    return add_at(np.zeros(shape, g.dtype), index, g)
+
+
+def add_at(out, index, g):
+    """``out[index] += g`` in place, repeated indices accumulating; returns ``out``."""
     parts = index if isinstance(index, tuple) else (index,)
     if _all_basic(parts):
-        out[index] = g
+        out[index] += g
     elif not _add_rows(out, parts, g):
         np.add.at(out, index, g)
     return out

@@ -5,6 +5,7 @@ Their backward rules are written once against a namespace ``F`` (see
 """
 import numpy as np
 
+from ..autograd.delivery import IndexedGrad
 from ..autograd.node import Node
 from ..kernels import cpu as _cpu
 from ..kernels.axes import axis_index
@@ -270,6 +271,8 @@ class IndexNode(Node):
     def backward(self, grad, F, saved):
         if self.expanded is not None:
             grad = F.reshape(grad, self.expanded)
+        if F is _cpu:  # left unexpanded: the engine adds it where it is summed (delivery)
+            return (IndexedGrad(self.shape, self.index, grad),)
         # zeros with grad added at the index: repeated indices add up, not overwrite
         return (F.scatter_add(self.shape, self.index, grad),)
 
