@@ -14,8 +14,8 @@ from .ops import scans as _scans
 
 #: the methods that are also top-level functions, ``sorix.<name>(input, ...)``
 FUNCTIONS = ("sort", "argsort", "topk", "kthvalue", "flip", "fliplr", "flipud", "roll",
-             "cumsum", "cumprod", "prod", "diff", "logsumexp", "norm", "amax", "amin",
-             "nansum", "nanmean", "count_nonzero")
+             "cumsum", "cumprod", "logcumsumexp", "prod", "diff", "logsumexp", "norm", "amax",
+             "amin", "nansum", "nanmean", "count_nonzero")
 
 
 def _dim(dim, axis, what, default=None):
@@ -110,6 +110,11 @@ class OrderingMethods:
         """cumprod(input, dim, dtype=None): running products along dim (integers as int64)."""
         return _scans.cumprod(self, _needed_dim(dim, axis, "cumprod"),
                               _dtypes.numpy_dtype(dtype))
+
+    def logcumsumexp(self, dim=None, *, axis=None):
+        """logcumsumexp(input, dim): log(cumsum(exp(input))) along dim, without overflow
+        (floating point input)."""
+        return _scans.logcumsumexp(self, _needed_dim(dim, axis, "logcumsumexp"))
 
     def prod(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=False):
         """prod(input, dim=None, keepdim=False, dtype=None): the product over dim (all

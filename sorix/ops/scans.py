@@ -1,7 +1,7 @@
-"""Scans and products: cumsum, cumprod, prod and diff (the reductions made of existing
-ops, logsumexp, norm, amax ..., are in :mod:`sorix.ops.composed_reductions`).
+"""Scans and products: cumsum, cumprod, logcumsumexp, prod and diff (the reductions made
+of existing ops, logsumexp, norm, amax ..., are in :mod:`sorix.ops.composed_reductions`).
 
-cumsum, cumprod and prod have nodes of their own; each backward rule is written
+cumsum, cumprod, logcumsumexp and prod have nodes of their own; each backward rule is written
 with tensor ops (run unrecorded on the arrays for a first-order backward, recorded
 under ``create_graph=True``), so every order of derivative comes from the same rule.
 Their forward runs NumPy: on a CUDA tensor the data is copied to the host and the
@@ -155,6 +155,64 @@ def cumprod_grad(grad, x, out, axis):
     first_zero = take_along(x, axis, np.argmax(zero, axis=axis, keepdims=True))
     after_zero = _ew.where(after, first_zero, 1.0)
     return _ew.where(before, up_to_zero, from_zero * after_zero)
+
+
+# ---- logcumsumexp ------------------------------------------------------------------------
+
+class LogcumsumexpNode(_TensorRuleNode):
+    __slots__ = ("axis",)
+
+    def __init__(self, x, out, axis):
+        super().__init__((x,), (x.data, out), (x,))
+        self.axis = axis
+
+    def graph_saved(self):
+        x = self.inputs[0]
+        return x, logcumsumexp(x, self.axis)
+
+    def _formula(self, grad, x, out):
+        return (logcumsumexp_grad(grad, x, out, self.axis),)
+
+
+def logcumsumexp(x, dim):
+    """log(cumsum(exp(x))) along ``dim``, computed without overflow (np.logaddexp's running
+    reduction: +-1000 and -inf entries are exact)."""
+    axis = one_axis(dim, x.ndim, "logcumsumexp")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"logcumsumexp: expected a floating point tensor, got {x.dtype}; "
+                        "convert it with .float() or .double()")
+    # NaN (inf - inf inside) gives NaN and exp of a huge difference overflows to the exact
+    # result's limit, unannounced
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = _on_host(lambda a: _scan(np.logaddexp.accumulate, a, axis), x.data)
+    if records(x):
+        return wrap_watched(out, LogcumsumexpNode(x, out, axis))
+    return wrap(out)
+
+
+def _reverse_logcumsumexp(x, axis):
+    return flip(logcumsumexp(flip(x, axis), axis), axis)
+
+
+def logcumsumexp_grad(grad, x, out, axis):
+    """d (sum of grad * out) / dx_i = sum over j >= i of grad_j * exp(x_i - out_j).
+
+    Summed in log space, never forming exp(-out_j) (which overflows): the positive and
+    the negative parts of grad each become log|grad| (the dtype's lowest finite number
+    where they are absent, so that no -inf - -inf makes a NaN), and
+    exp(reverse_logcumsumexp(log|grad| - out) + x) is each part's sum. As in PyTorch, a
+    position whose running value out_j is -inf (only -inf so far) gives NaN."""
+    if x.ndim == 0:
+        return grad  # one element: the identity
+    lowest = float(np.finfo(x.data.dtype).min)
+    parts = []
+    for sign in (grad > 0, grad < 0):
+        # the inner where keeps log away from 0, whose derivative would meet the outer
+        # where's zero as 0 * inf (NaN) in a higher-order gradient
+        log_abs = _ew.unary("log", _ew.where(sign, _ew.unary("abs", grad), 1.0))
+        log_part = _ew.where(sign, log_abs, lowest)
+        parts.append(_ew.unary("exp", _reverse_logcumsumexp(log_part - out, axis) + x))
+    return parts[0] - parts[1]
 
 
 # ---- prod ---------------------------------------------------------------------------------
