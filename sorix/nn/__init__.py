@@ -16,6 +16,7 @@ from .normalization import LayerNorm
 from .parameter import Parameter
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
                       MaxPool2d)
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .shape import Flatten, Identity, Unflatten
 
 __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
@@ -24,6 +25,7 @@ __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
            "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Embedding", "Flatten",
            "Unflatten", "Identity",
+           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
            # activations
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GELU", "SiLU",
            "Softplus", "ELU", "Softsign", "Mish", "SELU", "CELU", "LogSigmoid", "Tanhshrink",
