@@ -18,6 +18,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d
                       MaxPool2d)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .shape import Flatten, Identity, Unflatten
+from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 
 __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            # layers
@@ -26,6 +27,7 @@ __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Embedding", "Flatten",
            "Unflatten", "Identity",
            "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+           "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
            # activations
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GELU", "SiLU",
            "Softplus", "ELU", "Softsign", "Mish", "SELU", "CELU", "LogSigmoid", "Tanhshrink",

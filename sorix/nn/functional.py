@@ -248,3 +248,4 @@ from ..ops.padding import one_hot, pad  # noqa: E402,F401
 from ..ops.similarity import cosine_similarity, normalize, pairwise_distance  # noqa: E402,F401
 from .functional_activations import (celu, glu, prelu, relu6, selu,  # noqa: E402,F401
                                    tanhshrink)
+from .functional_attention import scaled_dot_product_attention  # noqa: E402,F401
