@@ -71,6 +71,23 @@ class _TensorRuleNode(Node):
         return self._formula(grad, *(saved or ()))
 
 
+class _ScanNode(_TensorRuleNode):
+    """A scan along ``axis`` whose rule ``gradient(grad, x, out, axis)`` reads its input and
+    its output; ``scan(x, axis)`` recomputes the output on the graph's tensors."""
+    __slots__ = ("axis",)
+
+    def __init__(self, x, out, axis):
+        super().__init__((x,), (x.data, out), (x,))
+        self.axis = axis
+
+    def graph_saved(self):
+        x = self.inputs[0]
+        return x, self.scan(x, self.axis)
+
+    def _formula(self, grad, x, out):
+        return (self.gradient(grad, x, out, self.axis),)
+
+
 # ---- cumsum ----------------------------------------------------------------------------------
 
 class CumsumNode(_TensorRuleNode):
@@ -105,19 +122,11 @@ def reverse_cumsum(x, axis):
 
 # ---- cumprod ---------------------------------------------------------------------------------
 
-class CumprodNode(_TensorRuleNode):
-    __slots__ = ("axis",)
-
-    def __init__(self, x, out, axis):
-        super().__init__((x,), (x.data, out), (x,))
-        self.axis = axis
-
-    def graph_saved(self):
-        x = self.inputs[0]
-        return x, cumprod(x, self.axis)
-
-    def _formula(self, grad, x, out):
-        return (cumprod_grad(grad, x, out, self.axis),)
+class CumprodNode(_ScanNode):
+    __slots__ = ()
+    # (lambdas: the functions are defined below)
+    scan = staticmethod(lambda x, axis: cumprod(x, axis))
+    gradient = staticmethod(lambda grad, x, out, axis: cumprod_grad(grad, x, out, axis))
 
 
 def cumprod(x, dim, dtype=None):
@@ -159,19 +168,10 @@ def cumprod_grad(grad, x, out, axis):
 
 # ---- logcumsumexp ------------------------------------------------------------------------
 
-class LogcumsumexpNode(_TensorRuleNode):
-    __slots__ = ("axis",)
-
-    def __init__(self, x, out, axis):
-        super().__init__((x,), (x.data, out), (x,))
-        self.axis = axis
-
-    def graph_saved(self):
-        x = self.inputs[0]
-        return x, logcumsumexp(x, self.axis)
-
-    def _formula(self, grad, x, out):
-        return (logcumsumexp_grad(grad, x, out, self.axis),)
+class LogcumsumexpNode(_ScanNode):
+    __slots__ = ()
+    scan = staticmethod(lambda x, axis: logcumsumexp(x, axis))
+    gradient = staticmethod(lambda grad, x, out, axis: logcumsumexp_grad(grad, x, out, axis))
 
 
 def logcumsumexp(x, dim):
