@@ -12,41 +12,10 @@ import sorix.nn.functional as F
 from sorix import config
 from sorix.autograd import gradcheck
 
-from conftest import DTYPES, normal, python_env
+from conftest import DTYPES, compare_with_torch, normal, python_env
+from conftest import close_scaled as close
 
 torch = pytest.importorskip("torch")
-
-
-def tolerance(dtype, reference):
-    """float32 sums of many products: relative to the reference's largest entry."""
-    scale = float(np.abs(reference).max()) if np.size(reference) else 1.0
-    if dtype == np.float32:
-        return dict(rtol=1e-4, atol=1e-5 * max(scale, 1.0))
-    return dict(rtol=1e-10, atol=1e-12 * max(scale, 1.0))
-
-
-def close(actual, expected, dtype, what=""):
-    expected = np.asarray(expected)
-    actual = np.asarray(actual)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
-    np.testing.assert_allclose(actual, expected, err_msg=what, **tolerance(dtype, expected))
-
-
-def compare_with_torch(fn_sorix, fn_torch, arrays, dtype, seed=0):
-    """Run both functions on the same leaves, compare outputs, back-propagate one random
-    upstream gradient through both, compare every input's gradient."""
-    xs = [sorix.tensor(a, requires_grad=True) if a is not None else None for a in arrays]
-    xt = [torch.tensor(a, requires_grad=True) if a is not None else None for a in arrays]
-    ys, yt = fn_sorix(*xs), fn_torch(*xt)
-    assert ys.dtype == sorix.tensor(np.zeros(1, dtype)).dtype
-    close(ys.data, yt.detach().numpy(), dtype, "output")
-    g = normal(tuple(yt.shape), dtype, seed + 99)
-    ys.backward(sorix.tensor(g))
-    yt.backward(torch.tensor(g))
-    for i, (s, t) in enumerate(zip(xs, xt)):
-        if s is not None:
-            assert s.grad.dtype == s.dtype
-            close(s.grad.data, t.grad.numpy(), dtype, f"gradient of input {i}")
 
 
 # ---- conv2d against PyTorch --------------------------------------------------------------

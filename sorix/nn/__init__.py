@@ -7,6 +7,7 @@ from .activation_piecewise import (Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
 from .batchnorm import BatchNorm2d
 from .containers import ModuleList, Sequential
 from .conv import Conv1d, Conv2d
+from .conv_transpose import ConvTranspose1d, ConvTranspose2d
 from .layers import (BatchNorm1d, Dropout, Embedding, LeakyReLU, Linear, LogSoftmax, ReLU,
                      Sigmoid, Softmax, Tanh)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
@@ -22,7 +23,8 @@ from .transformer import MultiheadAttention, TransformerEncoder, TransformerEnco
 
 __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            # layers
-           "Linear", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+           "Linear", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
+           "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
            "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Embedding", "Flatten",
            "Unflatten", "Identity",

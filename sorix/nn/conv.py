@@ -34,7 +34,20 @@ def _uniform(shape, bound, dtype):
     return values
 
 
-class _ConvNd(Module):
+class WeightAliases:
+    """``W`` and ``b``, the names sorix's Linear uses, for a layer's ``weight`` and ``bias``
+    (the same tensors, in PyTorch's layout)."""
+
+    @property
+    def W(self):
+        return self.weight
+
+    @property
+    def b(self):
+        return self.bias
+
+
+class _ConvNd(WeightAliases, Module):
     """What Conv1d and Conv2d share: argument checks, parameters, repr."""
 
     _dims = 0
@@ -82,16 +95,6 @@ class _ConvNd(Module):
                              device=device)
         self.bias = Tensor(_uniform((self.out_channels,), bound, dtype.type),
                            requires_grad=True, device=device) if bias else None
-
-    @property
-    def W(self):
-        """``weight`` under the name sorix's Linear uses (same tensor, PyTorch's layout)."""
-        return self.weight
-
-    @property
-    def b(self):
-        """``bias`` under the name sorix's Linear uses (same tensor, shape (out_channels,))."""
-        return self.bias
 
     def forward(self, x):
         return type(self)._function(x, self.weight, self.bias, self.stride, self.padding,

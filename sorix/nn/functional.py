@@ -241,6 +241,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
 # ---- convolution, pooling and reshaping ---------------------------------------------------
 from ..ops.conv import conv1d, conv2d  # noqa: E402,F401
+from ..ops.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402,F401
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402,F401
 from ..ops.pooling1d import adaptive_avg_pool1d, avg_pool1d, max_pool1d  # noqa: E402,F401
 from .shape import flatten, unflatten  # noqa: E402,F401

@@ -183,18 +183,25 @@ def _paddings(padding, kernel, stride, dilation, dims):
     return tuple((p, p) for p in tuple_of(padding, dims, "padding", 0))
 
 
-def _convolution(name, dims, input, weight, bias, stride, padding, dilation, groups):
+def operands(name, dims, input, weight, bias, layout):
+    """Input, weight and bias as tensors, the input (dims + 1)-D (unbatched) or (dims + 2)-D
+    and the weight (dims + 2)-D; ``layout`` names the weight's first two axes."""
     x, w = as_tensor(input), as_tensor(weight)
     b = None if bias is None else as_tensor(bias)
-    unbatched = x.ndim == dims + 1
     if x.ndim not in (dims + 1, dims + 2):
         raise ShapeMismatchError(
             f"{name}: expected {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got "
             f"input of shape {tuple(x.shape)}")
     if w.ndim != dims + 2:
         raise ShapeMismatchError(
-            f"{name}: weight should have {dims + 2} dimensions (out_channels, "
-            f"in_channels / groups, kernel...), got shape {tuple(w.shape)}")
+            f"{name}: weight should have {dims + 2} dimensions ({layout}, kernel...), got "
+            f"shape {tuple(w.shape)}")
+    return x, w, b
+
+
+def _convolution(name, dims, input, weight, bias, stride, padding, dilation, groups):
+    x, w, b = operands(name, dims, input, weight, bias, "out_channels, in_channels / groups")
+    unbatched = x.ndim == dims + 1
     if not _int(groups) or groups < 1:
         raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
     out_channels, group_channels = w.shape[0], w.shape[1]
