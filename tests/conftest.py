@@ -250,3 +250,42 @@ def compare_with_torch(fn_sorix, fn_torch, arrays, dtype, seed=0):
         if s is not None:
             assert s.grad.dtype == s.dtype
             close_scaled(s.grad.data, t.grad.numpy(), dtype, f"gradient of input {i}")
+
+
+# ---- comparisons of whole modules with PyTorch (attention, transformers) ---------------
+
+def compare_modules_with_torch(mine, theirs, inputs, dtype, tolerance, s_kw, t_kw, seed=1):
+    """Run a sorix module and a torch module holding the same weights on ``inputs`` (all
+    get gradients; keyword arguments ``s_kw`` and ``t_kw``); compare the output (and the
+    attention weights, when the modules return them), then the gradients of the inputs and
+    of every parameter for one random upstream gradient, within ``tolerance``."""
+    import warnings
+
+    import torch  # (a test-time oracle: only the tests that compare with it need it)
+    xs = [sorix.tensor(a, requires_grad=True) for a in inputs]
+    ts = [torch.tensor(a, requires_grad=True) for a in inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's mismatched-mask-type deprecation
+        out_t = theirs(*ts, **t_kw)
+    out_s = mine(*xs, **s_kw)
+    if isinstance(out_t, tuple):
+        (out_s, w_s), (out_t, w_t) = out_s, out_t
+        assert (w_s is None) == (w_t is None)
+        if w_t is not None:
+            assert tuple(w_s.shape) == tuple(w_t.shape)
+            np.testing.assert_allclose(w_s.numpy(), w_t.detach().numpy(), equal_nan=True,
+                                       err_msg="weights", **tolerance)
+    assert out_s.dtype == dtype and tuple(out_s.shape) == tuple(out_t.shape)
+    np.testing.assert_allclose(out_s.numpy(), out_t.detach().numpy(), err_msg="output",
+                               **tolerance)
+    upstream = normal(tuple(out_t.shape), dtype, seed=seed)
+    out_s.backward(upstream)
+    out_t.backward(torch.tensor(upstream))
+    for i, (x, t) in enumerate(zip(xs, ts)):
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), err_msg=f"input {i}",
+                                   **tolerance)
+    params = dict(theirs.named_parameters())
+    assert sorted(n for n, _ in mine.named_parameters()) == sorted(params)
+    for name, p in mine.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), params[name].grad.numpy(), err_msg=name,
+                                   **tolerance)

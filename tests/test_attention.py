@@ -2,14 +2,12 @@
 PyTorch with the same weights copied in: values and gradients (inputs and every
 parameter), masks of each kind, state_dict keys, initialisation, dropout's structure and
 the errors. Tiny shapes."""
-import warnings
-
 import numpy as np
 import pytest
 
 import sorix
 import sorix.nn.functional as F
-from conftest import DTYPES, against_torch, normal
+from conftest import DTYPES, against_torch, compare_modules_with_torch, normal
 from sorix import nn
 
 torch = pytest.importorskip("torch")
@@ -146,36 +144,6 @@ def _copy(mine, theirs):
     mine.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
 
 
-def _compare_modules(mine, theirs, inputs, dtype, s_kw, t_kw, seed=1):
-    xs = [sorix.tensor(a, requires_grad=True) for a in inputs]
-    ts = [torch.tensor(a, requires_grad=True) for a in inputs]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's mismatched-mask-type deprecation
-        out_t = theirs(*ts, **t_kw)
-    out_s = mine(*xs, **s_kw)
-    if isinstance(out_t, tuple):
-        (out_s, w_s), (out_t, w_t) = out_s, out_t
-        assert (w_s is None) == (w_t is None)
-        if w_t is not None:
-            assert tuple(w_s.shape) == tuple(w_t.shape)
-            np.testing.assert_allclose(w_s.numpy(), w_t.detach().numpy(), equal_nan=True,
-                                       err_msg="weights", **tol(dtype))
-    assert out_s.dtype == dtype and tuple(out_s.shape) == tuple(out_t.shape)
-    np.testing.assert_allclose(out_s.numpy(), out_t.detach().numpy(), err_msg="output",
-                               **tol(dtype))
-    upstream = normal(tuple(out_t.shape), dtype, seed=seed)
-    out_s.backward(upstream)
-    out_t.backward(torch.tensor(upstream))
-    for i, (x, t) in enumerate(zip(xs, ts)):
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), err_msg=f"input {i}",
-                                   **tol(dtype))
-    params = dict(theirs.named_parameters())
-    assert sorted(n for n, _ in mine.named_parameters()) == sorted(params)
-    for name, p in mine.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), params[name].grad.numpy(), err_msg=name,
-                                   **tol(dtype))
-
-
 def _masks(N, L, S, H, seed=0):
     rng = np.random.default_rng(seed)
     kpm = np.zeros((N, S), bool)
@@ -219,7 +187,7 @@ def test_multihead_attention_matches_torch(case, dtype):
     inputs = [normal(shape(N, L, E), dtype, seed=1),
               normal(shape(N, S, layer_kw.get("kdim", E)), dtype, seed=2),
               normal(shape(N, S, layer_kw.get("vdim", E)), dtype, seed=3)]
-    _compare_modules(mine, theirs, inputs, dtype, s_kw, t_kw)
+    compare_modules_with_torch(mine, theirs, inputs, dtype, tol(dtype), s_kw, t_kw)
 
 
 @pytest.mark.parametrize("mask_ndim", [2, 3])
@@ -229,7 +197,7 @@ def test_multihead_attention_unbatched(mask_ndim):
     kpm = np.array([False, True, False, False])
     inputs = [normal((3, 4), np.float64, seed=1), normal((4, 4), np.float64, seed=2),
               normal((4, 4), np.float64, seed=3)]
-    _compare_modules(mine, theirs, inputs, np.float64,
+    compare_modules_with_torch(mine, theirs, inputs, np.float64, tol(np.float64),
                      dict(attn_mask=sorix.tensor(mask), key_padding_mask=kpm),
                      dict(attn_mask=torch.tensor(mask), key_padding_mask=torch.tensor(kpm)))
 
@@ -322,9 +290,9 @@ def test_encoder_layer_matches_torch_in_eval(norm_first, activation, batch_first
     x = normal((2, 3, 4) if batch_first else (3, 2, 4), dtype, seed=4)
     mask = np.triu(np.ones((3, 3), bool), 1)
     kpm = np.array([[False, False, True], [False, False, False]])
-    _compare_modules(mine, theirs, [x], dtype,
-                     dict(src_mask=mask, src_key_padding_mask=kpm),
-                     dict(src_mask=torch.tensor(mask), src_key_padding_mask=torch.tensor(kpm)))
+    compare_modules_with_torch(
+        mine, theirs, [x], dtype, tol(dtype), dict(src_mask=mask, src_key_padding_mask=kpm),
+        dict(src_mask=torch.tensor(mask), src_key_padding_mask=torch.tensor(kpm)))
 
 
 def test_encoder_stack_matches_torch():
@@ -336,9 +304,9 @@ def test_encoder_stack_matches_torch():
                                  2, norm=nn.LayerNorm(4, dtype=np.float64))
     _copy(mine, theirs)  # (the perturbation makes the two layers differ)
     mask = np.triu(np.full((3, 3), -np.inf), 1)
-    _compare_modules(mine, theirs, [normal((3, 2, 4), np.float64)], np.float64,
-                     dict(mask=mask, is_causal=True),
-                     dict(mask=torch.tensor(mask), is_causal=True))
+    compare_modules_with_torch(mine, theirs, [normal((3, 2, 4), np.float64)], np.float64,
+                               tol(np.float64), dict(mask=mask, is_causal=True),
+                               dict(mask=torch.tensor(mask), is_causal=True))
     assert mine.layers[0].linear1.weight is not mine.layers[1].linear1.weight
 
 

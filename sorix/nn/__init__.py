@@ -20,6 +20,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .shape import Flatten, Identity, Unflatten
 from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer
 
 __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            # layers
@@ -30,6 +31,7 @@ __all__ = ["Module", "Sequential", "ModuleList", "Parameter",
            "Unflatten", "Identity",
            "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
            "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+           "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
            # activations
            "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GELU", "SiLU",
            "Softplus", "ELU", "Softsign", "Mish", "SELU", "CELU", "LogSigmoid", "Tanhshrink",

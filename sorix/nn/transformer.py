@@ -39,7 +39,24 @@ def _activation(activation):
     return activation
 
 
-class TransformerEncoderLayer(Module):
+class AttentionBlocks:
+    """The blocks the encoder and decoder layers share: self-attention and feed-forward, each
+    ending in its dropout (the layer's ``dropout1``, and the one given)."""
+
+    @property
+    def batch_first(self):
+        return self.self_attn.batch_first
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _feed_forward(self, x, dropout):
+        return dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoderLayer(AttentionBlocks, Module):
     """One encoder block: x + self_attn(x), then x + feed_forward(x), each followed by a
     LayerNorm (``norm_first=False``) or preceded by one (``norm_first=True``).
 
@@ -74,28 +91,29 @@ class TransformerEncoderLayer(Module):
         self.dropout2 = Dropout(dropout)
         self.activation = act
 
-    @property
-    def batch_first(self):
-        return self.self_attn.batch_first
-
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
-
-    def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout2(x)
-
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + self._ff_block(self.norm2(x))
+            x = x + self._feed_forward(self.norm2(x), self.dropout2)
         else:
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
+            x = self.norm2(x + self._feed_forward(x, self.dropout2))
         return x
+
+
+def copies_and_norm(stack, layer, num_layers, norm, kind):
+    """Give ``stack`` ``num_layers`` deep copies of ``layer`` (a ``kind``, such as
+    "TransformerEncoderLayer") as ``stack.layers``, and ``norm`` (a Module or None)."""
+    if not isinstance(layer, Module):
+        raise TypeError(f"the layer to repeat must be a Module (a {kind}), got "
+                        f"{type(layer).__name__}")
+    if norm is not None and not isinstance(norm, Module):
+        raise TypeError(f"norm must be a Module (such as LayerNorm) or None, got "
+                        f"{type(norm).__name__}")
+    stack.num_layers = _positive(num_layers, "num_layers")
+    stack.layers = ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+    stack.norm = norm
 
 
 class TransformerEncoder(Module):
@@ -107,15 +125,7 @@ class TransformerEncoder(Module):
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
         super().__init__()
-        if not isinstance(encoder_layer, Module):
-            raise TypeError(f"encoder_layer must be a Module (a TransformerEncoderLayer), "
-                            f"got {type(encoder_layer).__name__}")
-        if norm is not None and not isinstance(norm, Module):
-            raise TypeError(f"norm must be a Module (such as LayerNorm) or None, got "
-                            f"{type(norm).__name__}")
-        self.num_layers = _positive(num_layers, "num_layers")
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
-        self.norm = norm
+        copies_and_norm(self, encoder_layer, num_layers, norm, "TransformerEncoderLayer")
         self.enable_nested_tensor = bool(enable_nested_tensor)
         self.mask_check = bool(mask_check)
 
