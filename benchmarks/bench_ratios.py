@@ -24,9 +24,9 @@ def _pair(case, reference):
         raise NotImplementedError(str(why)) from None
 
 
-class VersusTorch:
-    """sorix time / PyTorch CPU time (same thread count). Skipped without PyTorch."""
-    params = [["example loop (per iteration)", "elementwise chain 1e6"]]
+class _CasesVersusTorch:
+    """sorix time / PyTorch CPU time (same thread count) for the cases a subclass lists in
+    ``params``. Skipped without PyTorch. (A leading underscore: asv skips this base.)"""
     param_names = ["case"]
     unit = "sorix/torch"
     timeout = 300
@@ -37,6 +37,29 @@ class VersusTorch:
 
     def track_ratio(self, case):
         return _ratio(self.steps)
+
+
+class _CaseSteps:
+    """The sorix step alone (validated against NumPy, then warmed up) of the cases a
+    subclass lists in ``params``."""
+    param_names = ["case"]
+    timeout = 300
+    # asv times one call per sample when a benchmark has a setup: take many samples
+    repeat = (10, 40, 10.0)
+
+    @once_per_params
+    def setup(self, case):
+        self.step = cases.build(case, "sorix")
+
+    def time_step(self, case):
+        self.step()
+
+    def peakmem_step(self, case):
+        self.step()
+
+
+class VersusTorch(_CasesVersusTorch):
+    params = [["example loop (per iteration)", "elementwise chain 1e6"]]
 
 
 class VersusMemoryFloor:

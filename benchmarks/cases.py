@@ -483,6 +483,11 @@ def _conv(case, impl):
     return conv_cases.build(case, impl)
 
 
+def _sequence(case, impl):
+    from . import sequence_cases  # (it imports this module too: loaded on first use)
+    return sequence_cases.build(case, impl)
+
+
 # ---- the case table ---------------------------------------------------------------------
 # name -> (builder(impl), calls of the case per step callable[, implementations]). The
 # example callable runs 10 epochs; the table reports it per iteration. Without a list of
@@ -502,6 +507,10 @@ CASES = {
     "Conv2d 64x1x28x28 -> 32, 3x3 fwd+bwd, input grad too":
         (lambda impl: _conv("conv2d input grad", impl), 1),
     "LeNet training step (batch 64)": (lambda impl: _conv("lenet", impl), 1),
+    "LSTM 2 layers, 50 steps, batch 16, 32 -> 64, fwd+bwd":
+        (lambda impl: _sequence("lstm", impl), 1),
+    "MultiheadAttention batch 16, 32 tokens, 64 wide, 4 heads, fwd+bwd":
+        (lambda impl: _sequence("mha", impl), 1),
     "k-means Lloyd iteration 1e6x16, k=32": (_kmeans, 1, ("sorix", "sklearn", "published")),
 }
 CASES["LayerNorm 4096x1024 fwd+bwd"] = (lambda impl: layer_norm_case.build(impl), 1)
