@@ -20,8 +20,8 @@ from .functions import (all, any, argmax, argmin, cat, chunk, clamp, clip, clone
                         softmax, split, squeeze, stack, std, sum, swapaxes, swapdims, t,
                         transpose, unbind, unsqueeze, var, where)
 from .functions import ELEMENTWISE as _ELEMENTWISE
-from .ops.einsum import einsum
 from .functions import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
+from .ops.einsum import einsum
 from .random import manual_seed, seed
 from .tensor import Size, Tensor
 from .tensor import tensor  # noqa: F811  (the attribute is the factory, as in Sorix)

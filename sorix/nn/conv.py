@@ -34,6 +34,20 @@ def _uniform(shape, bound, dtype):
     return values
 
 
+def conv_extra_repr(layer):
+    """PyTorch's repr of a (transposed) convolution: channels, kernel and stride, then
+    padding, dilation, output_padding, groups and bias where they are not the defaults."""
+    dims = layer._dims
+    text = (f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
+            f"stride={layer.stride}")
+    for name, default in (("padding", (0,) * dims), ("dilation", (1,) * dims),
+                          ("output_padding", (0,) * dims), ("groups", 1)):
+        value = getattr(layer, name, default)  # (plain convolutions have no output_padding)
+        if value != default:
+            text += f", {name}={value}"
+    return text + (", bias=False" if layer.bias is None else "")
+
+
 class WeightAliases:
     """``W`` and ``b``, the names sorix's Linear uses, for a layer's ``weight`` and ``bias``
     (the same tensors, in PyTorch's layout)."""
@@ -101,17 +115,7 @@ class _ConvNd(WeightAliases, Module):
                                     self.dilation, self.groups)
 
     def extra_repr(self):
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding != (0,) * self._dims:
-            text += f", padding={self.padding}"
-        if self.dilation != (1,) * self._dims:
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+        return conv_extra_repr(self)
 
 
 class Conv1d(_ConvNd):

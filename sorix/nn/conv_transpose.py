@@ -19,7 +19,7 @@ from ..ops.conv import tuple_of
 from ..ops.conv_transpose import (check_output_padding, conv_transpose1d, conv_transpose2d,
                                   transposed_size)
 from ..tensor import Tensor
-from .conv import WeightAliases, _positive, _uniform
+from .conv import WeightAliases, _positive, _uniform, conv_extra_repr
 from .module import Module, check_device
 
 
@@ -114,22 +114,7 @@ class _ConvTransposeNd(WeightAliases, Module):
                                     output_padding, self.groups, self.dilation)
 
     def extra_repr(self):
-        """PyTorch's: the channels, kernel_size and stride, then what differs from the
-        defaults."""
-        dims = self._dims
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding != (0,) * dims:
-            text += f", padding={self.padding}"
-        if self.dilation != (1,) * dims:
-            text += f", dilation={self.dilation}"
-        if self.output_padding != (0,) * dims:
-            text += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+        return conv_extra_repr(self)
 
 
 class ConvTranspose1d(_ConvTransposeNd):

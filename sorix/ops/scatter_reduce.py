@@ -39,10 +39,12 @@ def _identity(reduce, dtype):
     """The value a position starts from when self's own value is left out."""
     if reduce == "prod":
         return 1
-    big = np.inf if dtype.kind == "f" else (True if dtype.kind == "b" else np.iinfo(dtype).max)
-    if reduce == "amin":
-        return big
-    return -np.inf if dtype.kind == "f" else (False if dtype.kind == "b" else np.iinfo(dtype).min)
+    largest = reduce == "amin"  # (amin starts from the largest value, amax the smallest)
+    if dtype.kind == "f":
+        return np.inf if largest else -np.inf
+    if dtype.kind == "b":
+        return largest
+    return np.iinfo(dtype).max if largest else np.iinfo(dtype).min
 
 
 def _host_reduce(x, values, positions, hit, reduce, include_self):
